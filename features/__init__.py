@@ -1,0 +1,33 @@
+"""Customer data in, point-in-time features out.
+
+The data contract (:mod:`features.contract`), its validation
+(:mod:`features.validation`), the synthetic world (:mod:`features.synthetic`),
+feature definitions that run on any Ibis engine (:mod:`features.build`) and
+labels kept apart from them (:mod:`features.labels`).
+"""
+
+from features.build import build_features
+from features.contract import CONTRACT
+from features.labels import campaign_outcomes, churn_labels, purchase_labels
+from features.pit import campaign_spine, customer_spine
+from features.sets import CUSTOMER_V1, FeatureSet, get_feature_set
+from features.sources import connect, find_table_files
+from features.validation import DataValidationError, ValidationResult, validate_source
+
+__all__ = [
+    "CONTRACT",
+    "CUSTOMER_V1",
+    "DataValidationError",
+    "FeatureSet",
+    "ValidationResult",
+    "build_features",
+    "campaign_outcomes",
+    "campaign_spine",
+    "churn_labels",
+    "connect",
+    "customer_spine",
+    "find_table_files",
+    "get_feature_set",
+    "purchase_labels",
+    "validate_source",
+]

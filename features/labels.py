@@ -1,0 +1,114 @@
+"""Labels and campaign outcomes: what happens after the cutoff, kept apart from features.
+
+Features see events strictly before ``as_of``; labels see the window
+``[as_of, as_of + H days)``. Only completed orders count as purchases.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from features._compose import KEYS, attach
+from features.pit import campaign_spine, events_before, events_in_window
+
+__all__ = [
+    "ACTIVE_DAYS",
+    "CHURN_HORIZON_DAYS",
+    "OUTCOME_WINDOW_DAYS",
+    "PURCHASE_HORIZON_DAYS",
+    "campaign_outcomes",
+    "churn_labels",
+    "purchase_labels",
+]
+
+CHURN_HORIZON_DAYS = 90
+PURCHASE_HORIZON_DAYS = 30
+OUTCOME_WINDOW_DAYS = 14
+ACTIVE_DAYS = 365
+
+
+def _completed(orders: ibis.Table) -> ibis.Table:
+    return orders.filter(orders.status == "completed")
+
+
+def purchase_labels(
+    orders: ibis.Table, spine: ibis.Table, *, horizon_days: int = PURCHASE_HORIZON_DAYS
+) -> ibis.Table:
+    """Whether each spine row's customer completes an order in the next ``horizon_days``.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``, ``as_of``, ``purchased`` (bool) for every spine row.
+    """
+    window = events_in_window(_completed(orders), spine, "ordered_at", horizon_days)
+    bought = window.group_by(list(KEYS)).aggregate(n=window.count())
+    labelled = attach(spine.select(*KEYS), bought, fill_zero=("n",))
+    return labelled.select(*KEYS, purchased=labelled.n > 0)
+
+
+def churn_labels(
+    orders: ibis.Table,
+    spine: ibis.Table,
+    *,
+    horizon_days: int = CHURN_HORIZON_DAYS,
+    active_days: int = ACTIVE_DAYS,
+) -> ibis.Table:
+    """Whether each active customer stops buying in the next ``horizon_days``.
+
+    A customer is *active* (``churn_eligible``) with a completed order in the
+    ``active_days`` before as-of; only they can churn. An active customer
+    churns when they complete no order in ``[as_of, as_of + horizon_days)``.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``, ``as_of``, ``churn_eligible`` (bool) and ``churned``
+        (bool; null when not eligible) for every spine row.
+    """
+    done = _completed(orders)
+    before = events_before(done, spine, "ordered_at")
+    active = before.filter(before.age_days <= active_days)
+    active = active.group_by(list(KEYS)).aggregate(n_before=active.count())
+    window = events_in_window(done, spine, "ordered_at", horizon_days)
+    after = window.group_by(list(KEYS)).aggregate(n_after=window.count())
+    labelled = attach(attach(spine.select(*KEYS), active, fill_zero=("n_before",)), after,
+                      fill_zero=("n_after",))
+    eligible = labelled.n_before > 0
+    return labelled.select(
+        *KEYS,
+        churn_eligible=eligible,
+        churned=ibis.ifelse(eligible, labelled.n_after == 0, ibis.null("boolean")),
+    )
+
+
+def campaign_outcomes(
+    orders: ibis.Table,
+    assignments: ibis.Table,
+    campaign_id: str,
+    *,
+    window_days: int = OUTCOME_WINDOW_DAYS,
+) -> ibis.Table:
+    """Conversion and revenue of each customer in the window after their assignment.
+
+    Join it to ``build_features(tables, campaign_spine(assignments, campaign_id))``
+    on ``customer_id`` and ``as_of`` for features taken as of ``assigned_at``.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``, ``as_of`` (= ``assigned_at``), ``campaign_id``,
+        ``variant``, ``conversion`` (0/1), ``revenue`` and ``orders_in_window``.
+    """
+    rows = assignments.filter(assignments.campaign_id == campaign_id)
+    spine = campaign_spine(assignments, campaign_id)
+    window = events_in_window(_completed(orders), spine, "ordered_at", window_days)
+    outcome = window.group_by(list(KEYS)).aggregate(
+        orders_in_window=window.count(), revenue=window.amount.sum()
+    )
+    arms = rows.select("customer_id", as_of=rows.assigned_at, campaign_id=rows.campaign_id,
+                       variant=rows.variant)
+    joined = attach(arms, outcome, fill_zero=("orders_in_window", "revenue"))
+    return joined.mutate(conversion=(joined.orders_in_window > 0).cast("int8")).order_by(
+        list(KEYS)
+    )

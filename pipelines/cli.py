@@ -1,0 +1,27 @@
+"""The ``upseg`` command line: one Typer app per area, composed here."""
+
+from __future__ import annotations
+
+import typer
+
+from pipelines import data_cli, demo_cli
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="upseg",
+    help=(
+        "Predictive and uplift segmentation of e-mail marketing audiences.\n\n"
+        "Customer data in (see docs/data-contract.md), point-in-time features out; "
+        "start with `upseg demo`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data_cli.app)
+app.add_typer(demo_cli.app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

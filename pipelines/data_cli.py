@@ -1,0 +1,166 @@
+"""Commands of the data stages: ``generate``, ``validate`` and ``features``."""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from features.sources import DataSourceError, connect
+from features.synthetic import generate_world, write_world
+from features.validation import DataValidationError, write_quarantine
+from pipelines import jobs
+from pipelines._console import (
+    console,
+    err_console,
+    fail,
+    print_problems,
+    validation_table,
+)
+
+app = typer.Typer()
+
+
+class FileFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+def _instant(value: str | None, option: str):
+    if value is None:
+        return None
+    try:
+        return jobs.parse_instant(value, option=option)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Directory to write the tables and truth.parquet to.")],
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world.")] = 0,
+    file_format: Annotated[
+        FileFormat, typer.Option("--format", help="File format of the tables.")
+    ] = FileFormat.parquet,
+) -> None:
+    """Generate a synthetic customer world in the data contract.
+
+    Writes customers, orders, email_events, web_events and campaign_assignments
+    (a past randomized campaign with a control arm), plus truth.parquet with
+    each customer's true treatment effects and churn, for evaluation only.
+    """
+    started = time.perf_counter()
+    with console.status(f"Generating {customers:,} customers…"):
+        world = generate_world(customers, seed=seed)
+        paths = write_world(world, out, fmt=file_format.value)
+    for name, path in paths.items():
+        rows = len(world.truth) if name == "truth" else len(world.tables[name])
+        console.print(f"  {name:<22} {rows:>12,} rows  {path}")
+    console.print(f"Synthetic world written to {out} in {time.perf_counter() - started:.1f}s")
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Option(help="Data source directory (see docs/data-contract.md).")],
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Write bad rows here with a `reason` column and accept the rest."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Reject timestamps at or after this instant (default: now)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+) -> None:
+    """Check a data source against the data contract.
+
+    Every problem names the table, the column, the number of rows and a few
+    examples. Exits 1 when the data is unusable: a missing table or column, or
+    bad rows without --quarantine.
+    """
+    cutoff = _instant(as_of, "--as-of")
+    label = f"--as-of {as_of}" if as_of else "the current time"
+    try:
+        with console.status(f"Validating {data}…"):
+            result = jobs.check_source(data, con=connect(), not_after=cutoff,
+                                       not_after_label=label)
+            written = {}
+            if quarantine is not None and result.schema_ok:
+                written = write_quarantine(result, quarantine)
+    except DataSourceError as exc:
+        raise fail(str(exc)) from None
+    usable = result.schema_ok and (quarantine is not None or result.rows_ok)
+    if as_json:
+        console.print_json(json.dumps(_report(result, written, usable)))
+    else:
+        console.print(validation_table(result))
+        print_problems(result)
+        for name, path in written.items():
+            console.print(f"Quarantined rows of {name} written to {path}")
+    if not usable:
+        hint = "" if not result.schema_ok else " Rerun with --quarantine DIR to set bad rows aside."
+        raise fail(f"the data in {data} is unusable as it is.{hint}")
+    if not as_json:
+        console.print("[green]Data is usable.[/]")
+
+
+def _report(result, written, usable) -> dict:
+    return {
+        "usable": usable,
+        "tables": {n: {"path": s.path, "rows_read": s.rows_read, "rows_accepted": s.rows_accepted,
+                       "rows_quarantined": s.rows_quarantined, "reconciles": s.reconciles}
+                   for n, s in result.summaries.items()},
+        "problems": [{"table": p.table, "column": p.column, "rule": p.rule,
+                      "message": p.message, "rows": p.n_rows, "examples": p.examples}
+                     for p in result.problems],
+        "quarantine_files": {n: str(p) for n, p in written.items()},
+    }
+
+
+@app.command()
+def features(
+    data: Annotated[Path, typer.Option(help="Data source directory (see docs/data-contract.md).")],
+    as_of: Annotated[str, typer.Option(help="Cutoff YYYY-MM-DD: only events strictly before it.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write, one row per customer.")],
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Set bad rows aside here instead of refusing the data."),
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="Engine threads.")] = None,
+    memory_limit: Annotated[
+        str | None, typer.Option(help="Engine memory limit, e.g. 3GB; it spills beyond.")
+    ] = None,
+) -> None:
+    """Build point-in-time features of every customer who signed up before --as-of.
+
+    RFM, engagement and web-behaviour features over 30/90/365-day windows,
+    RFM scores and segment, lifecycle stage and customer attributes; the
+    columns are listed in docs/features.md. The data is validated first.
+    """
+    cutoff = _instant(as_of, "--as-of")
+    try:
+        with console.status(f"Validating {data} and building features as of {as_of}…"):
+            run = jobs.run_features(data, cutoff, out, quarantine_dir=quarantine,
+                                    threads=threads, memory_limit=memory_limit)
+    except DataSourceError as exc:
+        raise fail(str(exc)) from None
+    except DataValidationError as exc:
+        err_console.print(str(exc), highlight=False, markup=False)
+        raise fail(f"the data in {data} is unusable as it is; rerun with --quarantine DIR "
+                   "to set bad rows aside, or fix the problems above.") from None
+    console.print(validation_table(run.source.result))
+    print_problems(run.source.result)
+    console.print(
+        f"{run.customers_scored:,} customers × {run.n_features} features as of "
+        f"{run.as_of.isoformat()} written to {run.out} in {run.seconds:.1f}s\n"
+        f"customers: {run.customers_accepted:,} accepted = {run.customers_scored:,} with "
+        f"features + {run.customers_not_yet_signed_up:,} signed up on or after as-of"
+    )
+    if not run.reconciles:
+        raise fail("customer counts do not reconcile; this is a bug, please report it.")
+

@@ -1,0 +1,158 @@
+"""Wiring of the data stages: read a source, validate it, build and write features.
+
+Nothing statistical lives here; these functions connect :mod:`features` to
+files, the clock and the engine, and return plain summaries for the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pyarrow.parquet as pq
+
+from features.build import build_features
+from features.pit import as_utc, customer_spine
+from features.sources import connect, find_table_files
+from features.validation import ValidationResult, validate_source, write_quarantine
+
+__all__ = ["FeaturesRun", "SourceRun", "check_source", "load_source", "parse_instant", "run_features",
+           "write_atomically"]
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """A validated data source and what validation did to it."""
+
+    result: ValidationResult
+    quarantine_files: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeaturesRun:
+    """What ``upseg features`` wrote and how the customers reconcile."""
+
+    out: Path
+    as_of: pd.Timestamp
+    customers_accepted: int
+    customers_scored: int
+    customers_not_yet_signed_up: int
+    n_features: int
+    seconds: float
+    source: SourceRun
+
+    @property
+    def reconciles(self) -> bool:
+        """customers accepted = customers with features + customers signed up on/after as-of."""
+        return self.customers_accepted == self.customers_scored + self.customers_not_yet_signed_up
+
+
+def parse_instant(value: str, *, option: str) -> pd.Timestamp:
+    """Parse ``YYYY-MM-DD`` or an ISO-8601 timestamp given to ``option``; naive is UTC."""
+    try:
+        return as_utc(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{option} must be a date YYYY-MM-DD or an ISO-8601 timestamp; got {value!r}."
+        ) from None
+
+
+def check_source(
+    data_dir: Path,
+    *,
+    con: ibis.BaseBackend,
+    not_after: pd.Timestamp | None = None,
+    not_after_label: str = "the current time",
+) -> ValidationResult:
+    """Validate a data source without deciding whether it is usable."""
+    cutoff = not_after if not_after is not None else pd.Timestamp.now(tz="UTC")
+    return validate_source(con, find_table_files(data_dir), not_after=cutoff,
+                           not_after_label=not_after_label)
+
+
+def load_source(
+    data_dir: Path,
+    *,
+    con: ibis.BaseBackend,
+    not_after: pd.Timestamp | None = None,
+    not_after_label: str = "the current time",
+    quarantine_dir: Path | None = None,
+) -> SourceRun:
+    """Validate a data source; quarantine bad rows or refuse it.
+
+    Parameters
+    ----------
+    data_dir : Path
+        The data source directory.
+    con : ibis.BaseBackend
+        Engine connection.
+    not_after : pandas.Timestamp, optional
+        Timestamps at or after it are rejected as future; now when omitted.
+    quarantine_dir : Path, optional
+        Where bad rows go. Without it, any bad row makes the source unusable.
+
+    Raises
+    ------
+    features.validation.DataValidationError
+        When the source is unusable; the message lists every problem.
+    """
+    result = check_source(data_dir, con=con, not_after=not_after,
+                          not_after_label=not_after_label)
+    result.raise_if_unusable(quarantining=quarantine_dir is not None)
+    written = write_quarantine(result, quarantine_dir) if quarantine_dir is not None else {}
+    return SourceRun(result, written)
+
+
+def run_features(
+    data_dir: Path,
+    as_of: pd.Timestamp,
+    out: Path,
+    *,
+    quarantine_dir: Path | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> FeaturesRun:
+    """Validate ``data_dir`` and write the features of every customer as of ``as_of``.
+
+    The Parquet file is written atomically: a crash leaves the old file or none.
+    """
+    started = time.perf_counter()
+    con = connect(threads=threads, memory_limit=memory_limit)
+    source = load_source(data_dir, con=con, quarantine_dir=quarantine_dir)
+    tables = source.result.tables
+    features = build_features(tables, customer_spine(tables["customers"], as_of))
+    write_atomically(out, lambda tmp: con.to_parquet(features, tmp))
+    customers = int(tables["customers"].count().execute())
+    not_yet = int(
+        tables["customers"].filter(tables["customers"].signup_at >= as_of).count().execute()
+    )
+    written = pq.ParquetFile(out).metadata.num_rows
+    return FeaturesRun(
+        out=out,
+        as_of=as_of,
+        customers_accepted=customers,
+        customers_scored=written,
+        customers_not_yet_signed_up=not_yet,
+        n_features=len(features.columns) - 2,
+        seconds=time.perf_counter() - started,
+        source=source,
+    )
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

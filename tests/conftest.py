@@ -1,0 +1,84 @@
+"""Shared fixtures: tiny hand-made data sources written to real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.sources import connect, find_table_files
+from features.validation import validate_source
+
+NOW = pd.Timestamp("2026-11-01", tz="UTC")
+
+
+def ts(value: str) -> pd.Timestamp:
+    """A UTC instant from an ISO string (naive means UTC)."""
+    t = pd.Timestamp(value)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def write_source(directory: Path, tables: dict[str, pd.DataFrame], fmt: str = "parquet") -> Path:
+    """Write each table as <table>.<fmt> in ``directory`` and return it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        if fmt == "csv":
+            frame.to_csv(directory / f"{name}.csv", index=False)
+        else:
+            frame.to_parquet(directory / f"{name}.parquet", index=False)
+    return directory
+
+
+def customers_frame(rows: list[tuple]) -> pd.DataFrame:
+    """customers from (customer_id, signup_at[, email_opt_in, unsubscribed_at])."""
+    records = []
+    for row in rows:
+        cid, signup, *rest = row
+        opt_in = rest[0] if rest else True
+        unsub = rest[1] if len(rest) > 1 else None
+        records.append({"customer_id": cid, "signup_at": ts(signup), "email_opt_in": opt_in,
+                        "unsubscribed_at": ts(unsub) if unsub else pd.NaT})
+    frame = pd.DataFrame.from_records(records)
+    frame["unsubscribed_at"] = pd.to_datetime(frame["unsubscribed_at"], utc=True)
+    return frame
+
+
+def orders_frame(rows: list[tuple]) -> pd.DataFrame:
+    """orders from (order_id, customer_id, ordered_at, amount[, status, category, discount])."""
+    records = []
+    for row in rows:
+        oid, cid, at, amount, *rest = row
+        records.append({
+            "order_id": oid, "customer_id": cid, "ordered_at": ts(at), "amount": float(amount),
+            "status": rest[0] if rest else "completed",
+            "category": rest[1] if len(rest) > 1 else "shoes",
+            "discount": float(rest[2]) if len(rest) > 2 else 0.0,
+        })
+    return pd.DataFrame.from_records(records)
+
+
+def events_frame(rows: list[tuple], id_column: str) -> pd.DataFrame:
+    """email_events or web_events from (customer_id, id, event_type, occurred_at)."""
+    return pd.DataFrame.from_records(
+        [{"customer_id": c, id_column: i, "event_type": e, "occurred_at": ts(t)}
+         for c, i, e, t in rows]
+    )
+
+
+@pytest.fixture
+def con():
+    """A fresh embedded DuckDB connection."""
+    return connect(threads=1)
+
+
+@pytest.fixture
+def validated(tmp_path, con):
+    """Write tables to a source directory and return the validation result."""
+    counter = iter(range(1_000))
+
+    def _validate(tables: dict[str, pd.DataFrame], fmt: str = "parquet", not_after=NOW):
+        directory = write_source(tmp_path / f"source{next(counter)}", tables, fmt)
+        return validate_source(con, find_table_files(directory), not_after=not_after)
+
+    return _validate
