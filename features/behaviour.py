@@ -1,7 +1,8 @@
 """Web behaviour features: sessions, product views, carts, checkouts, abandonment.
 
 Events are first rolled up per session, so "a cart abandoned" means a session
-with an ``add_to_cart`` and no ``checkout_started`` before as-of.
+with an ``add_to_cart`` and no ``checkout_started`` before as-of. A session is
+in a window when any of its events is.
 """
 
 from __future__ import annotations
@@ -10,51 +11,54 @@ from functools import partial
 
 import ibis
 
-from features.pit import AGE, within
+from features._compose import KEYS
+from features.pit import EVENT_AT, days_between, within
 
-__all__ = ["WEB_AGGREGATES", "WEB_COUNTS", "sessions"]
+__all__ = ["WEB_AGGREGATES", "WEB_COUNTS", "WEB_DERIVED", "sessions"]
 
 WINDOWS = (30, 90, 365)
 
 
 def sessions(w: ibis.Table) -> ibis.Table:
-    """One row per session and spine row: its last event's age and what happened in it."""
-    return w.group_by(["customer_id", "as_of", "session_id"]).aggregate(
-        **{AGE: w[AGE].min()},
-        product_views=(w.event_type == "product_view").sum(),
+    """One row per session and spine row: when it was last active and what happened."""
+    is_view = w.event_type == "product_view"
+    return w.group_by([*KEYS, "session_id"]).aggregate(
+        last_visit_at=w[EVENT_AT].max(),
         added_to_cart=(w.event_type == "add_to_cart").any(),
         started_checkout=(w.event_type == "checkout_started").any(),
+        **{f"in_{d}d": within(w, d).any() for d in WINDOWS},
+        **{f"product_views_{d}d": (is_view & within(w, d)).sum() for d in WINDOWS},
     )
 
 
 def session_count(s: ibis.Table, days: int) -> ibis.IntegerValue:
     """Sessions in the last ``days`` days."""
-    return within(s, days).sum()
+    return s[f"in_{days}d"].sum()
 
 
 def product_views(s: ibis.Table, days: int) -> ibis.IntegerValue:
     """Product pages viewed in the last ``days`` days."""
-    return s.product_views.sum(where=within(s, days)).fill_null(0)
+    return s[f"product_views_{days}d"].sum()
 
 
 def cart_sessions(s: ibis.Table, days: int) -> ibis.IntegerValue:
     """Sessions with an add-to-cart in the last ``days`` days."""
-    return (s.added_to_cart & within(s, days)).sum()
+    return (s.added_to_cart & s[f"in_{days}d"]).sum()
 
 
 def checkout_sessions(s: ibis.Table, days: int) -> ibis.IntegerValue:
     """Sessions that started a checkout in the last ``days`` days."""
-    return (s.started_checkout & within(s, days)).sum()
+    return (s.started_checkout & s[f"in_{days}d"]).sum()
 
 
 def cart_abandonments(s: ibis.Table, days: int) -> ibis.IntegerValue:
     """Sessions with an add-to-cart and no checkout in the last ``days`` days."""
-    return (s.added_to_cart & ~s.started_checkout & within(s, days)).sum()
+    return (s.added_to_cart & ~s.started_checkout & s[f"in_{days}d"]).sum()
 
 
-def days_since_last_visit(s: ibis.Table) -> ibis.FloatingValue:
-    """Days since the last web event."""
-    return s[AGE].min()
+def last_visit_at(s: ibis.Table) -> ibis.TimestampValue:
+    """When the customer was last on the site."""
+    return s.last_visit_at.max()
 
 
 WEB_AGGREGATES = {
@@ -69,6 +73,14 @@ WEB_AGGREGATES = {
         )
         for d in WINDOWS
     },
-    "days_since_last_visit": days_since_last_visit,
+    "last_visit_at": last_visit_at,
 }
-WEB_COUNTS = tuple(n for n in WEB_AGGREGATES if n != "days_since_last_visit")
+WEB_COUNTS = tuple(n for n in WEB_AGGREGATES if not n.endswith("_at"))
+
+
+def days_since_last_visit(as_of, last_visit_at):
+    """Days since the last web event."""
+    return days_between(as_of, last_visit_at)
+
+
+WEB_DERIVED = {"days_since_last_visit": days_since_last_visit}

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 import ibis
 
 from features._compose import KEYS, aggregate, attach, derive
-from features.behaviour import WEB_AGGREGATES, WEB_COUNTS, sessions
+from features.behaviour import WEB_AGGREGATES, WEB_COUNTS, WEB_DERIVED, sessions
 from features.contract import CONTRACT
 from features.engagement import EMAIL_AGGREGATES, EMAIL_COUNTS, EMAIL_DERIVED
-from features.pit import SECONDS_PER_DAY, events_before
+from features.pit import days_between, events_before
 from features.rfm import ORDER_AGGREGATES, ORDER_COUNTS, ORDER_DERIVED, favourite_category
 from features.segments import with_lifecycle_stage, with_rfm
 from features.sets import CUSTOMER_V1, FeatureSet
@@ -35,7 +35,7 @@ def customer_attributes(customers: ibis.Table, spine: ibis.Table) -> ibis.Table:
     before as-of), so a later unsubscribe cannot leak into the past.
     """
     joined = spine.join(customers, "customer_id")
-    tenure = (joined.as_of.epoch_seconds() - joined.signup_at.epoch_seconds()) / SECONDS_PER_DAY
+    tenure = days_between(joined.as_of, joined.signup_at)
     unsubscribed = (joined.unsubscribed_at < joined.as_of).fill_null(False)
     return joined.select(
         *spine.columns,
@@ -68,9 +68,10 @@ def build_features(
     Returns
     -------
     ibis.Table
-        One row per spine row: ``customer_id``, ``as_of``, the feature set's
-        columns whose tables are present, then the customer attributes.
-        Only events strictly before each row's ``as_of`` are used.
+        One row per spine row, in no particular order: ``customer_id``,
+        ``as_of``, the feature set's columns whose tables are present, then
+        the customer attributes. Only events strictly before each row's
+        ``as_of`` are used.
     """
     table = customer_attributes(tables["customers"], spine)
     orders = events_before(tables["orders"], spine, "ordered_at")
@@ -84,8 +85,9 @@ def build_features(
     if "web_events" in tables:
         web = sessions(events_before(tables["web_events"], spine, "occurred_at"))
         table = attach(table, aggregate(web, WEB_AGGREGATES), fill_zero=WEB_COUNTS)
+        derived |= WEB_DERIVED
     table = derive(table, derived)
     table = with_lifecycle_stage(with_rfm(table))
     columns = feature_set.columns(set(tables))
     attributes = attribute_columns(tables["customers"])
-    return table.select(*KEYS, *columns, *attributes).order_by(list(KEYS))
+    return table.select(*KEYS, *columns, *attributes)

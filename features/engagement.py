@@ -11,7 +11,7 @@ from functools import partial
 import ibis
 
 from features._compose import ratio
-from features.pit import AGE, within
+from features.pit import EVENT_AT, days_between, within
 
 __all__ = ["EMAIL_AGGREGATES", "EMAIL_COUNTS", "EMAIL_DERIVED"]
 
@@ -37,9 +37,9 @@ def emails_clicked(e: ibis.Table, days: int) -> ibis.IntegerValue:
     return e.campaign_id.nunique(where=_is(e, "clicked") & within(e, days))
 
 
-def days_since_last(e: ibis.Table, event_type: str) -> ibis.FloatingValue:
-    """Days since the last event of ``event_type``."""
-    return e[AGE].min(where=_is(e, event_type))
+def last_at(e: ibis.Table, event_type: str) -> ibis.TimestampValue:
+    """When the last event of ``event_type`` happened."""
+    return e[EVENT_AT].max(where=_is(e, event_type))
 
 
 def lifetime_count(e: ibis.Table, event_type: str) -> ibis.IntegerValue:
@@ -51,14 +51,29 @@ EMAIL_AGGREGATES = {
     **{f"emails_sent_{d}d": partial(emails_sent, days=d) for d in WINDOWS},
     **{f"emails_opened_{d}d": partial(emails_opened, days=d) for d in WINDOWS},
     **{f"emails_clicked_{d}d": partial(emails_clicked, days=d) for d in WINDOWS},
-    "days_since_last_email": partial(days_since_last, event_type="sent"),
-    "days_since_last_open": partial(days_since_last, event_type="opened"),
-    "days_since_last_click": partial(days_since_last, event_type="clicked"),
+    "last_email_at": partial(last_at, event_type="sent"),
+    "last_open_at": partial(last_at, event_type="opened"),
+    "last_click_at": partial(last_at, event_type="clicked"),
     "unsubscribes_lifetime": partial(lifetime_count, event_type="unsubscribed"),
     "bounces_lifetime": partial(lifetime_count, event_type="bounced"),
     "complaints_lifetime": partial(lifetime_count, event_type="complained"),
 }
-EMAIL_COUNTS = tuple(n for n in EMAIL_AGGREGATES if not n.startswith("days_since"))
+EMAIL_COUNTS = tuple(n for n in EMAIL_AGGREGATES if not n.endswith("_at"))
+
+
+def days_since_last_email(as_of, last_email_at):
+    """Days since the last e-mail was sent."""
+    return days_between(as_of, last_email_at)
+
+
+def days_since_last_open(as_of, last_open_at):
+    """Days since the last e-mail was opened."""
+    return days_between(as_of, last_open_at)
+
+
+def days_since_last_click(as_of, last_click_at):
+    """Days since the last e-mail was clicked."""
+    return days_between(as_of, last_click_at)
 
 
 def open_rate_30d(emails_opened_30d, emails_sent_30d):
@@ -94,6 +109,9 @@ def click_rate_365d(emails_clicked_365d, emails_sent_365d):
 EMAIL_DERIVED = {
     f.__name__: f
     for f in (
+        days_since_last_email,
+        days_since_last_open,
+        days_since_last_click,
         open_rate_30d,
         open_rate_90d,
         open_rate_365d,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ibis
 
 from features._compose import KEYS, attach
-from features.pit import campaign_spine, events_before, events_in_window
+from features.pit import campaign_spine, events_in_window
 
 __all__ = [
     "ACTIVE_DAYS",
@@ -67,13 +67,17 @@ def churn_labels(
         (bool; null when not eligible) for every spine row.
     """
     done = _completed(orders)
-    before = events_before(done, spine, "ordered_at")
-    active = before.filter(before.age_days <= active_days)
-    active = active.group_by(list(KEYS)).aggregate(n_before=active.count())
+    keys = spine.select(*KEYS, active_since=spine.as_of - ibis.interval(days=active_days))
+    recent = done.join(keys, "customer_id")
+    recent = recent.filter(
+        (recent.ordered_at < recent.as_of) & (recent.ordered_at >= recent.active_since)
+    )
+    active = recent.group_by(list(KEYS)).aggregate(n_before=recent.count())
     window = events_in_window(done, spine, "ordered_at", horizon_days)
     after = window.group_by(list(KEYS)).aggregate(n_after=window.count())
-    labelled = attach(attach(spine.select(*KEYS), active, fill_zero=("n_before",)), after,
-                      fill_zero=("n_after",))
+    labelled = attach(
+        attach(spine.select(*KEYS), active, fill_zero=("n_before",)), after, fill_zero=("n_after",)
+    )
     eligible = labelled.n_before > 0
     return labelled.select(
         *KEYS,
@@ -106,9 +110,8 @@ def campaign_outcomes(
     outcome = window.group_by(list(KEYS)).aggregate(
         orders_in_window=window.count(), revenue=window.amount.sum()
     )
-    arms = rows.select("customer_id", as_of=rows.assigned_at, campaign_id=rows.campaign_id,
-                       variant=rows.variant)
-    joined = attach(arms, outcome, fill_zero=("orders_in_window", "revenue"))
-    return joined.mutate(conversion=(joined.orders_in_window > 0).cast("int8")).order_by(
-        list(KEYS)
+    arms = rows.select(
+        "customer_id", as_of=rows.assigned_at, campaign_id=rows.campaign_id, variant=rows.variant
     )
+    joined = attach(arms, outcome, fill_zero=("orders_in_window", "revenue"))
+    return joined.mutate(conversion=(joined.orders_in_window > 0).cast("int8")).order_by(list(KEYS))

@@ -13,24 +13,41 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 __all__ = [
-    "AGE",
+    "EVENT_AT",
     "as_utc",
     "campaign_spine",
     "customer_spine",
+    "days_between",
     "events_before",
     "events_in_window",
+    "since",
     "within",
 ]
 
 UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
-AGE = "age_days"
+EVENT_AT = "event_at"
+WINDOW_STARTS = (30, 90, 180, 365)
 SECONDS_PER_DAY = 86_400
+
+
+def since(days: int) -> str:
+    """Name of the spine column holding ``as_of`` minus ``days`` days."""
+    return f"since_{days}d"
 
 
 def as_utc(value: str | pd.Timestamp) -> pd.Timestamp:
     """Parse an instant; naive values are UTC, as the data contract says."""
     ts = pd.Timestamp(value)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def days_between(later: ibis.TimestampValue, earlier: ibis.TimestampValue) -> ibis.FloatingValue:
+    """Fractional days from ``earlier`` to ``later``.
+
+    Used on one row per customer, never per event: converting time zones row
+    by row is the slowest thing an engine does here.
+    """
+    return (later.epoch_seconds() - earlier.epoch_seconds()) / SECONDS_PER_DAY
 
 
 def customer_spine(customers: ibis.Table, as_of: str | pd.Timestamp) -> ibis.Table:
@@ -46,12 +63,17 @@ def customer_spine(customers: ibis.Table, as_of: str | pd.Timestamp) -> ibis.Tab
     Returns
     -------
     ibis.Table
-        Columns ``customer_id``, ``as_of``, ``cohort``.
+        ``customer_id``, ``as_of``, ``cohort`` and the window starts
+        ``since_30d`` … ``since_365d``.
     """
     cutoff = as_utc(as_of)
     stamp = ibis.literal(cutoff, type=UTC_TIMESTAMP)
+    starts = {
+        since(d): ibis.literal(cutoff - pd.Timedelta(days=d), type=UTC_TIMESTAMP)
+        for d in WINDOW_STARTS
+    }
     return customers.filter(customers.signup_at < stamp).select(
-        "customer_id", as_of=stamp, cohort=ibis.literal(cutoff.isoformat())
+        "customer_id", as_of=stamp, cohort=ibis.literal(cutoff.isoformat()), **starts
     )
 
 
@@ -61,8 +83,9 @@ def campaign_spine(assignments: ibis.Table, campaign_id: str) -> ibis.Table:
     The cohort is the campaign, so quintile scores rank the campaign's population.
     """
     rows = assignments.filter(assignments.campaign_id == campaign_id)
+    starts = {since(d): rows.assigned_at - ibis.interval(days=d) for d in WINDOW_STARTS}
     return rows.select(
-        "customer_id", as_of=rows.assigned_at, cohort=ibis.literal(str(campaign_id))
+        "customer_id", as_of=rows.assigned_at, cohort=ibis.literal(str(campaign_id)), **starts
     )
 
 
@@ -81,19 +104,36 @@ def events_before(events: ibis.Table, spine: ibis.Table, time_column: str) -> ib
     Returns
     -------
     ibis.Table
-        The events' columns plus ``as_of`` and ``age_days``, the time between
-        the event and ``as_of`` in (fractional) days, always > 0.
+        The events' columns with the timestamp renamed ``event_at``, plus the
+        spine's ``as_of`` and window starts, for :func:`within`.
     """
-    keys = spine.select("customer_id", "as_of")
-    joined = events.join(keys, "customer_id")
-    joined = joined.filter(joined[time_column] < joined.as_of)
-    age = (joined.as_of.epoch_seconds() - joined[time_column].epoch_seconds()) / SECONDS_PER_DAY
-    return joined.mutate(**{AGE: age})
+    events = events.rename({EVENT_AT: time_column})
+    constants = _constant_columns(spine)
+    if constants is not None:
+        # One cutoff for every row (a customer spine): compare with literals and
+        # skip the join; attaching to the spine later drops anyone not on it.
+        events = events.filter(events[EVENT_AT] < constants["as_of"])
+        return events.mutate(**constants)
+    joined = events.join(spine.drop("cohort"), "customer_id")
+    return joined.filter(joined[EVENT_AT] < joined.as_of)
+
+
+def _constant_columns(spine: ibis.Table) -> dict[str, ibis.Value] | None:
+    """The spine's time columns as literals when every row shares them, else None."""
+    op = spine.op()
+    names = ["as_of", *(since(d) for d in WINDOW_STARTS)]
+    values = getattr(op, "values", {})
+    if not all(isinstance(values.get(n), ibis.expr.operations.Literal) for n in names):
+        return None
+    return {n: values[n].to_expr() for n in names}
 
 
 def within(events: ibis.Table, days: int | None) -> ibis.BooleanValue:
-    """Whether an event falls in the last ``days`` days before as-of (always, if None)."""
-    return ibis.literal(True) if days is None else events[AGE] <= days
+    """Whether an event falls in the last ``days`` days before as-of (always, if None).
+
+    A comparison with the spine's window start, so no arithmetic runs per event.
+    """
+    return ibis.literal(True) if days is None else events[EVENT_AT] >= events[since(days)]
 
 
 def events_in_window(
@@ -104,7 +144,7 @@ def events_in_window(
     Label windows start at the cutoff, where features stop, so an event is
     either a feature's or a label's, never both.
     """
-    keys = spine.select("customer_id", "as_of")
+    keys = spine.select("customer_id", "as_of", until=spine.as_of + ibis.interval(days=days))
     joined = events.join(keys, "customer_id")
-    after = joined[time_column].epoch_seconds() - joined.as_of.epoch_seconds()
-    return joined.filter((after >= 0) & (after < days * SECONDS_PER_DAY))
+    at = joined[time_column]
+    return joined.filter((at >= joined.as_of) & (at < joined.until))

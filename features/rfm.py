@@ -12,7 +12,7 @@ from functools import partial
 import ibis
 
 from features._compose import ratio
-from features.pit import AGE, within
+from features.pit import EVENT_AT, days_between, since, within
 
 __all__ = ["ORDER_AGGREGATES", "ORDER_COUNTS", "ORDER_DERIVED", "favourite_category"]
 
@@ -33,24 +33,28 @@ def monetary(o: ibis.Table, days: int | None) -> ibis.FloatingValue:
     return o.amount.sum(where=_completed(o) & within(o, days)).fill_null(0)
 
 
-def recency_days(o: ibis.Table) -> ibis.FloatingValue:
-    """Days since the last completed order."""
-    return o[AGE].min(where=_completed(o))
+def last_order_at(o: ibis.Table) -> ibis.TimestampValue:
+    """When the last completed order was placed."""
+    return o[EVENT_AT].max(where=_completed(o))
 
 
-def days_since_first_order(o: ibis.Table) -> ibis.FloatingValue:
-    """Days since the first completed order."""
-    return o[AGE].max(where=_completed(o))
+def first_order_at(o: ibis.Table) -> ibis.TimestampValue:
+    """When the first completed order was placed."""
+    return o[EVENT_AT].min(where=_completed(o))
+
+
+def _previous_90d(o: ibis.Table) -> ibis.BooleanValue:
+    return _completed(o) & (o[EVENT_AT] < o[since(90)]) & within(o, 180)
 
 
 def frequency_prev_90d(o: ibis.Table) -> ibis.IntegerValue:
     """Completed orders 90 to 180 days before as-of."""
-    return (_completed(o) & (o[AGE] > 90) & (o[AGE] <= 180)).sum()
+    return _previous_90d(o).sum()
 
 
 def monetary_prev_90d(o: ibis.Table) -> ibis.FloatingValue:
     """Amount of completed orders 90 to 180 days before as-of."""
-    return o.amount.sum(where=_completed(o) & (o[AGE] > 90) & (o[AGE] <= 180)).fill_null(0)
+    return o.amount.sum(where=_previous_90d(o)).fill_null(0)
 
 
 def returns_365d(o: ibis.Table) -> ibis.IntegerValue:
@@ -88,8 +92,8 @@ ORDER_AGGREGATES = {
     "frequency_lifetime": partial(frequency, days=None),
     **{f"monetary_{d}d": partial(monetary, days=d) for d in WINDOWS},
     "monetary_lifetime": partial(monetary, days=None),
-    "recency_days": recency_days,
-    "days_since_first_order": days_since_first_order,
+    "last_order_at": last_order_at,
+    "first_order_at": first_order_at,
     "frequency_prev_90d": frequency_prev_90d,
     "monetary_prev_90d": monetary_prev_90d,
     "returns_365d": returns_365d,
@@ -100,9 +104,17 @@ ORDER_AGGREGATES = {
     "category_count": category_count,
 }
 # Columns that are 0, not null, for a customer without orders.
-ORDER_COUNTS = tuple(
-    n for n in ORDER_AGGREGATES if n not in ("recency_days", "days_since_first_order")
-)
+ORDER_COUNTS = tuple(n for n in ORDER_AGGREGATES if not n.endswith("_at"))
+
+
+def recency_days(as_of, last_order_at):
+    """Days since the last completed order."""
+    return days_between(as_of, last_order_at)
+
+
+def days_since_first_order(as_of, first_order_at):
+    """Days since the first completed order."""
+    return days_between(as_of, first_order_at)
 
 
 def avg_order_value(monetary_lifetime, frequency_lifetime):
@@ -138,6 +150,8 @@ def discount_order_share(discounted_orders_lifetime, frequency_lifetime):
 ORDER_DERIVED = {
     f.__name__: f
     for f in (
+        recency_days,
+        days_since_first_order,
         avg_order_value,
         days_between_orders,
         frequency_trend_90d,

@@ -12,28 +12,44 @@ from __future__ import annotations
 
 import ibis
 
+from features._compose import attach
+
 __all__ = [
     "CHURNED_AFTER_DAYS",
     "LIFECYCLE_STAGES",
     "NO_PURCHASE_SEGMENT",
     "RFM_GRID",
     "RFM_SEGMENTS",
+    "rfm_scores",
     "with_lifecycle_stage",
     "with_rfm",
 ]
 
 # RFM_GRID[r][fm], r and fm from 1 to 5 (index 0 unused).
 RFM_GRID = {
-    5: {1: "New Customers", 2: "Potential Loyalists", 3: "Potential Loyalists",
-        4: "Champions", 5: "Champions"},
-    4: {1: "Promising", 2: "Potential Loyalists", 3: "Loyal Customers",
-        4: "Champions", 5: "Champions"},
-    3: {1: "About to Sleep", 2: "Need Attention", 3: "Need Attention",
-        4: "Loyal Customers", 5: "Loyal Customers"},
-    2: {1: "Hibernating", 2: "About to Sleep", 3: "At Risk", 4: "At Risk",
-        5: "Can't Lose Them"},
-    1: {1: "Lost", 2: "Hibernating", 3: "At Risk", 4: "Can't Lose Them",
-        5: "Can't Lose Them"},
+    5: {
+        1: "New Customers",
+        2: "Potential Loyalists",
+        3: "Potential Loyalists",
+        4: "Champions",
+        5: "Champions",
+    },
+    4: {
+        1: "Promising",
+        2: "Potential Loyalists",
+        3: "Loyal Customers",
+        4: "Champions",
+        5: "Champions",
+    },
+    3: {
+        1: "About to Sleep",
+        2: "Need Attention",
+        3: "Need Attention",
+        4: "Loyal Customers",
+        5: "Loyal Customers",
+    },
+    2: {1: "Hibernating", 2: "About to Sleep", 3: "At Risk", 4: "At Risk", 5: "Can't Lose Them"},
+    1: {1: "Lost", 2: "Hibernating", 3: "At Risk", 4: "Can't Lose Them", 5: "Can't Lose Them"},
 }
 NO_PURCHASE_SEGMENT = "Prospects"
 RFM_SEGMENTS = tuple(dict.fromkeys(s for row in RFM_GRID.values() for s in row.values()))
@@ -49,26 +65,47 @@ def _quintile(value: ibis.Value, partition: list, *, higher_is_better: bool) -> 
     return ibis.least((pct * 5).floor() + 1, 5).cast("int8")
 
 
+def rfm_scores(table: ibis.Table) -> ibis.Table:
+    """``rfm_r``, ``rfm_f``, ``rfm_m`` per spine row, ranked within cohort among buyers.
+
+    Ranked on a narrow table and joined back: a window over every feature
+    column would move all of them through the sort.
+    """
+    narrow = table.select(
+        "customer_id",
+        "as_of",
+        "cohort",
+        "recency_days",
+        "frequency_lifetime",
+        "monetary_lifetime",
+        buyer=table.frequency_lifetime > 0,
+    )
+    partition = [narrow.cohort, narrow.buyer]
+    null = ibis.null("int8")
+
+    def score(column: str, higher_is_better: bool) -> ibis.Value:
+        quintile = _quintile(narrow[column], partition, higher_is_better=higher_is_better)
+        return ibis.ifelse(narrow.buyer, quintile, null)
+
+    return narrow.select(
+        "customer_id",
+        "as_of",
+        rfm_r=score("recency_days", higher_is_better=False),
+        rfm_f=score("frequency_lifetime", higher_is_better=True),
+        rfm_m=score("monetary_lifetime", higher_is_better=True),
+    )
+
+
 def with_rfm(table: ibis.Table) -> ibis.Table:
     """Add ``rfm_r``, ``rfm_f``, ``rfm_m``, ``rfm_score`` and ``rfm_segment``.
 
     Parameters
     ----------
     table : ibis.Table
-        Features with ``cohort``, ``recency_days``, ``frequency_lifetime`` and
-        ``monetary_lifetime``.
+        Features with ``customer_id``, ``as_of``, ``cohort``, ``recency_days``,
+        ``frequency_lifetime`` and ``monetary_lifetime``.
     """
-    buyer = table.frequency_lifetime > 0
-    partition = [table.cohort, buyer]
-    null = ibis.null("int8")
-    scored = table.mutate(
-        rfm_r=ibis.ifelse(buyer, _quintile(table.recency_days, partition,
-                                           higher_is_better=False), null),
-        rfm_f=ibis.ifelse(buyer, _quintile(table.frequency_lifetime, partition,
-                                           higher_is_better=True), null),
-        rfm_m=ibis.ifelse(buyer, _quintile(table.monetary_lifetime, partition,
-                                           higher_is_better=True), null),
-    )
+    scored = attach(table, rfm_scores(table))
     fm = ((scored.rfm_f + scored.rfm_m + 1) / 2).floor().cast("int8")
     branches = [
         ((scored.rfm_r == r) & (fm == f), name)
@@ -76,8 +113,9 @@ def with_rfm(table: ibis.Table) -> ibis.Table:
         for f, name in row.items()
     ]
     return scored.mutate(
-        rfm_score=(scored.rfm_r.cast("string") + scored.rfm_f.cast("string")
-                   + scored.rfm_m.cast("string")),
+        rfm_score=(
+            scored.rfm_r.cast("string") + scored.rfm_f.cast("string") + scored.rfm_m.cast("string")
+        ),
         rfm_segment=ibis.cases(*branches, else_=NO_PURCHASE_SEGMENT),
     )
 
@@ -112,7 +150,8 @@ def with_lifecycle_stage(table: ibis.Table) -> ibis.Table:
         | recent("days_since_last_click", CHURNED_AFTER_DAYS)
     )
     interested = (
-        positive("product_views_90d") | positive("cart_sessions_90d")
+        positive("product_views_90d")
+        | positive("cart_sessions_90d")
         | positive("emails_clicked_90d")
     )
     n = table.frequency_lifetime

@@ -43,7 +43,8 @@ class FeatureSet:
     def columns(self, tables: set[str] | None = None) -> tuple[str, ...]:
         """The set's columns, restricted to groups whose table is in ``tables``."""
         return tuple(
-            c for table, cols in self.groups.items()
+            c
+            for table, cols in self.groups.items()
             if tables is None or table in tables
             for c in cols
         )
@@ -57,26 +58,61 @@ CUSTOMER_V1 = FeatureSet(
     groups={
         "customers": ("tenure_days", "email_opt_in", "is_unsubscribed"),
         "orders": (
-            "frequency_30d", "frequency_90d", "frequency_365d", "frequency_lifetime",
-            "monetary_30d", "monetary_90d", "monetary_365d", "monetary_lifetime",
-            "recency_days", "days_since_first_order", "avg_order_value", "days_between_orders",
-            "frequency_prev_90d", "monetary_prev_90d", "frequency_trend_90d",
-            "monetary_trend_90d", "returns_365d", "cancellations_365d",
-            "orders_placed_lifetime", "returns_lifetime", "return_rate",
-            "discounted_orders_lifetime", "discount_order_share", "category_count",
-            "favourite_category", "favourite_category_share",
-            "rfm_r", "rfm_f", "rfm_m", "rfm_score", "rfm_segment", "lifecycle_stage",
+            "frequency_30d",
+            "frequency_90d",
+            "frequency_365d",
+            "frequency_lifetime",
+            "monetary_30d",
+            "monetary_90d",
+            "monetary_365d",
+            "monetary_lifetime",
+            "recency_days",
+            "days_since_first_order",
+            "avg_order_value",
+            "days_between_orders",
+            "frequency_prev_90d",
+            "monetary_prev_90d",
+            "frequency_trend_90d",
+            "monetary_trend_90d",
+            "returns_365d",
+            "cancellations_365d",
+            "orders_placed_lifetime",
+            "returns_lifetime",
+            "return_rate",
+            "discounted_orders_lifetime",
+            "discount_order_share",
+            "category_count",
+            "favourite_category",
+            "favourite_category_share",
+            "rfm_r",
+            "rfm_f",
+            "rfm_m",
+            "rfm_score",
+            "rfm_segment",
+            "lifecycle_stage",
         ),
         "email_events": (
             *(f"emails_{kind}_{w}" for kind in ("sent", "opened", "clicked") for w in _WINDOWS),
             *(f"{kind}_rate_{w}" for kind in ("open", "click") for w in _WINDOWS),
-            "days_since_last_email", "days_since_last_open", "days_since_last_click",
-            "unsubscribes_lifetime", "bounces_lifetime", "complaints_lifetime",
+            "days_since_last_email",
+            "days_since_last_open",
+            "days_since_last_click",
+            "unsubscribes_lifetime",
+            "bounces_lifetime",
+            "complaints_lifetime",
         ),
         "web_events": (
-            *(f"{kind}_{w}" for kind in ("sessions", "product_views", "cart_sessions",
-                                         "checkout_sessions", "cart_abandonments")
-              for w in _WINDOWS),
+            *(
+                f"{kind}_{w}"
+                for kind in (
+                    "sessions",
+                    "product_views",
+                    "cart_sessions",
+                    "checkout_sessions",
+                    "cart_abandonments",
+                )
+                for w in _WINDOWS
+            ),
             "days_since_last_visit",
         ),
     },

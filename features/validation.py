@@ -186,9 +186,14 @@ def validate_source(
         if name not in files:
             if spec.required:
                 problems.append(
-                    Problem(name, None, "missing_table",
-                            f"required table is missing; expected {name}.parquet, {name}.csv "
-                            f"or {name}/ in the data source", schema=True)
+                    Problem(
+                        name,
+                        None,
+                        "missing_table",
+                        f"required table is missing; expected {name}.parquet, {name}.csv "
+                        f"or {name}/ in the data source",
+                        schema=True,
+                    )
                 )
             continue
         raw = read_raw_table(con, files[name])
@@ -238,9 +243,13 @@ def _typed_table(
     for col in spec.columns:
         if col.name not in present:
             problems.append(
-                Problem(spec.name, col.name, "missing_column",
-                        f"required column is missing; found columns {sorted(present)}",
-                        schema=True)
+                Problem(
+                    spec.name,
+                    col.name,
+                    "missing_column",
+                    f"required column is missing; found columns {sorted(present)}",
+                    schema=True,
+                )
             )
     for col in spec.all_columns:
         if col.name not in present:
@@ -250,9 +259,14 @@ def _typed_table(
         typed = _cast(raw[col.name], col)
         if typed is None:
             problems.append(
-                Problem(spec.name, col.name, "column_type",
-                        f"column has type {raw[col.name].type()}, which cannot hold "
-                        f"{_describe_kind(col)}", schema=True)
+                Problem(
+                    spec.name,
+                    col.name,
+                    "column_type",
+                    f"column has type {raw[col.name].type()}, which cannot hold "
+                    f"{_describe_kind(col)}",
+                    schema=True,
+                )
             )
             continue
         if col.default is not None:
@@ -323,9 +337,13 @@ def _typed_extras(con: ibis.BaseBackend, raw: ibis.Table, extras: list[str]) -> 
     text = [c for c in extras if raw[c].type().is_string()]
     if not text:
         return {c: raw[c] for c in extras}
-    failures = raw.aggregate(
-        **{c: (raw[c].notnull() & raw[c].try_cast(dt.float64).isnull()).sum() for c in text}
-    ).execute().iloc[0]
+    failures = (
+        raw.aggregate(
+            **{c: (raw[c].notnull() & raw[c].try_cast(dt.float64).isnull()).sum() for c in text}
+        )
+        .execute()
+        .iloc[0]
+    )
     numeric = {c for c in text if failures[c] == 0}
     return {c: raw[c].try_cast(dt.float64) if c in numeric else raw[c] for c in extras}
 
@@ -356,40 +374,61 @@ def _row_checks(
         if not col.nullable and col.default is None:
             checks.append(_Check(col.name, "missing_value", "value is missing", raw.isnull()))
         checks.append(
-            _Check(col.name, "bad_type", f"value is not {_describe_value(col)}",
-                   raw.notnull() & value.isnull())
+            _Check(
+                col.name,
+                "bad_type",
+                f"value is not {_describe_value(col)}",
+                raw.notnull() & value.isnull(),
+            )
         )
         if col.kind == "float":
             checks.append(_Check(col.name, "not_a_number", "value is NaN", value.isnan()))
         if col.allowed is not None:
             checks.append(
-                _Check(col.name, "not_allowed", f"value is not one of {list(col.allowed)}",
-                       value.notnull() & ~value.isin(col.allowed))
+                _Check(
+                    col.name,
+                    "not_allowed",
+                    f"value is not one of {list(col.allowed)}",
+                    value.notnull() & ~value.isin(col.allowed),
+                )
             )
         if col.minimum is not None:
             checks.append(
-                _Check(col.name, "below_minimum", f"value is below the minimum {col.minimum:g}",
-                       value < col.minimum)
+                _Check(
+                    col.name,
+                    "below_minimum",
+                    f"value is below the minimum {col.minimum:g}",
+                    value < col.minimum,
+                )
             )
         if col.kind == "timestamp":
             checks.append(
-                _Check(col.name, "future",
-                       f"timestamp is at or after {cutoff_label} ({cutoff.isoformat()})",
-                       value >= ibis.literal(cutoff, type=_dtype(col)))
+                _Check(
+                    col.name,
+                    "future",
+                    f"timestamp is at or after {cutoff_label} ({cutoff.isoformat()})",
+                    value >= ibis.literal(cutoff, type=_dtype(col)),
+                )
             )
     if spec.unique:
         key = list(spec.unique)
         n_same = typed[key[0]].count().over(group_by=key)
         checks.append(
-            _Check(", ".join(key), "duplicate",
-                   f"duplicate {' + '.join(key)}: the key must be unique and these rows share one",
-                   typed[key[0]].notnull() & (n_same > 1))
+            _Check(
+                ", ".join(key),
+                "duplicate",
+                f"duplicate {' + '.join(key)}: the key must be unique and these rows share one",
+                typed[key[0]].notnull() & (n_same > 1),
+            )
         )
     if spec.references_customers and customers is not None:
         checks.append(
-            _Check("customer_id", "unknown_customer",
-                   "customer_id is not among the accepted rows of customers",
-                   typed.customer_id.notnull() & ~typed.customer_id.isin(customers.customer_id))
+            _Check(
+                "customer_id",
+                "unknown_customer",
+                "customer_id is not among the accepted rows of customers",
+                typed.customer_id.notnull() & ~typed.customer_id.isin(customers.customer_id),
+            )
         )
     return checks
 
@@ -401,14 +440,20 @@ def _apply_checks(
     marked = typed.mutate(**flags)
     any_bad = ibis.or_(*[marked[f] for f in flags]) if flags else ibis.literal(False)
     reason = ibis.literal("; ").join(
-        [ibis.ifelse(marked[f], f"{c.column}: {c.message}", ibis.null(dt.string))
-         for f, c in zip(flags, checks, strict=True)]
+        [
+            ibis.ifelse(marked[f], f"{c.column}: {c.message}", ibis.null(dt.string))
+            for f, c in zip(flags, checks, strict=True)
+        ]
     )
-    counts = marked.aggregate(
-        __rows=marked.count(),
-        __bad=any_bad.sum(),
-        **{f: marked[f].sum() for f in flags},
-    ).execute().iloc[0]
+    counts = (
+        marked.aggregate(
+            __rows=marked.count(),
+            __bad=any_bad.sum(),
+            **{f: marked[f].sum() for f in flags},
+        )
+        .execute()
+        .iloc[0]
+    )
     rows, n_bad = int(counts["__rows"]), int(counts["__bad"] or 0)
 
     kept = [c for c in typed.columns if not c.startswith(_RAW)]
@@ -422,13 +467,16 @@ def _apply_checks(
         if n:
             examples = marked.filter(marked[f]).select(**raw_view).limit(N_EXAMPLES).execute()
             problems.append(
-                Problem(spec.name, check.column, check.rule, check.message, n,
-                        _as_records(examples))
+                Problem(
+                    spec.name, check.column, check.rule, check.message, n, _as_records(examples)
+                )
             )
     summary = dict(rows_read=rows, rows_accepted=rows - n_bad, rows_quarantined=n_bad)
     return accepted, rejected, summary, problems
 
 
 def _as_records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: (None if pd.isna(v) else str(v)) for k, v in row.items()}
-            for row in frame.to_dict(orient="records")]
+    return [
+        {k: (None if pd.isna(v) else str(v)) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]

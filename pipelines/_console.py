@@ -25,8 +25,12 @@ def validation_table(result: ValidationResult) -> Table:
         table.add_column(column, justify="right" if column not in ("table", "file") else "left")
     for s in result.summaries.values():
         table.add_row(
-            s.table, s.path, f"{s.rows_read:,}", f"{s.rows_accepted:,}",
-            f"{s.rows_quarantined:,}", "yes" if s.reconciles else "[red]NO[/]",
+            s.table,
+            s.path,
+            f"{s.rows_read:,}",
+            f"{s.rows_accepted:,}",
+            f"{s.rows_quarantined:,}",
+            "yes" if s.reconciles else "[red]NO[/]",
         )
     return table
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +25,7 @@ from pipelines._console import (
 app = typer.Typer()
 
 
-class FileFormat(str, Enum):
+class FileFormat(StrEnum):
     parquet = "parquet"
     csv = "csv"
 
@@ -87,8 +87,7 @@ def validate(
     label = f"--as-of {as_of}" if as_of else "the current time"
     try:
         with console.status(f"Validating {data}…"):
-            result = jobs.check_source(data, con=connect(), not_after=cutoff,
-                                       not_after_label=label)
+            result = jobs.check_source(data, con=connect(), not_after=cutoff, not_after_label=label)
             written = {}
             if quarantine is not None and result.schema_ok:
                 written = write_quarantine(result, quarantine)
@@ -112,12 +111,27 @@ def validate(
 def _report(result, written, usable) -> dict:
     return {
         "usable": usable,
-        "tables": {n: {"path": s.path, "rows_read": s.rows_read, "rows_accepted": s.rows_accepted,
-                       "rows_quarantined": s.rows_quarantined, "reconciles": s.reconciles}
-                   for n, s in result.summaries.items()},
-        "problems": [{"table": p.table, "column": p.column, "rule": p.rule,
-                      "message": p.message, "rows": p.n_rows, "examples": p.examples}
-                     for p in result.problems],
+        "tables": {
+            n: {
+                "path": s.path,
+                "rows_read": s.rows_read,
+                "rows_accepted": s.rows_accepted,
+                "rows_quarantined": s.rows_quarantined,
+                "reconciles": s.reconciles,
+            }
+            for n, s in result.summaries.items()
+        },
+        "problems": [
+            {
+                "table": p.table,
+                "column": p.column,
+                "rule": p.rule,
+                "message": p.message,
+                "rows": p.n_rows,
+                "examples": p.examples,
+            }
+            for p in result.problems
+        ],
         "quarantine_files": {n: str(p) for n, p in written.items()},
     }
 
@@ -145,14 +159,22 @@ def features(
     cutoff = _instant(as_of, "--as-of")
     try:
         with console.status(f"Validating {data} and building features as of {as_of}…"):
-            run = jobs.run_features(data, cutoff, out, quarantine_dir=quarantine,
-                                    threads=threads, memory_limit=memory_limit)
+            run = jobs.run_features(
+                data,
+                cutoff,
+                out,
+                quarantine_dir=quarantine,
+                threads=threads,
+                memory_limit=memory_limit,
+            )
     except DataSourceError as exc:
         raise fail(str(exc)) from None
     except DataValidationError as exc:
         err_console.print(str(exc), highlight=False, markup=False)
-        raise fail(f"the data in {data} is unusable as it is; rerun with --quarantine DIR "
-                   "to set bad rows aside, or fix the problems above.") from None
+        raise fail(
+            f"the data in {data} is unusable as it is; rerun with --quarantine DIR "
+            "to set bad rows aside, or fix the problems above."
+        ) from None
     console.print(validation_table(run.source.result))
     print_problems(run.source.result)
     console.print(
@@ -163,4 +185,3 @@ def features(
     )
     if not run.reconciles:
         raise fail("customer counts do not reconcile; this is a bug, please report it.")
-

@@ -21,8 +21,15 @@ from features.pit import as_utc, customer_spine
 from features.sources import connect, find_table_files
 from features.validation import ValidationResult, validate_source, write_quarantine
 
-__all__ = ["FeaturesRun", "SourceRun", "check_source", "load_source", "parse_instant", "run_features",
-           "write_atomically"]
+__all__ = [
+    "FeaturesRun",
+    "SourceRun",
+    "check_source",
+    "load_source",
+    "parse_instant",
+    "run_features",
+    "write_atomically",
+]
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,9 @@ def check_source(
 ) -> ValidationResult:
     """Validate a data source without deciding whether it is usable."""
     cutoff = not_after if not_after is not None else pd.Timestamp.now(tz="UTC")
-    return validate_source(con, find_table_files(data_dir), not_after=cutoff,
-                           not_after_label=not_after_label)
+    return validate_source(
+        con, find_table_files(data_dir), not_after=cutoff, not_after_label=not_after_label
+    )
 
 
 def load_source(
@@ -101,8 +109,7 @@ def load_source(
     features.validation.DataValidationError
         When the source is unusable; the message lists every problem.
     """
-    result = check_source(data_dir, con=con, not_after=not_after,
-                          not_after_label=not_after_label)
+    result = check_source(data_dir, con=con, not_after=not_after, not_after_label=not_after_label)
     result.raise_if_unusable(quarantining=quarantine_dir is not None)
     written = write_quarantine(result, quarantine_dir) if quarantine_dir is not None else {}
     return SourceRun(result, written)

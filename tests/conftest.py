@@ -37,8 +37,14 @@ def customers_frame(rows: list[tuple]) -> pd.DataFrame:
         cid, signup, *rest = row
         opt_in = rest[0] if rest else True
         unsub = rest[1] if len(rest) > 1 else None
-        records.append({"customer_id": cid, "signup_at": ts(signup), "email_opt_in": opt_in,
-                        "unsubscribed_at": ts(unsub) if unsub else pd.NaT})
+        records.append(
+            {
+                "customer_id": cid,
+                "signup_at": ts(signup),
+                "email_opt_in": opt_in,
+                "unsubscribed_at": ts(unsub) if unsub else pd.NaT,
+            }
+        )
     frame = pd.DataFrame.from_records(records)
     frame["unsubscribed_at"] = pd.to_datetime(frame["unsubscribed_at"], utc=True)
     return frame
@@ -49,20 +55,27 @@ def orders_frame(rows: list[tuple]) -> pd.DataFrame:
     records = []
     for row in rows:
         oid, cid, at, amount, *rest = row
-        records.append({
-            "order_id": oid, "customer_id": cid, "ordered_at": ts(at), "amount": float(amount),
-            "status": rest[0] if rest else "completed",
-            "category": rest[1] if len(rest) > 1 else "shoes",
-            "discount": float(rest[2]) if len(rest) > 2 else 0.0,
-        })
+        records.append(
+            {
+                "order_id": oid,
+                "customer_id": cid,
+                "ordered_at": ts(at),
+                "amount": float(amount),
+                "status": rest[0] if rest else "completed",
+                "category": rest[1] if len(rest) > 1 else "shoes",
+                "discount": float(rest[2]) if len(rest) > 2 else 0.0,
+            }
+        )
     return pd.DataFrame.from_records(records)
 
 
 def events_frame(rows: list[tuple], id_column: str) -> pd.DataFrame:
     """email_events or web_events from (customer_id, id, event_type, occurred_at)."""
     return pd.DataFrame.from_records(
-        [{"customer_id": c, id_column: i, "event_type": e, "occurred_at": ts(t)}
-         for c, i, e, t in rows]
+        [
+            {"customer_id": c, id_column: i, "event_type": e, "occurred_at": ts(t)}
+            for c, i, e, t in rows
+        ]
     )
 
 

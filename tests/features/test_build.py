@@ -17,49 +17,60 @@ AS_OF = "2024-06-01"
 
 @pytest.fixture
 def world(validated):
-    customers = customers_frame([
-        ("A", "2024-01-01"),
-        ("B", "2024-05-01", True),                 # no orders at all
-        ("C", "2024-06-02"),                       # signed up after as-of: absent
-        ("D", "2024-06-01T00:00:00"),              # signed up exactly at as-of: absent
-        ("E", "2023-01-01", False, "2024-05-15"),  # unsubscribed before as-of
-    ])
+    customers = customers_frame(
+        [
+            ("A", "2024-01-01"),
+            ("B", "2024-05-01", True),  # no orders at all
+            ("C", "2024-06-02"),  # signed up after as-of: absent
+            ("D", "2024-06-01T00:00:00"),  # signed up exactly at as-of: absent
+            ("E", "2023-01-01", False, "2024-05-15"),  # unsubscribed before as-of
+        ]
+    )
     customers["country"] = ["US", "GB", "DE", "FR", "US"]
-    orders = orders_frame([
-        ("o1", "A", "2024-03-01", 20, "completed", "shoes", 5),
-        ("o2", "A", "2024-04-15", 99, "cancelled", "home"),
-        ("o3", "A", "2024-05-01", 100, "completed", "shoes"),
-        ("o4", "A", "2024-05-20", 50, "completed", "apparel"),
-        ("o5", "A", "2024-05-25", 30, "returned", "apparel"),
-        ("o6", "A", "2024-06-01T00:00:00", 1000, "completed", "home"),  # at as-of: excluded
-        ("o7", "A", "2024-07-01", 1000, "completed", "home"),           # after: excluded
-        ("o8", "E", "2023-02-01", 10, "completed", "beauty"),
-    ])
-    email = events_frame([
-        ("A", "c1", "sent", "2024-05-10"),
-        ("A", "c1", "opened", "2024-05-11"),
-        ("A", "c1", "opened", "2024-05-12"),   # a second open of the same e-mail
-        ("A", "c1", "clicked", "2024-05-11"),
-        ("A", "c2", "sent", "2024-02-01"),
-        ("A", "c2", "opened", "2024-02-02"),
-        ("A", "c0", "bounced", "2024-01-05"),
-        ("A", "c3", "sent", "2024-06-01"),      # at as-of: excluded
-        ("A", "c3", "opened", "2024-06-02"),
-        ("E", "c2", "unsubscribed", "2024-05-15"),
-    ], "campaign_id")
-    web = events_frame([
-        ("A", "s1", "page_view", "2024-05-30"),
-        ("A", "s1", "product_view", "2024-05-30T00:01"),
-        ("A", "s1", "add_to_cart", "2024-05-30T00:02"),
-        ("A", "s2", "product_view", "2024-05-20"),
-        ("A", "s2", "add_to_cart", "2024-05-20T00:01"),
-        ("A", "s2", "checkout_started", "2024-05-20T00:02"),
-        ("A", "s3", "page_view", "2024-01-01"),
-        ("A", "s4", "checkout_started", "2024-06-01T00:00"),  # at as-of: excluded
-        ("B", "s5", "product_view", "2024-05-25"),
-    ], "session_id")
-    result = validated({"customers": customers, "orders": orders, "email_events": email,
-                        "web_events": web})
+    orders = orders_frame(
+        [
+            ("o1", "A", "2024-03-01", 20, "completed", "shoes", 5),
+            ("o2", "A", "2024-04-15", 99, "cancelled", "home"),
+            ("o3", "A", "2024-05-01", 100, "completed", "shoes"),
+            ("o4", "A", "2024-05-20", 50, "completed", "apparel"),
+            ("o5", "A", "2024-05-25", 30, "returned", "apparel"),
+            ("o6", "A", "2024-06-01T00:00:00", 1000, "completed", "home"),  # at as-of: excluded
+            ("o7", "A", "2024-07-01", 1000, "completed", "home"),  # after: excluded
+            ("o8", "E", "2023-02-01", 10, "completed", "beauty"),
+        ]
+    )
+    email = events_frame(
+        [
+            ("A", "c1", "sent", "2024-05-10"),
+            ("A", "c1", "opened", "2024-05-11"),
+            ("A", "c1", "opened", "2024-05-12"),  # a second open of the same e-mail
+            ("A", "c1", "clicked", "2024-05-11"),
+            ("A", "c2", "sent", "2024-02-01"),
+            ("A", "c2", "opened", "2024-02-02"),
+            ("A", "c0", "bounced", "2024-01-05"),
+            ("A", "c3", "sent", "2024-06-01"),  # at as-of: excluded
+            ("A", "c3", "opened", "2024-06-02"),
+            ("E", "c2", "unsubscribed", "2024-05-15"),
+        ],
+        "campaign_id",
+    )
+    web = events_frame(
+        [
+            ("A", "s1", "page_view", "2024-05-30"),
+            ("A", "s1", "product_view", "2024-05-30T00:01"),
+            ("A", "s1", "add_to_cart", "2024-05-30T00:02"),
+            ("A", "s2", "product_view", "2024-05-20"),
+            ("A", "s2", "add_to_cart", "2024-05-20T00:01"),
+            ("A", "s2", "checkout_started", "2024-05-20T00:02"),
+            ("A", "s3", "page_view", "2024-01-01"),
+            ("A", "s4", "checkout_started", "2024-06-01T00:00"),  # at as-of: excluded
+            ("B", "s5", "product_view", "2024-05-25"),
+        ],
+        "session_id",
+    )
+    result = validated(
+        {"customers": customers, "orders": orders, "email_events": email, "web_events": web}
+    )
     assert result.rows_ok, result.problems
     return result.tables
 
@@ -76,19 +87,31 @@ def test_only_customers_signed_up_strictly_before_as_of(world):
 def test_rfm_features_by_hand(world):
     a = _features(world).loc["A"]
     expected = {
-        "recency_days": 12.0,              # 2024-05-20 -> 2024-06-01
-        "days_since_first_order": 92.0,    # 2024-03-01 -> 2024-06-01
-        "frequency_30d": 1, "monetary_30d": 50.0,
-        "frequency_90d": 2, "monetary_90d": 150.0,
-        "frequency_365d": 3, "frequency_lifetime": 3, "monetary_lifetime": 170.0,
+        "recency_days": 12.0,  # 2024-05-20 -> 2024-06-01
+        "days_since_first_order": 92.0,  # 2024-03-01 -> 2024-06-01
+        "frequency_30d": 1,
+        "monetary_30d": 50.0,
+        "frequency_90d": 2,
+        "monetary_90d": 150.0,
+        "frequency_365d": 3,
+        "frequency_lifetime": 3,
+        "monetary_lifetime": 170.0,
         "avg_order_value": 170 / 3,
         "days_between_orders": (92 - 12) / 2,
-        "frequency_prev_90d": 1, "monetary_prev_90d": 20.0,
-        "frequency_trend_90d": 1, "monetary_trend_90d": 130.0,
-        "returns_365d": 1, "cancellations_365d": 1,
-        "orders_placed_lifetime": 5, "returns_lifetime": 1, "return_rate": 1 / 5,
-        "discounted_orders_lifetime": 1, "discount_order_share": 1 / 3,
-        "category_count": 2, "favourite_category": "shoes", "favourite_category_share": 2 / 3,
+        "frequency_prev_90d": 1,
+        "monetary_prev_90d": 20.0,
+        "frequency_trend_90d": 1,
+        "monetary_trend_90d": 130.0,
+        "returns_365d": 1,
+        "cancellations_365d": 1,
+        "orders_placed_lifetime": 5,
+        "returns_lifetime": 1,
+        "return_rate": 1 / 5,
+        "discounted_orders_lifetime": 1,
+        "discount_order_share": 1 / 3,
+        "category_count": 2,
+        "favourite_category": "shoes",
+        "favourite_category_share": 2 / 3,
         "tenure_days": 152.0,
     }
     for column, value in expected.items():
@@ -154,17 +177,24 @@ def test_optional_tables_absent_means_their_features_absent(validated, world):
 
 
 def test_time_zones_are_converted_to_utc(validated):
-    customers = pd.DataFrame({
-        "customer_id": ["Z"], "signup_at": ["2024-01-01T00:00:00+05:00"],
-        "email_opt_in": ["true"], "unsubscribed_at": [None],
-    })
-    orders = pd.DataFrame({
-        "order_id": ["z1", "z2"], "customer_id": ["Z", "Z"],
-        # 23:30 at UTC-2 is 01:30 UTC on June 1st: after the cutoff.
-        # 01:00 at UTC+2 is 23:00 UTC on May 31st: one hour before it.
-        "ordered_at": ["2024-05-31T23:30:00-02:00", "2024-06-01T01:00:00+02:00"],
-        "amount": ["10", "20"],
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["Z"],
+            "signup_at": ["2024-01-01T00:00:00+05:00"],
+            "email_opt_in": ["true"],
+            "unsubscribed_at": [None],
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "order_id": ["z1", "z2"],
+            "customer_id": ["Z", "Z"],
+            # 23:30 at UTC-2 is 01:30 UTC on June 1st: after the cutoff.
+            # 01:00 at UTC+2 is 23:00 UTC on May 31st: one hour before it.
+            "ordered_at": ["2024-05-31T23:30:00-02:00", "2024-06-01T01:00:00+02:00"],
+            "amount": ["10", "20"],
+        }
+    )
     tables = validated({"customers": customers, "orders": orders}, fmt="csv").tables
     z = _features(tables).loc["Z"]
     assert z["frequency_lifetime"] == 1 and z["monetary_lifetime"] == 20.0

@@ -15,25 +15,32 @@ AS_OF = "2024-06-01"
 
 @pytest.fixture
 def tables(validated):
-    customers = customers_frame([("a", "2023-01-01"), ("b", "2023-01-01"), ("c", "2023-01-01"),
-                                 ("d", "2023-01-01")])
-    orders = orders_frame([
-        ("a1", "a", "2024-05-01", 10),                        # a: active
-        ("a2", "a", "2024-06-01T00:00:00", 30),               # exactly at as-of: a label event
-        ("b1", "b", "2024-03-01", 10),                        # b: active, buys nothing after
-        ("b2", "b", "2024-07-15", 10, "cancelled"),           # a cancelled order is no purchase
-        ("c1", "c", "2022-01-01", 10),                        # c: inactive (over 365 days)
-        ("c2", "c", "2024-07-01T00:00:00", 5),                # day 30 exactly: out of 30-day window
-        ("d1", "d", "2024-05-01", 10),
-        ("d2", "d", "2024-08-29T23:59:59", 7),                # inside the 90-day window
-    ])
-    assignments = pd.DataFrame({
-        "customer_id": ["a", "b", "c", "d"], "campaign_id": ["X"] * 4,
-        "variant": ["control", "mail", "mail", "control"],
-        "assigned_at": [ts("2024-05-25"), ts("2024-05-25"), ts("2024-06-20"), ts("2024-08-20")],
-    })
-    result = validated({"customers": customers, "orders": orders,
-                        "campaign_assignments": assignments})
+    customers = customers_frame(
+        [("a", "2023-01-01"), ("b", "2023-01-01"), ("c", "2023-01-01"), ("d", "2023-01-01")]
+    )
+    orders = orders_frame(
+        [
+            ("a1", "a", "2024-05-01", 10),  # a: active
+            ("a2", "a", "2024-06-01T00:00:00", 30),  # exactly at as-of: a label event
+            ("b1", "b", "2024-03-01", 10),  # b: active, buys nothing after
+            ("b2", "b", "2024-07-15", 10, "cancelled"),  # a cancelled order is no purchase
+            ("c1", "c", "2022-01-01", 10),  # c: inactive (over 365 days)
+            ("c2", "c", "2024-07-01T00:00:00", 5),  # day 30 exactly: out of 30-day window
+            ("d1", "d", "2024-05-01", 10),
+            ("d2", "d", "2024-08-29T23:59:59", 7),  # inside the 90-day window
+        ]
+    )
+    assignments = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "campaign_id": ["X"] * 4,
+            "variant": ["control", "mail", "mail", "control"],
+            "assigned_at": [ts("2024-05-25"), ts("2024-05-25"), ts("2024-06-20"), ts("2024-08-20")],
+        }
+    )
+    result = validated(
+        {"customers": customers, "orders": orders, "campaign_assignments": assignments}
+    )
     assert result.rows_ok, result.problems
     return result.tables
 
@@ -43,8 +50,9 @@ def _by_customer(expr):
 
 
 def test_purchase_label_window_starts_at_as_of(tables):
-    labels = _by_customer(purchase_labels(tables["orders"], customer_spine(tables["customers"],
-                                                                           AS_OF)))
+    labels = _by_customer(
+        purchase_labels(tables["orders"], customer_spine(tables["customers"], AS_OF))
+    )
     assert labels.purchased.to_dict() == {"a": True, "b": False, "c": False, "d": False}
 
 
@@ -57,14 +65,14 @@ def test_churn_label_only_for_active_customers(tables):
 
 
 def test_campaign_outcomes_in_window_after_assignment(tables):
-    outcomes = _by_customer(campaign_outcomes(tables["orders"], tables["campaign_assignments"],
-                                              "X"))
+    outcomes = _by_customer(
+        campaign_outcomes(tables["orders"], tables["campaign_assignments"], "X")
+    )
     # a: a2 six days after; b: only a cancelled order; c: c2 eleven days after;
     # d: d2 nine days after its assignment of 2024-08-20.
     assert outcomes.conversion.to_dict() == {"a": 1, "b": 0, "c": 1, "d": 1}
     assert outcomes.revenue.to_dict() == {"a": 30.0, "b": 0.0, "c": 5.0, "d": 7.0}
-    assert outcomes.variant.to_dict() == {"a": "control", "b": "mail", "c": "mail",
-                                          "d": "control"}
+    assert outcomes.variant.to_dict() == {"a": "control", "b": "mail", "c": "mail", "d": "control"}
 
 
 def test_campaign_features_are_taken_as_of_each_assignment(tables):

@@ -12,8 +12,17 @@ from tests.conftest import customers_frame, orders_frame
 
 AS_OF = "2024-06-01"
 ISSUE_SEGMENTS = {
-    "Champions", "Loyal Customers", "Potential Loyalists", "New Customers", "Promising",
-    "Need Attention", "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost",
+    "Champions",
+    "Loyal Customers",
+    "Potential Loyalists",
+    "New Customers",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
 }
 
 
@@ -27,8 +36,9 @@ def test_grid_covers_every_cell_with_the_eleven_named_segments():
 @pytest.fixture
 def ranked(validated):
     """Ten buyers; buyer i is i-th best on recency, frequency and monetary alike."""
-    customers = customers_frame([(f"c{i}", "2022-01-01") for i in range(10)] +
-                                [("none", "2024-01-01")])
+    customers = customers_frame(
+        [(f"c{i}", "2022-01-01") for i in range(10)] + [("none", "2024-01-01")]
+    )
     rows = []
     for i in range(10):
         last = pd.Timestamp(AS_OF) - pd.Timedelta(days=100 - 10 * i)
@@ -36,8 +46,10 @@ def ranked(validated):
             rows.append((f"o{i}_{k}", f"c{i}", str(last - pd.Timedelta(days=k)), 10 * (i + 1)))
     result = validated({"customers": customers, "orders": orders_frame(rows)})
     tables = result.tables
-    return build_features(tables, customer_spine(tables["customers"], AS_OF)).execute().set_index(
-        "customer_id"
+    return (
+        build_features(tables, customer_spine(tables["customers"], AS_OF))
+        .execute()
+        .set_index("customer_id")
     )
 
 
@@ -71,12 +83,12 @@ def test_ties_share_a_score(validated):
     [
         ("2024-05-01", [], None, "discovery"),
         ("2024-05-01", [], 10, "consideration"),
-        ("2023-01-01", [], None, "churned"),        # never bought, silent for over 180 days
-        ("2023-01-01", [], 60, "consideration"),    # old signup but browsing lately
-        ("2023-01-01", [], 100, "discovery"),       # seen in 180 days, no interest in 90
+        ("2023-01-01", [], None, "churned"),  # never bought, silent for over 180 days
+        ("2023-01-01", [], 60, "consideration"),  # old signup but browsing lately
+        ("2023-01-01", [], 100, "discovery"),  # seen in 180 days, no interest in 90
         ("2023-01-01", [20], None, "conversion"),
         ("2023-01-01", [20, 60], None, "retention"),
-        ("2023-01-01", [200, 300], 5, "churned"),   # last order over 180 days ago
+        ("2023-01-01", [200, 300], 5, "churned"),  # last order over 180 days ago
     ],
 )
 def test_lifecycle_stage_rules(validated, signup, order_days_ago, web_days_ago, stage):
@@ -85,9 +97,11 @@ def test_lifecycle_stage_rules(validated, signup, order_days_ago, web_days_ago, 
     as_of = pd.Timestamp(AS_OF)
     tables = {
         "customers": customers_frame([("x", signup)]),
-        "orders": orders_frame([(f"o{d}", "x", str(as_of - pd.Timedelta(days=d)), 10)
-                                for d in order_days_ago]) if order_days_ago else
-        orders_frame([("o", "x", "2025-01-01", 1)]).iloc[:0],
+        "orders": orders_frame(
+            [(f"o{d}", "x", str(as_of - pd.Timedelta(days=d)), 10) for d in order_days_ago]
+        )
+        if order_days_ago
+        else orders_frame([("o", "x", "2025-01-01", 1)]).iloc[:0],
     }
     if web_days_ago is not None:
         tables["web_events"] = events_frame(

@@ -12,17 +12,29 @@ from tests.conftest import NOW, customers_frame, events_frame, orders_frame, ts,
 
 def good_tables() -> dict[str, pd.DataFrame]:
     return {
-        "customers": customers_frame([("c1", "2024-01-01"), ("c2", "2024-02-01"),
-                                      ("c3", "2024-03-01", False)]),
-        "orders": orders_frame([("o1", "c1", "2024-04-01", 10), ("o2", "c2", "2024-04-02", 20),
-                                ("o3", "c1", "2024-04-03", 30, "returned")]),
-        "email_events": events_frame([("c1", "n1", "sent", "2024-04-01"),
-                                      ("c1", "n1", "opened", "2024-04-02")], "campaign_id"),
+        "customers": customers_frame(
+            [("c1", "2024-01-01"), ("c2", "2024-02-01"), ("c3", "2024-03-01", False)]
+        ),
+        "orders": orders_frame(
+            [
+                ("o1", "c1", "2024-04-01", 10),
+                ("o2", "c2", "2024-04-02", 20),
+                ("o3", "c1", "2024-04-03", 30, "returned"),
+            ]
+        ),
+        "email_events": events_frame(
+            [("c1", "n1", "sent", "2024-04-01"), ("c1", "n1", "opened", "2024-04-02")],
+            "campaign_id",
+        ),
         "web_events": events_frame([("c2", "s1", "page_view", "2024-04-01")], "session_id"),
-        "campaign_assignments": pd.DataFrame({
-            "customer_id": ["c1", "c2"], "campaign_id": ["X", "X"],
-            "variant": ["control", "mail"], "assigned_at": [ts("2024-05-01")] * 2,
-        }),
+        "campaign_assignments": pd.DataFrame(
+            {
+                "customer_id": ["c1", "c2"],
+                "campaign_id": ["X", "X"],
+                "variant": ["control", "mail"],
+                "assigned_at": [ts("2024-05-01")] * 2,
+            }
+        ),
     }
 
 
@@ -31,6 +43,7 @@ def _set(table, column, row, value):
         frame = tables[table].astype({column: object})
         frame.loc[row, column] = value
         tables[table] = frame
+
     return mutate
 
 
@@ -38,48 +51,169 @@ def _append(table, **values):
     def mutate(tables):
         frame = tables[table]
         tables[table] = pd.concat([frame, frame.iloc[[0]].assign(**values)], ignore_index=True)
+
     return mutate
 
 
 def _drop_column(table, column):
     def mutate(tables):
         tables[table] = tables[table].drop(columns=[column])
+
     return mutate
 
 
 # (id, mutation, format, table, column, rule, rows quarantined in that table, message)
 ROW_CASES = [
-    ("bad timestamp", _set("orders", "ordered_at", 0, "yesterday"), "csv",
-     "orders", "ordered_at", "bad_type", 1, "not an ISO-8601 timestamp"),
-    ("bad number", _set("orders", "amount", 1, "ten"), "csv",
-     "orders", "amount", "bad_type", 1, "not a number"),
-    ("bad boolean", _set("customers", "email_opt_in", 2, "maybe"), "csv",
-     "customers", "email_opt_in", "bad_type", 1, "not a boolean"),
-    ("negative amount", _set("orders", "amount", 0, -5.0), "parquet",
-     "orders", "amount", "below_minimum", 1, "below the minimum 0"),
-    ("unknown email event", _set("email_events", "event_type", 1, "read"), "parquet",
-     "email_events", "event_type", "not_allowed", 1, "not one of"),
-    ("unknown web event", _set("web_events", "event_type", 0, "scroll"), "parquet",
-     "web_events", "event_type", "not_allowed", 1, "not one of"),
-    ("unknown status", _set("orders", "status", 2, "lost"), "parquet",
-     "orders", "status", "not_allowed", 1, "'completed', 'cancelled', 'returned'"),
-    ("missing id", _set("orders", "order_id", 0, None), "parquet",
-     "orders", "order_id", "missing_value", 1, "value is missing"),
-    ("duplicate order_id", _set("orders", "order_id", 1, "o1"), "parquet",
-     "orders", "order_id", "duplicate", 2, "duplicate order_id"),
-    ("duplicate customer_id", _append("customers", email_opt_in=False), "parquet",
-     "customers", "customer_id", "duplicate", 2, "duplicate customer_id"),
-    ("duplicate assignment", _append("campaign_assignments", variant="mail"), "parquet",
-     "campaign_assignments", "customer_id, campaign_id", "duplicate", 2,
-     "duplicate customer_id \\+ campaign_id"),
-    ("orphan order", _set("orders", "customer_id", 1, "ghost"), "parquet",
-     "orders", "customer_id", "unknown_customer", 1, "not among the accepted rows of customers"),
-    ("orphan event", _set("web_events", "customer_id", 0, "ghost"), "parquet",
-     "web_events", "customer_id", "unknown_customer", 1, "customers"),
-    ("future order", _set("orders", "ordered_at", 2, ts("2027-01-01")), "parquet",
-     "orders", "ordered_at", "future", 1, "at or after the current time"),
-    ("future signup", _set("customers", "signup_at", 1, ts("2030-01-01")), "parquet",
-     "customers", "signup_at", "future", 1, "at or after"),
+    (
+        "bad timestamp",
+        _set("orders", "ordered_at", 0, "yesterday"),
+        "csv",
+        "orders",
+        "ordered_at",
+        "bad_type",
+        1,
+        "not an ISO-8601 timestamp",
+    ),
+    (
+        "bad number",
+        _set("orders", "amount", 1, "ten"),
+        "csv",
+        "orders",
+        "amount",
+        "bad_type",
+        1,
+        "not a number",
+    ),
+    (
+        "bad boolean",
+        _set("customers", "email_opt_in", 2, "maybe"),
+        "csv",
+        "customers",
+        "email_opt_in",
+        "bad_type",
+        1,
+        "not a boolean",
+    ),
+    (
+        "negative amount",
+        _set("orders", "amount", 0, -5.0),
+        "parquet",
+        "orders",
+        "amount",
+        "below_minimum",
+        1,
+        "below the minimum 0",
+    ),
+    (
+        "unknown email event",
+        _set("email_events", "event_type", 1, "read"),
+        "parquet",
+        "email_events",
+        "event_type",
+        "not_allowed",
+        1,
+        "not one of",
+    ),
+    (
+        "unknown web event",
+        _set("web_events", "event_type", 0, "scroll"),
+        "parquet",
+        "web_events",
+        "event_type",
+        "not_allowed",
+        1,
+        "not one of",
+    ),
+    (
+        "unknown status",
+        _set("orders", "status", 2, "lost"),
+        "parquet",
+        "orders",
+        "status",
+        "not_allowed",
+        1,
+        "'completed', 'cancelled', 'returned'",
+    ),
+    (
+        "missing id",
+        _set("orders", "order_id", 0, None),
+        "parquet",
+        "orders",
+        "order_id",
+        "missing_value",
+        1,
+        "value is missing",
+    ),
+    (
+        "duplicate order_id",
+        _set("orders", "order_id", 1, "o1"),
+        "parquet",
+        "orders",
+        "order_id",
+        "duplicate",
+        2,
+        "duplicate order_id",
+    ),
+    (
+        "duplicate customer_id",
+        _append("customers", email_opt_in=False),
+        "parquet",
+        "customers",
+        "customer_id",
+        "duplicate",
+        2,
+        "duplicate customer_id",
+    ),
+    (
+        "duplicate assignment",
+        _append("campaign_assignments", variant="mail"),
+        "parquet",
+        "campaign_assignments",
+        "customer_id, campaign_id",
+        "duplicate",
+        2,
+        "duplicate customer_id \\+ campaign_id",
+    ),
+    (
+        "orphan order",
+        _set("orders", "customer_id", 1, "ghost"),
+        "parquet",
+        "orders",
+        "customer_id",
+        "unknown_customer",
+        1,
+        "not among the accepted rows of customers",
+    ),
+    (
+        "orphan event",
+        _set("web_events", "customer_id", 0, "ghost"),
+        "parquet",
+        "web_events",
+        "customer_id",
+        "unknown_customer",
+        1,
+        "customers",
+    ),
+    (
+        "future order",
+        _set("orders", "ordered_at", 2, ts("2027-01-01")),
+        "parquet",
+        "orders",
+        "ordered_at",
+        "future",
+        1,
+        "at or after the current time",
+    ),
+    (
+        "future signup",
+        _set("customers", "signup_at", 1, ts("2030-01-01")),
+        "parquet",
+        "customers",
+        "signup_at",
+        "future",
+        1,
+        "at or after",
+    ),
 ]
 
 
@@ -134,21 +268,54 @@ def test_as_of_rejects_events_at_or_after_it(validated):
     result = validated(good_tables(), not_after=ts("2024-04-02"))
     future = {(p.table, p.column): p.n_rows for p in result.problems if p.rule == "future"}
     # o2, o3 (2024-04-02 and later); the open of 2024-04-02; both assignments (2024-05-01).
-    assert future == {("orders", "ordered_at"): 2, ("email_events", "occurred_at"): 1,
-                      ("campaign_assignments", "assigned_at"): 2}
+    assert future == {
+        ("orders", "ordered_at"): 2,
+        ("email_events", "occurred_at"): 1,
+        ("campaign_assignments", "assigned_at"): 2,
+    }
 
 
 SCHEMA_CASES = [
-    ("missing customers", lambda t: t.pop("customers"), "customers", None, "missing_table",
-     "required table is missing"),
-    ("missing orders", lambda t: t.pop("orders"), "orders", None, "missing_table",
-     "orders.parquet, orders.csv or orders/"),
-    ("missing column", _drop_column("orders", "amount"), "orders", "amount", "missing_column",
-     "required column is missing"),
-    ("missing event column", _drop_column("email_events", "campaign_id"), "email_events",
-     "campaign_id", "missing_column", "required column is missing"),
-    ("wrong column type", _set("orders", "amount", slice(None), ts("2024-01-01")), "orders",
-     "amount", "column_type", "cannot hold numbers"),
+    (
+        "missing customers",
+        lambda t: t.pop("customers"),
+        "customers",
+        None,
+        "missing_table",
+        "required table is missing",
+    ),
+    (
+        "missing orders",
+        lambda t: t.pop("orders"),
+        "orders",
+        None,
+        "missing_table",
+        "orders.parquet, orders.csv or orders/",
+    ),
+    (
+        "missing column",
+        _drop_column("orders", "amount"),
+        "orders",
+        "amount",
+        "missing_column",
+        "required column is missing",
+    ),
+    (
+        "missing event column",
+        _drop_column("email_events", "campaign_id"),
+        "email_events",
+        "campaign_id",
+        "missing_column",
+        "required column is missing",
+    ),
+    (
+        "wrong column type",
+        _set("orders", "amount", slice(None), ts("2024-01-01")),
+        "orders",
+        "amount",
+        "column_type",
+        "cannot hold numbers",
+    ),
 ]
 
 
@@ -157,8 +324,7 @@ SCHEMA_CASES = [
     [case[1:] for case in SCHEMA_CASES],
     ids=[case[0] for case in SCHEMA_CASES],
 )
-def test_schema_problems_make_the_source_unusable(validated, mutate, table, column, rule,
-                                                  message):
+def test_schema_problems_make_the_source_unusable(validated, mutate, table, column, rule, message):
     tables = good_tables()
     mutate(tables)
     if rule == "column_type":
