@@ -165,7 +165,7 @@ def segments(frame: pd.DataFrame) -> pd.DataFrame:
     b = frame.loc[buyers]
     frame["rfm_r"] = _quintile(b.recency_days, ascending=False)
     frame["rfm_f"] = _quintile(b.frequency_lifetime, ascending=True)
-    frame["rfm_m"] = _quintile(b.monetary_lifetime, ascending=True)
+    frame["rfm_m"] = _quintile(b.monetary_lifetime.round(2), ascending=True)
     digits = frame[["rfm_r", "rfm_f", "rfm_m"]].astype("Int64").astype(str)
     frame["rfm_score"] = (digits.rfm_r + digits.rfm_f + digits.rfm_m).where(buyers)
     fm = np.floor((frame.rfm_f + frame.rfm_m + 1) / 2)

@@ -69,7 +69,8 @@ def rfm_scores(table: ibis.Table) -> ibis.Table:
     """``rfm_r``, ``rfm_f``, ``rfm_m`` per spine row, ranked within cohort among buyers.
 
     Ranked on a narrow table and joined back: a window over every feature
-    column would move all of them through the sort.
+    column would move all of them through the sort. Monetary value is ranked
+    rounded to cents, so the scores do not depend on summation order.
     """
     narrow = table.select(
         "customer_id",
@@ -77,7 +78,9 @@ def rfm_scores(table: ibis.Table) -> ibis.Table:
         "cohort",
         "recency_days",
         "frequency_lifetime",
-        "monetary_lifetime",
+        # Ranked in cents: a parallel sum's last bits depend on the order it
+        # added in, and a tie must not become a different quintile between runs.
+        monetary_lifetime=table.monetary_lifetime.round(2),
         buyer=table.frequency_lifetime > 0,
     )
     partition = [narrow.cohort, narrow.buyer]

@@ -332,6 +332,13 @@ def _cast(value: ibis.Value, col: ColumnSpec) -> ibis.Value | None:
     raise AssertionError(f"unhandled kind {col.kind!r}")
 
 
+def _cast_can_fail(have: dt.DataType, col: ColumnSpec) -> bool:
+    """Whether :func:`_cast` parses (text, or integers as booleans) and may get no value."""
+    if have.is_string():
+        return col.kind not in ("id", "string")
+    return col.kind == "boolean" and have.is_integer()
+
+
 def _typed_extras(con: ibis.BaseBackend, raw: ibis.Table, extras: list[str]) -> dict:
     """Keep attribute columns; text columns whose every value is a number become numbers."""
     text = [c for c in extras if raw[c].type().is_string()]
@@ -373,14 +380,15 @@ def _row_checks(
         raw, value = typed[_RAW + col.name], typed[col.name]
         if not col.nullable and col.default is None:
             checks.append(_Check(col.name, "missing_value", "value is missing", raw.isnull()))
-        checks.append(
-            _Check(
-                col.name,
-                "bad_type",
-                f"value is not {_describe_value(col)}",
-                raw.notnull() & value.isnull(),
+        if _cast_can_fail(raw.type(), col):
+            checks.append(
+                _Check(
+                    col.name,
+                    "bad_type",
+                    f"value is not {_describe_value(col)}",
+                    raw.notnull() & value.isnull(),
+                )
             )
-        )
         if col.kind == "float":
             checks.append(_Check(col.name, "not_a_number", "value is NaN", value.isnan()))
         if col.allowed is not None:
@@ -412,13 +420,19 @@ def _row_checks(
             )
     if spec.unique:
         key = list(spec.unique)
-        n_same = typed[key[0]].count().over(group_by=key)
+        # One string per key, so that a hash aggregate (far cheaper than a
+        # window over millions of ids) finds the keys that occur twice.
+        joined_key = (
+            ibis.literal("\x1f").join([typed[k] for k in key]) if len(key) > 1 else typed[key[0]]
+        )
+        keyed = typed.select(key_=joined_key)
+        repeated = keyed.group_by("key_").aggregate(n=keyed.count()).filter(lambda t: t.n > 1)
         checks.append(
             _Check(
                 ", ".join(key),
                 "duplicate",
                 f"duplicate {' + '.join(key)}: the key must be unique and these rows share one",
-                typed[key[0]].notnull() & (n_same > 1),
+                joined_key.notnull() & joined_key.isin(repeated.key_),
             )
         )
     if spec.references_customers and customers is not None:
