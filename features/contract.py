@@ -10,7 +10,7 @@ it from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
@@ -86,6 +86,8 @@ class TableSpec:
         Column combination that must be unique, if any.
     keeps_extra_columns : bool
         Whether further columns are kept (customer attributes) or dropped.
+    references_customers : bool
+        Whether every row's ``customer_id`` must be an accepted customer.
     """
 
     name: str
@@ -94,8 +96,7 @@ class TableSpec:
     optional_columns: tuple[ColumnSpec, ...] = ()
     unique: tuple[str, ...] = ()
     keeps_extra_columns: bool = False
-    timestamp_column: str | None = None
-    references_customers: bool = field(default=True)
+    references_customers: bool = True
 
     @property
     def all_columns(self) -> tuple[ColumnSpec, ...]:
@@ -117,7 +118,6 @@ CONTRACT: dict[str, TableSpec] = {
             ),
             unique=("customer_id",),
             keeps_extra_columns=True,
-            timestamp_column="signup_at",
             references_customers=False,
         ),
         TableSpec(
@@ -135,7 +135,6 @@ CONTRACT: dict[str, TableSpec] = {
                 ColumnSpec("discount", "float", minimum=0.0, default=0.0),
             ),
             unique=("order_id",),
-            timestamp_column="ordered_at",
         ),
         TableSpec(
             name="email_events",
@@ -146,7 +145,6 @@ CONTRACT: dict[str, TableSpec] = {
                 ColumnSpec("event_type", "string", allowed=EMAIL_EVENT_TYPES),
                 ColumnSpec("occurred_at", "timestamp"),
             ),
-            timestamp_column="occurred_at",
         ),
         TableSpec(
             name="web_events",
@@ -158,7 +156,6 @@ CONTRACT: dict[str, TableSpec] = {
                 ColumnSpec("occurred_at", "timestamp"),
             ),
             optional_columns=(ColumnSpec("category", "string", nullable=True),),
-            timestamp_column="occurred_at",
         ),
         TableSpec(
             name="campaign_assignments",
@@ -170,7 +167,6 @@ CONTRACT: dict[str, TableSpec] = {
                 ColumnSpec("assigned_at", "timestamp"),
             ),
             unique=("customer_id", "campaign_id"),
-            timestamp_column="assigned_at",
         ),
     )
 }

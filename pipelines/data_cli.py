@@ -12,7 +12,7 @@ import typer
 
 from features.sources import DataSourceError, connect
 from features.synthetic import generate_world, write_world
-from features.validation import DataValidationError, write_quarantine
+from features.validation import DataValidationError, ValidationResult, write_quarantine
 from pipelines import jobs
 from pipelines._console import (
     console,
@@ -95,7 +95,7 @@ def validate(
         raise fail(str(exc)) from None
     usable = result.schema_ok and (quarantine is not None or result.rows_ok)
     if as_json:
-        console.print_json(json.dumps(_report(result, written, usable)))
+        typer.echo(json.dumps(_report(result, written, usable), indent=2))
     else:
         console.print(validation_table(result))
         print_problems(result)
@@ -108,7 +108,8 @@ def validate(
         console.print("[green]Data is usable.[/]")
 
 
-def _report(result, written, usable) -> dict:
+def _report(result: ValidationResult, written: dict[str, Path], usable: bool) -> dict:
+    """The validation report as plain data, for ``--json``."""
     return {
         "usable": usable,
         "tables": {
