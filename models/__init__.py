@@ -1,0 +1,3 @@
+"""Churn, purchase-propensity and uplift models (next issues): LightGBM, Optuna, MLflow."""
+
+__all__: list[str] = []

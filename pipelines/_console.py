@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from features.validation import ValidationResult, format_problems
+from pipelines.jobs import FeaturesRun
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a path or a message stays on one line, whatever the terminal width.
+# Piped or logged output (a scheduler, `make`) has no terminal width; use a wide one.
+_WIDTH = None if sys.stdout.isatty() else 120
+console = Console(soft_wrap=True, width=_WIDTH)
+err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 
 def fail(message: str, *, code: int = 1) -> typer.Exit:
@@ -26,13 +33,25 @@ def validation_table(result: ValidationResult) -> Table:
     for s in result.summaries.values():
         table.add_row(
             s.table,
-            s.path,
+            Path(s.path).name,
             f"{s.rows_read:,}",
             f"{s.rows_accepted:,}",
             f"{s.rows_quarantined:,}",
             "yes" if s.reconciles else "[red]NO[/]",
         )
     return table
+
+
+def print_features_run(run: FeaturesRun) -> None:
+    """What ``features`` wrote, and the customer counts that reconcile."""
+    console.print(
+        f"{run.customers_scored:,} customers × {run.n_features} features as of "
+        f"{run.as_of.isoformat()} written to {run.out} in {run.seconds:.1f}s"
+    )
+    console.print(
+        f"customers: {run.customers_accepted:,} accepted = {run.customers_scored:,} with "
+        f"features + {run.customers_not_yet_signed_up:,} signed up on or after as-of"
+    )
 
 
 def print_problems(result: ValidationResult) -> None:

@@ -18,6 +18,7 @@ from pipelines._console import (
     console,
     err_console,
     fail,
+    print_features_run,
     print_problems,
     validation_table,
 )
@@ -140,7 +141,9 @@ def _report(result: ValidationResult, written: dict[str, Path], usable: bool) ->
 @app.command()
 def features(
     data: Annotated[Path, typer.Option(help="Data source directory (see docs/data-contract.md).")],
-    as_of: Annotated[str, typer.Option(help="Cutoff YYYY-MM-DD: only events strictly before it.")],
+    as_of: Annotated[
+        str, typer.Option(metavar="DATE", help="Cutoff YYYY-MM-DD: only events strictly before it.")
+    ],
     out: Annotated[Path, typer.Option(help="Parquet file to write, one row per customer.")],
     quarantine: Annotated[
         Path | None,
@@ -178,11 +181,6 @@ def features(
         ) from None
     console.print(validation_table(run.source.result))
     print_problems(run.source.result)
-    console.print(
-        f"{run.customers_scored:,} customers × {run.n_features} features as of "
-        f"{run.as_of.isoformat()} written to {run.out} in {run.seconds:.1f}s\n"
-        f"customers: {run.customers_accepted:,} accepted = {run.customers_scored:,} with "
-        f"features + {run.customers_not_yet_signed_up:,} signed up on or after as-of"
-    )
+    print_features_run(run)
     if not run.reconciles:
         raise fail("customer counts do not reconcile; this is a bug, please report it.")

@@ -9,7 +9,13 @@ import typer
 
 from features.synthetic import generate_world, write_world
 from pipelines import jobs
-from pipelines._console import console, print_problems, validation_table
+from pipelines._console import (
+    console,
+    fail,
+    print_features_run,
+    print_problems,
+    validation_table,
+)
 
 app = typer.Typer()
 
@@ -37,10 +43,10 @@ def demo(
     console.print("[bold]2/3 validate[/]")
     console.print(validation_table(run.source.result))
     print_problems(run.source.result)
-    console.print(
-        f"[bold]3/3 features[/]  {run.customers_scored:,} customers × {run.n_features} "
-        f"features as of {as_of} in {run.seconds:.1f}s"
-    )
+    console.print("[bold]3/3 features[/]")
+    print_features_run(run)
+    if not run.reconciles:
+        raise fail("customer counts do not reconcile; this is a bug, please report it.")
     console.print(
         "\nOutputs:\n"
         f"  data source      {data}/ (customers, orders, email_events, web_events, "

@@ -139,3 +139,15 @@ def test_bad_options_get_clear_errors(args, message):
     result = invoke(*args)
     assert result.exit_code != 0
     assert message in result.text
+
+
+def test_demo_runs_end_to_end_and_says_where_its_outputs_are(tmp_path):
+    out = tmp_path / "demo"
+    result = invoke("demo", "--out", out, "--customers", 800, "--seed", 2)
+    assert result.exit_code == 0, result.output
+    features_file = out / "features_2026-04-01.parquet"
+    assert features_file.exists() and (out / "data" / "truth.parquet").exists()
+    assert str(features_file) in result.text
+    customers = pd.read_parquet(out / "data" / "customers.parquet")
+    scored = len(pd.read_parquet(features_file))
+    assert f"{len(customers):,} accepted = {scored:,} with features" in result.text
