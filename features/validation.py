@@ -264,7 +264,7 @@ def _typed_table(
                     col.name,
                     "column_type",
                     f"column has type {raw[col.name].type()}, which cannot hold "
-                    f"{_describe_kind(col)}",
+                    f"{_KINDS[col.kind].plural}",
                     schema=True,
                 )
             )
@@ -283,34 +283,26 @@ def _typed_table(
     return raw.select(**columns, **extras), []
 
 
+@dataclass(frozen=True)
+class _Kind:
+    dtype: dt.DataType
+    plural: str  # "column has type X, which cannot hold <plural>"
+    singular: str  # "value is not <singular>"
+
+
+_KINDS = {
+    "id": _Kind(dt.string, "ids (strings or integers)", "an id"),
+    "string": _Kind(dt.string, "text", "text"),
+    "timestamp": _Kind(
+        dt.Timestamp(timezone="UTC"), "ISO-8601 timestamps", "an ISO-8601 timestamp"
+    ),
+    "boolean": _Kind(dt.boolean, "booleans (true/false)", "a boolean (true/false)"),
+    "float": _Kind(dt.float64, "numbers", "a number"),
+}
+
+
 def _dtype(col: ColumnSpec) -> dt.DataType:
-    return {
-        "id": dt.string,
-        "string": dt.string,
-        "timestamp": dt.Timestamp(timezone="UTC"),
-        "boolean": dt.boolean,
-        "float": dt.float64,
-    }[col.kind]
-
-
-def _describe_kind(col: ColumnSpec) -> str:
-    return {
-        "id": "ids (strings or integers)",
-        "string": "text",
-        "timestamp": "ISO-8601 timestamps",
-        "boolean": "booleans (true/false)",
-        "float": "numbers",
-    }[col.kind]
-
-
-def _describe_value(col: ColumnSpec) -> str:
-    return {
-        "id": "an id",
-        "string": "text",
-        "timestamp": "an ISO-8601 timestamp",
-        "boolean": "a boolean (true/false)",
-        "float": "a number",
-    }[col.kind]
+    return _KINDS[col.kind].dtype
 
 
 def _cast(value: ibis.Value, col: ColumnSpec) -> ibis.Value | None:
@@ -385,7 +377,7 @@ def _row_checks(
                 _Check(
                     col.name,
                     "bad_type",
-                    f"value is not {_describe_value(col)}",
+                    f"value is not {_KINDS[col.kind].singular}",
                     raw.notnull() & value.isnull(),
                 )
             )

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from features.contract import EMAIL_EVENT_TYPES, ORDER_STATUSES, WEB_EVENT_TYPES
 from features.synthetic import (
     CAMPAIGN_ASSIGNED_AT,
     CAMPAIGN_ID,
@@ -72,24 +73,10 @@ ALLOWED = {
     ("customers", "gender"): {"F", "M", "U"},
     ("customers", "acquisition_channel"): {"organic", "paid_search", "social", "referral", "email"},
     ("customers", "loyalty_tier"): {"bronze", "silver", "gold"},
-    ("orders", "status"): {"completed", "cancelled", "returned"},
+    ("orders", "status"): set(ORDER_STATUSES),
     ("orders", "category"): {"apparel", "shoes", "beauty", "home", "electronics", "sports"},
-    ("email_events", "event_type"): {
-        "sent",
-        "delivered",
-        "opened",
-        "clicked",
-        "bounced",
-        "unsubscribed",
-        "complained",
-    },
-    ("web_events", "event_type"): {
-        "page_view",
-        "product_view",
-        "add_to_cart",
-        "checkout_started",
-        "search",
-    },
+    ("email_events", "event_type"): set(EMAIL_EVENT_TYPES),
+    ("web_events", "event_type"): set(WEB_EVENT_TYPES),
     ("campaign_assignments", "variant"): set(CAMPAIGN_VARIANTS),
 }
 
