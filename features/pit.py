@@ -1,9 +1,14 @@
 """Point-in-time joins: who is scored as of when, and which events they may see.
 
-A *spine* is a table of ``customer_id``, ``as_of`` (a UTC timestamp) and
-``cohort`` (the population within which quintile scores are ranked). A
-customer's features may use only events strictly before their own ``as_of``;
-this module is the one place where that rule is written.
+A *spine* is a table of ``customer_id``, ``as_of`` (a UTC timestamp),
+``cohort`` (the population within which quintile scores are ranked) and the
+window starts ``since_30d`` … ``since_365d``. A customer's features may use
+only events strictly before their own ``as_of``; this module is the one place
+where that rule is written.
+
+Per event, only comparisons run (``event_at < as_of``, ``event_at >=
+since_30d``); date arithmetic runs once per spine row, since converting time
+zones row by row is the slowest thing the engine does here.
 """
 
 from __future__ import annotations
