@@ -41,7 +41,9 @@ def purchase_labels(
     ibis.Table
         ``customer_id``, ``as_of``, ``purchased`` (bool) for every spine row.
     """
-    window = events_in_window(_completed(orders), spine, "ordered_at", horizon_days)
+    window = events_in_window(
+        _completed(orders), spine, "ordered_at", start_days=0, end_days=horizon_days
+    )
     bought = window.group_by(list(KEYS)).aggregate(n=window.count())
     labelled = attach(spine.select(*KEYS), bought, fill_zero=("n",))
     return labelled.select(*KEYS, purchased=labelled.n > 0)
@@ -67,13 +69,9 @@ def churn_labels(
         (bool; null when not eligible) for every spine row.
     """
     done = _completed(orders)
-    keys = spine.select(*KEYS, active_since=spine.as_of - ibis.interval(days=active_days))
-    recent = done.join(keys, "customer_id")
-    recent = recent.filter(
-        (recent.ordered_at < recent.as_of) & (recent.ordered_at >= recent.active_since)
-    )
+    recent = events_in_window(done, spine, "ordered_at", start_days=-active_days, end_days=0)
     active = recent.group_by(list(KEYS)).aggregate(n_before=recent.count())
-    window = events_in_window(done, spine, "ordered_at", horizon_days)
+    window = events_in_window(done, spine, "ordered_at", start_days=0, end_days=horizon_days)
     after = window.group_by(list(KEYS)).aggregate(n_after=window.count())
     labelled = attach(
         attach(spine.select(*KEYS), active, fill_zero=("n_before",)), after, fill_zero=("n_after",)
@@ -106,7 +104,9 @@ def campaign_outcomes(
     """
     rows = assignments.filter(assignments.campaign_id == campaign_id)
     spine = campaign_spine(assignments, campaign_id)
-    window = events_in_window(_completed(orders), spine, "ordered_at", window_days)
+    window = events_in_window(
+        _completed(orders), spine, "ordered_at", start_days=0, end_days=window_days
+    )
     outcome = window.group_by(list(KEYS)).aggregate(
         orders_in_window=window.count(), revenue=window.amount.sum()
     )

@@ -142,14 +142,27 @@ def within(events: ibis.Table, days: int | None) -> ibis.BooleanValue:
 
 
 def events_in_window(
-    events: ibis.Table, spine: ibis.Table, time_column: str, days: float
+    events: ibis.Table,
+    spine: ibis.Table,
+    time_column: str,
+    *,
+    start_days: float,
+    end_days: float,
 ) -> ibis.Table:
-    """Each spine row's events in ``[as_of, as_of + days)``: the label window.
+    """Each spine row's events in ``[as_of + start_days, as_of + end_days)``.
 
-    Label windows start at the cutoff, where features stop, so an event is
-    either a feature's or a label's, never both.
+    A label window is ``start_days=0, end_days=H``: it starts at the cutoff,
+    where features stop, so an event is either a feature's or a label's, never
+    both. A window before the cutoff (``end_days=0``) sees only feature-side
+    events. The bounds are computed once per spine row; per event, only
+    comparisons run.
     """
-    keys = spine.select("customer_id", "as_of", until=spine.as_of + ibis.interval(days=days))
+    keys = spine.select(
+        "customer_id",
+        "as_of",
+        window_start=spine.as_of + ibis.interval(days=start_days),
+        window_end=spine.as_of + ibis.interval(days=end_days),
+    )
     joined = events.join(keys, "customer_id")
     at = joined[time_column]
-    return joined.filter((at >= joined.as_of) & (at < joined.until))
+    return joined.filter((at >= joined.window_start) & (at < joined.window_end))
