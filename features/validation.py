@@ -231,6 +231,7 @@ def write_quarantine(result: ValidationResult, out_dir: Path) -> dict[str, Path]
 # -- typing -------------------------------------------------------------------------
 
 _RAW = "__raw_"
+_UNPARSED = "__unparsed_"
 
 
 def _typed_table(
@@ -256,8 +257,8 @@ def _typed_table(
             if col.default is not None or col.nullable:
                 columns[col.name] = ibis.literal(col.default, type=_dtype(col))
             continue
-        typed = _cast(raw[col.name], col)
-        if typed is None:
+        cast = _cast(raw[col.name], col)
+        if cast is None:
             problems.append(
                 Problem(
                     spec.name,
@@ -269,6 +270,10 @@ def _typed_table(
                 )
             )
             continue
+        typed, can_fail = cast
+        if can_fail:
+            # Judged before a default fills the gap: "abc" is a bad value, not a 0.
+            columns[_UNPARSED + col.name] = raw[col.name].notnull() & typed.isnull()
         if col.default is not None:
             typed = typed.fill_null(col.default)
         columns[col.name] = typed
@@ -305,30 +310,28 @@ def _dtype(col: ColumnSpec) -> dt.DataType:
     return _KINDS[col.kind].dtype
 
 
-def _cast(value: ibis.Value, col: ColumnSpec) -> ibis.Value | None:
-    """Cast a raw column to the contract kind; None when its type never can be."""
+def _cast(value: ibis.Value, col: ColumnSpec) -> tuple[ibis.Value, bool] | None:
+    """Cast a raw column to the contract kind, and whether a value can fail to parse.
+
+    None when the column's type can never hold the kind.
+    """
     have = value.type()
     want = _dtype(col)
     if have.is_string():
-        return value if col.kind in ("id", "string") else value.try_cast(want)
+        return (value, False) if col.kind in ("id", "string") else (value.try_cast(want), True)
     if col.kind == "id":
-        return value.cast(dt.string) if have.is_integer() else None
+        return (value.cast(dt.string), False) if have.is_integer() else None
     if col.kind == "string":
-        return value.cast(dt.string)
+        return value.cast(dt.string), False
     if col.kind == "timestamp":
-        return value.cast(want) if (have.is_timestamp() or have.is_date()) else None
+        return (value.cast(want), False) if (have.is_timestamp() or have.is_date()) else None
     if col.kind == "boolean":
-        return value.try_cast(want) if (have.is_boolean() or have.is_integer()) else None
+        if have.is_boolean():
+            return value, False
+        return (value.try_cast(want), True) if have.is_integer() else None
     if col.kind == "float":
-        return value.cast(want) if have.is_numeric() else None
+        return (value.cast(want), False) if have.is_numeric() else None
     raise AssertionError(f"unhandled kind {col.kind!r}")
-
-
-def _cast_can_fail(have: dt.DataType, col: ColumnSpec) -> bool:
-    """Whether :func:`_cast` parses (text, or integers as booleans) and may get no value."""
-    if have.is_string():
-        return col.kind not in ("id", "string")
-    return col.kind == "boolean" and have.is_integer()
 
 
 def _typed_extras(con: ibis.BaseBackend, raw: ibis.Table, extras: list[str]) -> dict:
@@ -372,13 +375,13 @@ def _row_checks(
         raw, value = typed[_RAW + col.name], typed[col.name]
         if not col.nullable and col.default is None:
             checks.append(_Check(col.name, "missing_value", "value is missing", raw.isnull()))
-        if _cast_can_fail(raw.type(), col):
+        if _UNPARSED + col.name in typed.columns:
             checks.append(
                 _Check(
                     col.name,
                     "bad_type",
                     f"value is not {_KINDS[col.kind].singular}",
-                    raw.notnull() & value.isnull(),
+                    typed[_UNPARSED + col.name],
                 )
             )
         if col.kind == "float":
@@ -462,7 +465,7 @@ def _apply_checks(
     )
     rows, n_bad = int(counts["__rows"]), int(counts["__bad"] or 0)
 
-    kept = [c for c in typed.columns if not c.startswith(_RAW)]
+    kept = [c for c in typed.columns if not c.startswith((_RAW, _UNPARSED))]
     raw_view = {c: marked[_RAW + c] for c in raw.columns}
     rejected = marked.filter(any_bad).select(**raw_view, reason=reason)
     accepted = typed.select(kept) if n_bad == 0 else marked.filter(~any_bad).select(kept)

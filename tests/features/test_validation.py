@@ -85,6 +85,16 @@ ROW_CASES = [
         "not a number",
     ),
     (
+        "bad optional number",
+        _set("orders", "discount", 2, "ten percent"),
+        "csv",
+        "orders",
+        "discount",
+        "bad_type",
+        1,
+        "not a number",
+    ),
+    (
         "bad boolean",
         _set("customers", "email_opt_in", 2, "maybe"),
         "csv",
