@@ -42,8 +42,8 @@ def validation_table(result: ValidationResult) -> Table:
     return table
 
 
-def print_features_run(run: FeaturesRun) -> None:
-    """What ``features`` wrote, and the customer counts that reconcile."""
+def report_features_run(run: FeaturesRun) -> None:
+    """Print what ``features`` wrote and how customers reconcile; exit 1 if they do not."""
     console.print(
         f"{run.customers_scored:,} customers × {run.n_features} features as of "
         f"{run.as_of.isoformat()} written to {run.out} in {run.seconds:.1f}s"
@@ -52,6 +52,8 @@ def print_features_run(run: FeaturesRun) -> None:
         f"customers: {run.customers_accepted:,} accepted = {run.customers_scored:,} with "
         f"features + {run.customers_not_yet_signed_up:,} signed up on or after as-of"
     )
+    if not run.reconciles:
+        raise fail("customer counts do not reconcile; this is a bug, please report it.")
 
 
 def print_problems(result: ValidationResult) -> None:
