@@ -7,6 +7,7 @@ on DuckDB (the default, embedded) or on any other Ibis backend.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,14 @@ from ibis.backends import BaseBackend
 
 from features.contract import CONTRACT
 
-__all__ = ["DataSourceError", "TableFile", "connect", "find_table_files", "read_raw_table"]
+__all__ = [
+    "DataSourceError",
+    "TableFile",
+    "connect",
+    "data_fingerprint",
+    "find_table_files",
+    "read_raw_table",
+]
 
 
 class DataSourceError(ValueError):
@@ -137,3 +145,21 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
     path = table_file.path
     source = str(path / "*.parquet") if path.is_dir() else str(path)
     return con.read_parquet(source, table_name=name, union_by_name=True)
+
+
+def data_fingerprint(files: dict[str, TableFile]) -> str:
+    """SHA-256 over each table's name, file names and bytes, in a fixed order.
+
+    The same files give the same digest wherever they live, so a model's
+    training data can be recognised later; any changed byte changes it.
+    """
+    digest = hashlib.sha256()
+    for table in sorted(files):
+        path = files[table].path
+        parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        for part in parts:
+            digest.update(f"{table}/{part.name}\0".encode())
+            with part.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()

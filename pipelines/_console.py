@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from features.validation import ValidationResult, format_problems
-from pipelines.jobs import FeaturesRun
+from pipelines.jobs import FeaturesRun, parse_instant
 
 # soft_wrap: a path or a message stays on one line, whatever the terminal width.
 # Piped or logged output (a scheduler, `make`) has no terminal width; use a wide one.
@@ -23,6 +23,16 @@ def fail(message: str, *, code: int = 1) -> typer.Exit:
     """Print an error to stderr and return the Exit to raise."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+def instant_option(value: str | None, option: str):
+    """Parse a date option, or raise Typer's usage error naming the option."""
+    if value is None:
+        return None
+    try:
+        return parse_instant(value, option=option)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def validation_table(result: ValidationResult) -> Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pipelines import data_cli, demo_cli
+from pipelines import data_cli, demo_cli, import_cli, train_cli
 
 __all__ = ["app"]
 
@@ -20,6 +20,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data_cli.app)
+app.add_typer(import_cli.app)
+app.add_typer(train_cli.app)
 app.add_typer(demo_cli.app)
 
 

@@ -18,6 +18,7 @@ from pipelines._console import (
     console,
     err_console,
     fail,
+    instant_option,
     print_problems,
     report_features_run,
     validation_table,
@@ -29,15 +30,6 @@ app = typer.Typer()
 class FileFormat(StrEnum):
     parquet = "parquet"
     csv = "csv"
-
-
-def _instant(value: str | None, option: str):
-    if value is None:
-        return None
-    try:
-        return jobs.parse_instant(value, option=option)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()
@@ -84,7 +76,7 @@ def validate(
     examples. Exits 1 when the data is unusable: a missing table or column, or
     bad rows without --quarantine.
     """
-    cutoff = _instant(as_of, "--as-of")
+    cutoff = instant_option(as_of, "--as-of")
     label = f"--as-of {as_of}" if as_of else "the current time"
     try:
         with console.status(f"Validating {data}…"):
@@ -160,7 +152,7 @@ def features(
     RFM scores and segment, lifecycle stage and customer attributes; the
     columns are listed in docs/features.md. The data is validated first.
     """
-    cutoff = _instant(as_of, "--as-of")
+    cutoff = instant_option(as_of, "--as-of")
     try:
         with console.status(f"Validating {data} and building features as of {as_of}…"):
             run = jobs.run_features(

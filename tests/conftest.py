@@ -8,9 +8,14 @@ import pandas as pd
 import pytest
 
 from features.sources import connect, find_table_files
+from features.synthetic import generate_world, write_world
 from features.validation import validate_source
+from pipelines.jobs import load_source
 
 NOW = pd.Timestamp("2026-11-01", tz="UTC")
+
+#: Holdout cutoff of the model tests; the synthetic world runs to 2026-07-01.
+AS_OF = pd.Timestamp("2026-04-01", tz="UTC")
 
 
 def ts(value: str) -> pd.Timestamp:
@@ -95,3 +100,17 @@ def validated(tmp_path, con):
         return validate_source(con, find_table_files(directory), not_after=not_after)
 
     return _validate
+
+
+@pytest.fixture(scope="session")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 6,000-customer synthetic world written as Parquet, shared by the model tests."""
+    out = tmp_path_factory.mktemp("world")
+    write_world(generate_world(6_000, seed=7), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def world_tables(world_dir: Path):
+    """The validated tables of :func:`world_dir`."""
+    return load_source(world_dir, con=connect()).result.tables

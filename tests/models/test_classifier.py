@@ -124,7 +124,9 @@ def test_bad_input_is_refused_with_a_clear_message(change, message):
 
 def test_scoring_without_a_trained_column_names_it(fitted):
     X, _, _ = simulated(20, seed=15)
-    with pytest.raises(ValueError, match=r"lacks 1 column\(s\) the model was trained on: \['frequency'\]"):
+    with pytest.raises(
+        ValueError, match=r"lacks 1 column\(s\) the model was trained on: \['frequency'\]"
+    ):
         fitted.predict_proba(X.drop(columns="frequency"))
 
 

@@ -1,0 +1,322 @@
+"""Training data for the predictive models: stacked monthly snapshots, split out of time.
+
+Each snapshot is the customer base as of a cutoff ``d``: features from events
+strictly before ``d`` and a label from ``[d, d + horizon)``. The holdout is the
+snapshot at the requested as-of date; training snapshots are the monthly
+cutoffs before it whose label window has closed by then, so no training label
+looks at a day the holdout's features could not see. Holdout customers are
+split in two by a hash of their id: ``valid`` decides early stopping, tuning
+and calibration, ``test`` is touched only by the final metrics and the
+promotion gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from features._compose import KEYS
+from features.build import build_features
+from features.labels import (
+    CHURN_HORIZON_DAYS,
+    PURCHASE_HORIZON_DAYS,
+    churn_labels,
+    purchase_labels,
+)
+from features.pit import as_utc, customer_spine
+from features.sets import CUSTOMER_V1, FeatureSet
+
+__all__ = [
+    "MIN_PER_CLASS",
+    "TASKS",
+    "Task",
+    "TrainingData",
+    "TrainingDataError",
+    "customer_buckets",
+    "snapshot_dates",
+    "training_data",
+]
+
+#: Fewest positives and negatives a split may hold before the model is refused.
+MIN_PER_CLASS = 30
+
+#: How much earlier than the end of the label window the data may end.
+LABEL_COVERAGE_SLACK = pd.Timedelta(days=7)
+
+
+class TrainingDataError(ValueError):
+    """The data cannot give a sound training set for the requested cutoff."""
+
+
+def _churn(orders: ibis.Table, spine: ibis.Table, horizon_days: int) -> ibis.Table:
+    labels = churn_labels(orders, spine, horizon_days=horizon_days)
+    return labels.filter(labels.churn_eligible).select(*KEYS, label=labels.churned.cast("int8"))
+
+
+def _propensity(orders: ibis.Table, spine: ibis.Table, horizon_days: int) -> ibis.Table:
+    labels = purchase_labels(orders, spine, horizon_days=horizon_days)
+    return labels.select(*KEYS, label=labels.purchased.cast("int8"))
+
+
+@dataclass(frozen=True)
+class Task:
+    """A predictive target: its registered model name, label and recency baseline.
+
+    Parameters
+    ----------
+    name : str
+        Registered model name (``churn``, ``propensity``).
+    description : str
+        What a positive label means, for people.
+    default_horizon_days : int
+        Label window length when none is given.
+    labels : callable
+        ``(orders, spine, horizon_days) -> ibis.Table`` of ``customer_id``,
+        ``as_of`` and ``label`` (0/1), for the eligible spine rows only.
+    recency_raises_score : bool
+        Whether more days since the last order means a higher score in the
+        recency-only baseline.
+    """
+
+    name: str
+    description: str
+    default_horizon_days: int
+    labels: Callable[[ibis.Table, ibis.Table, int], ibis.Table]
+    recency_raises_score: bool
+
+
+TASKS: dict[str, Task] = {
+    "churn": Task(
+        "churn",
+        "an active customer (an order in the past 365 days) orders nothing in the horizon",
+        CHURN_HORIZON_DAYS,
+        _churn,
+        recency_raises_score=True,
+    ),
+    "propensity": Task(
+        "propensity",
+        "the customer completes an order in the horizon",
+        PURCHASE_HORIZON_DAYS,
+        _propensity,
+        recency_raises_score=False,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Stacked snapshots with a ``role`` column: ``train``, ``valid`` or ``test``.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        ``customer_id``, ``as_of``, ``role``, ``label`` and the feature columns.
+    features : tuple of str
+        Model inputs: the feature set's columns whose tables are present.
+    categorical : tuple of str
+        The categorical ones among ``features``.
+    feature_set : FeatureSet
+    holdout_as_of : pandas.Timestamp
+    train_as_of : tuple of pandas.Timestamp
+        Training cutoffs, oldest first; empty when the split is by customer.
+    horizon_days : int
+    out_of_time : bool
+        False when training and holdout rows share one cutoff (``snapshots=0``).
+    warnings : tuple of str
+        Problems worth telling the user that do not stop training.
+    """
+
+    frame: pd.DataFrame
+    features: tuple[str, ...]
+    categorical: tuple[str, ...]
+    feature_set: FeatureSet
+    holdout_as_of: pd.Timestamp
+    train_as_of: tuple[pd.Timestamp, ...]
+    horizon_days: int
+    out_of_time: bool
+    warnings: tuple[str, ...] = field(default=())
+
+    def part(self, role: str) -> pd.DataFrame:
+        """Rows of one role: ``train``, ``valid`` or ``test``."""
+        return self.frame[self.frame["role"] == role]
+
+    def counts(self) -> pd.DataFrame:
+        """Rows and positives per role and cutoff."""
+        grouped = self.frame.groupby(["role", "as_of"], observed=True)["label"]
+        return grouped.agg(rows="size", positives="sum").reset_index()
+
+
+def snapshot_dates(as_of: pd.Timestamp, *, snapshots: int, horizon_days: int) -> list[pd.Timestamp]:
+    """Monthly training cutoffs before ``as_of`` whose label window closes by ``as_of``.
+
+    Returns the ``snapshots`` latest such cutoffs, oldest first: with
+    ``as_of`` 2026-04-01, a 30-day horizon and 3 snapshots, 2026-01-01,
+    2026-02-01 and 2026-03-01.
+    """
+    if snapshots < 0:
+        raise ValueError(f"snapshots must be 0 or more; got {snapshots}.")
+    as_of = as_utc(as_of)
+    horizon = pd.Timedelta(days=horizon_days)
+    months_back = 1
+    while as_of - pd.DateOffset(months=months_back) + horizon > as_of:
+        months_back += 1
+    return [as_of - pd.DateOffset(months=months_back + i) for i in reversed(range(snapshots))]
+
+
+def customer_buckets(customer_ids: pd.Series, n: int) -> np.ndarray:
+    """A stable bucket ``0 … n-1`` per customer id, the same on every run and machine."""
+    hashed = pd.util.hash_pandas_object(customer_ids.astype("string"), index=False)
+    return (hashed.to_numpy() % np.uint64(n)).astype(np.int64)
+
+
+def _snapshot(
+    tables: dict[str, ibis.Table],
+    task: Task,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+    feature_set: FeatureSet,
+    columns: tuple[str, ...],
+) -> pd.DataFrame:
+    spine = customer_spine(tables["customers"], as_of)
+    features = build_features(tables, spine, feature_set=feature_set)
+    labels = task.labels(tables["orders"], spine, horizon_days)
+    joined = features.select("customer_id", "as_of", *columns).join(labels, list(KEYS))
+    return joined.execute()
+
+
+def _check_history(
+    tables: dict[str, ibis.Table], first: pd.Timestamp, last: pd.Timestamp, horizon_days: int
+) -> None:
+    orders = tables["orders"]
+    bounds = orders.aggregate(first=orders.ordered_at.min(), last=orders.ordered_at.max()).execute()
+    first_order, last_order = bounds["first"].iloc[0], bounds["last"].iloc[0]
+    if pd.isna(first_order) or first_order >= first:
+        raise TrainingDataError(
+            f"orders: no order before the earliest cutoff {first:%Y-%m-%d}, so the snapshot "
+            f"has no history (first order: {first_order}). Choose a later --as-of or fewer "
+            "--snapshots."
+        )
+    needed = last + pd.Timedelta(days=horizon_days)
+    if last_order < needed - LABEL_COVERAGE_SLACK:
+        raise TrainingDataError(
+            f"orders: labels as of {last:%Y-%m-%d} need orders until {needed:%Y-%m-%d} "
+            f"(a {horizon_days}-day horizon), but the latest order is at {last_order}. "
+            "Choose an earlier --as-of or a shorter --horizon-days."
+        )
+
+
+def _assign_roles(frame: pd.DataFrame, holdout_as_of: pd.Timestamp, out_of_time: bool) -> None:
+    holdout = frame["as_of"] == holdout_as_of
+    if out_of_time:
+        bucket = customer_buckets(frame["customer_id"], 2)
+        role = np.where(holdout, np.where(bucket == 0, "valid", "test"), "train")
+    else:
+        bucket = customer_buckets(frame["customer_id"], 4)
+        role = np.select([bucket <= 1, bucket == 2], ["train", "valid"], "test")
+    frame["role"] = pd.Categorical(role, categories=["train", "valid", "test"])
+
+
+def _check_classes(frame: pd.DataFrame, task: Task) -> None:
+    problems = []
+    for role in ("train", "valid", "test"):
+        labels = frame.loc[frame["role"] == role, "label"]
+        positives = int(labels.sum())
+        negatives = len(labels) - positives
+        if min(positives, negatives) < MIN_PER_CLASS:
+            problems.append(
+                f"{role}: {positives:,} positive and {negatives:,} negative labels "
+                f"(at least {MIN_PER_CLASS} of each are needed)"
+            )
+    if problems:
+        raise TrainingDataError(
+            f"Too few labels of one class for the {task.name} model ({task.description}): "
+            + "; ".join(problems)
+            + ". Use more --snapshots, a longer --horizon-days or more customers."
+        )
+
+
+def _constant_features(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
+    train = frame[frame["role"] == "train"]
+    return [c for c in columns if train[c].nunique(dropna=False) <= 1]
+
+
+def training_data(
+    tables: dict[str, ibis.Table],
+    task: Task,
+    as_of: pd.Timestamp,
+    *,
+    snapshots: int = 3,
+    horizon_days: int | None = None,
+    feature_set: FeatureSet = CUSTOMER_V1,
+) -> TrainingData:
+    """Build the stacked, labelled, role-split training data of ``task``.
+
+    Parameters
+    ----------
+    tables : dict of str to ibis.Table
+        Validated tables of the data source.
+    task : Task
+        One of :data:`TASKS`.
+    as_of : pandas.Timestamp
+        Cutoff of the holdout snapshot; the data must reach ``as_of + horizon``.
+    snapshots : int, default 3
+        Monthly training snapshots before the holdout. ``0`` trains on half of
+        the holdout cutoff's customers instead (a customer split, not out of
+        time: for data too short to stack snapshots).
+    horizon_days : int, optional
+        Label window; the task's default when omitted.
+    feature_set : FeatureSet, default CUSTOMER_V1
+
+    Raises
+    ------
+    TrainingDataError
+        No history before the first cutoff, data too short for the labels, too
+        few positives or negatives in a split, or every feature constant.
+    """
+    as_of = as_utc(as_of)
+    horizon = task.default_horizon_days if horizon_days is None else int(horizon_days)
+    if horizon < 1:
+        raise ValueError(f"horizon_days must be at least 1; got {horizon}.")
+    train_dates = snapshot_dates(as_of, snapshots=snapshots, horizon_days=horizon)
+    _check_history(tables, train_dates[0] if train_dates else as_of, as_of, horizon)
+    columns = feature_set.columns(set(tables))
+    frame = pd.concat(
+        [_snapshot(tables, task, d, horizon, feature_set, columns) for d in [*train_dates, as_of]],
+        ignore_index=True,
+    )
+    frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
+    frame = frame.sort_values(["as_of", "customer_id"], ignore_index=True)
+    _assign_roles(frame, as_of, out_of_time=bool(train_dates))
+    _check_classes(frame, task)
+    constant = _constant_features(frame, columns)
+    if len(constant) == len(columns):
+        raise TrainingDataError(
+            f"Every feature is constant in the training rows of {task.name}; nothing to learn."
+        )
+    notes = []
+    if constant:
+        notes.append(
+            f"{len(constant)} feature(s) are constant in the training rows and cannot "
+            f"help the model: {', '.join(constant)}."
+        )
+    if not train_dates:
+        notes.append(
+            "snapshots=0: training and holdout customers share one cutoff (a customer "
+            "split, not out of time), so the holdout measures generalisation to other "
+            "customers, not to a later month."
+        )
+    return TrainingData(
+        frame=frame,
+        features=columns,
+        categorical=tuple(c for c in feature_set.categorical if c in columns),
+        feature_set=feature_set,
+        holdout_as_of=as_of,
+        train_as_of=tuple(train_dates),
+        horizon_days=horizon,
+        out_of_time=bool(train_dates),
+        warnings=tuple(notes),
+    )

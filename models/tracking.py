@@ -1,0 +1,132 @@
+"""Where runs are tracked, and the facts every run records about its code and data.
+
+By default runs go to a SQLite store in the working directory
+(``<workdir>/mlflow.db``, artifacts in ``<workdir>/mlartifacts``), which
+``mlflow ui --backend-store-uri sqlite:///<workdir>/mlflow.db`` opens;
+``MLFLOW_TRACKING_URI`` points every command at a team server instead.
+Credentials for a server (``MLFLOW_TRACKING_TOKEN`` …) come from the
+environment only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+__all__ = [
+    "TrackingUnavailable",
+    "check_tracking",
+    "code_version",
+    "ensure_experiment",
+    "local_tracking_uri",
+    "set_tracking",
+    "tracking_uri",
+    "ui_command",
+]
+
+
+class TrackingUnavailable(RuntimeError):
+    """The MLflow tracking server cannot be reached; nothing was trained."""
+
+
+def local_tracking_uri(workdir: Path) -> str:
+    """The embedded SQLite store under ``workdir``."""
+    return f"sqlite:///{(Path(workdir) / 'mlflow.db').resolve()}"
+
+
+def tracking_uri(workdir: Path) -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else the embedded store under ``workdir``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(workdir)
+
+
+def ui_command(uri: str) -> str:
+    """The shell command that opens the MLflow UI on ``uri``."""
+    if uri.startswith(("http://", "https://")):
+        return f"open {uri} in a browser"
+    return f"mlflow ui --backend-store-uri {uri}"
+
+
+def check_tracking(uri: str, *, timeout: float = 5.0) -> None:
+    """Fail fast when a tracking server at ``uri`` does not answer its health check.
+
+    Local stores (``sqlite:``, ``file:``) only need their directory, which is
+    created. Called before any training work, so an unreachable server costs
+    seconds, not a tuned model.
+
+    Raises
+    ------
+    TrackingUnavailable
+        Naming the URI and what went wrong.
+    """
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return
+    if not uri.startswith(("http://", "https://")):
+        return
+    health = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout) as response:  # noqa: S310
+            if response.status != 200:
+                raise TrackingUnavailable(
+                    f"MLflow tracking server {uri} answered {response.status} to {health}; "
+                    "nothing was trained."
+                )
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} is unreachable ({reason}); nothing was trained. "
+            "Check MLFLOW_TRACKING_URI or start the server."
+        ) from None
+
+
+def ensure_experiment(name: str, uri: str) -> str:
+    """The id of experiment ``name``, created on first use.
+
+    On the embedded store its artifacts go to ``mlartifacts/`` beside the
+    database, not to the current directory.
+    """
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):
+        root = Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts"
+        location = root.resolve().as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def code_version() -> str:
+    """The git commit of the code (``+dirty`` if modified), or the package version."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"upseg {version('upseg')}"
+        except PackageNotFoundError:
+            return "unknown"
+
+
+def set_tracking(uri: str) -> None:
+    """Point the ``mlflow`` module's fluent API at ``uri``."""
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)

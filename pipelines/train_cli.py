@@ -1,0 +1,203 @@
+"""``upseg train churn|propensity``: the monthly retraining of the predictive models.
+
+No ``from __future__ import annotations`` here: the option help texts are built
+per task inside a closure, and Typer must evaluate them there.
+Heavy modules (MLflow, LightGBM, Optuna) load only when a command runs, so
+``upseg --help`` stays quick.
+"""
+
+import logging
+import os
+import warnings
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from features.sources import DataSourceError
+from features.validation import DataValidationError
+from models.dataset import TASKS, TrainingDataError
+from models.evaluation import METRIC_DIRECTIONS
+from pipelines._console import console, err_console, fail, instant_option
+
+app = typer.Typer()
+train_app = typer.Typer(
+    help="Train a model, track it in MLflow and register it behind the champion gate.",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+#: Working directory of the embedded tracking store and the Optuna studies.
+DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
+
+Metric = StrEnum("Metric", {name: name for name in METRIC_DIRECTIONS})
+
+
+class Calibration(StrEnum):
+    isotonic = "isotonic"
+    sigmoid = "sigmoid"
+
+
+def _quiet_mlflow() -> None:
+    # MLflow's database migrations and its note on pickled models are noise to a user
+    # here: the models are written by this code and loaded from the team's own registry.
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="mlflow")
+
+
+def _metrics_table(run) -> Table:
+    table = Table(title="Held-out test customers", title_justify="left")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("recency baseline", justify="right")
+    if run.champion:
+        table.add_column("champion", justify="right")
+    for name in METRIC_DIRECTIONS:
+        row = [name, f"{run.metrics[name]:.4f}", f"{run.baseline[name]:.4f}"]
+        if run.champion:
+            row.append(f"{run.champion[name]:.4f}")
+        table.add_row(*row)
+    return table
+
+
+def _report(run, uri: str) -> None:
+    from models.tracking import ui_command
+
+    data, s = run.data, run.settings
+    counts = data.frame["role"].value_counts()
+    if data.out_of_time:
+        split = (
+            f"training cutoffs {', '.join(f'{d:%Y-%m-%d}' for d in data.train_as_of)}; "
+            f"holdout cutoff {data.holdout_as_of:%Y-%m-%d}"
+        )
+    else:
+        split = f"one cutoff {data.holdout_as_of:%Y-%m-%d}, customers split (not out of time)"
+    console.print(
+        f"{s.task}: {TASKS[s.task].description}, horizon {data.horizon_days} days; {split}; "
+        f"rows train {counts['train']:,} / valid {counts['valid']:,} / test {counts['test']:,}"
+    )
+    for note in run.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    if run.tuning.n_trials:
+        t = run.tuning
+        console.print(
+            f"Optuna study {t.study_name!r}: {t.n_trials} trials ({t.n_complete} complete, "
+            f"{t.n_pruned} pruned, {t.n_resumed} from an earlier run), best valid AUC "
+            f"{t.best_value:.4f}"
+        )
+    console.print(_metrics_table(run))
+    alias = "@champion" if run.decision.promote else "@challenger"
+    colour = "green" if run.decision.promote else "yellow"
+    console.print(
+        f"Registered [bold]{s.task}[/] version {run.version} as [{colour}]{alias}[/]: "
+        f"{run.decision.reason}.",
+        highlight=False,
+    )
+    console.print(f"MLflow run {run.run_id} ({run.seconds:.0f}s). To browse: {ui_command(uri)}")
+
+
+def _train(task: str):
+    def command(
+        data: Annotated[Path, typer.Option(help="Data source directory (docs/data-contract.md).")],
+        as_of: Annotated[
+            str,
+            typer.Option(
+                metavar="DATE",
+                help="Holdout cutoff: features strictly before it, labels in the horizon after.",
+            ),
+        ],
+        horizon_days: Annotated[
+            int | None,
+            typer.Option(
+                min=1,
+                help=f"Label window in days (default {TASKS[task].default_horizon_days}).",
+            ),
+        ] = None,
+        snapshots: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="Monthly training snapshots before the holdout; 0 splits the holdout's "
+                "customers instead (for short histories).",
+            ),
+        ] = 3,
+        trials: Annotated[
+            int, typer.Option(min=0, help="Optuna trials; 0 uses sound defaults.")
+        ] = 0,
+        seed: Annotated[int, typer.Option(help="Seed of LightGBM and Optuna.")] = 0,
+        experiment: Annotated[
+            str | None, typer.Option(help=f"MLflow experiment (default upseg-{task}).")
+        ] = None,
+        metric: Annotated[
+            Metric, typer.Option(help="Metric the champion gate compares.")
+        ] = Metric.roc_auc,
+        margin: Annotated[
+            float, typer.Option(min=0.0, help="How much better than the champion to promote.")
+        ] = 0.0,
+        promote: Annotated[
+            bool, typer.Option("--promote", help="Make this version @champion regardless.")
+        ] = False,
+        calibration: Annotated[
+            Calibration, typer.Option(help="Probability calibration on held-out rows.")
+        ] = Calibration.isotonic,
+        workdir: Annotated[
+            Path,
+            typer.Option(
+                envvar="UPSEG_WORKDIR",
+                help="Where the local MLflow store and Optuna studies live.",
+            ),
+        ] = DEFAULT_WORKDIR,
+        quarantine: Annotated[
+            Path | None, typer.Option(help="Set bad rows aside here instead of refusing.")
+        ] = None,
+    ) -> None:
+        from models.tracking import TrackingUnavailable, tracking_uri
+        from pipelines.train_job import TrainSettings, run_training
+
+        uri = tracking_uri(workdir)
+        settings = TrainSettings(
+            task=task,
+            data_dir=data,
+            as_of=instant_option(as_of, "--as-of"),
+            tracking_uri=uri,
+            workdir=workdir,
+            horizon_days=horizon_days,
+            snapshots=snapshots,
+            trials=trials,
+            seed=seed,
+            experiment=experiment,
+            metric=metric.value,
+            margin=margin,
+            promote=promote,
+            calibration=calibration.value,
+            quarantine_dir=quarantine,
+        )
+        _quiet_mlflow()
+        try:
+            with console.status(f"Training {task}…") as status:
+                run = run_training(settings, on_stage=lambda m: status.update(f"{m}…"))
+        except (TrackingUnavailable, DataSourceError, TrainingDataError) as exc:
+            raise fail(str(exc)) from None
+        except DataValidationError as exc:
+            err_console.print(str(exc), highlight=False, markup=False)
+            raise fail(
+                f"the data in {data} is unusable as it is; rerun with --quarantine DIR "
+                "to set bad rows aside, or fix the problems above."
+            ) from None
+        _report(run, uri)
+
+    command.__doc__ = (
+        f"Train the {task} model: {TASKS[task].description}.\n\n"
+        "Stacks monthly snapshots, holds out the --as-of snapshot (out of time), tunes "
+        "LightGBM with Optuna, calibrates on held-out rows, compares with a recency-only "
+        f"baseline, logs everything to MLflow and registers a version of {task!r}: it "
+        "becomes @champion only if it beats the current champion on the same rows."
+    )
+    return command
+
+
+for _task in TASKS:
+    train_app.command(_task)(_train(_task))

@@ -1,0 +1,361 @@
+"""Wiring of ``upseg train churn|propensity``: data → tuning → model → MLflow → gate.
+
+The order matters for what a failure leaves behind: the tracking server is
+checked before any work, the model is registered only once its run has
+logged everything, and the champion is compared on the new run's held-out
+rows before the registry is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from features.sets import FeatureSet
+from features.sources import connect, data_fingerprint, find_table_files
+from models import plots
+from models.baseline import RecencyBaseline
+from models.classifier import CalibratedLGBMClassifier
+from models.dataset import TASKS, TrainingData, training_data
+from models.evaluation import classification_metrics, gains_table, reliability_table
+from models.evaluation import shap_importance as importance_table
+from models.registry import (
+    CHAMPION,
+    GateDecision,
+    apply_decision,
+    champion_version,
+    gate_decision,
+    register_version,
+)
+from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from models.tuning import TuningResult, study_name, tune
+from pipelines.jobs import load_source
+
+__all__ = ["TrainSettings", "TrainingRun", "run_training"]
+
+#: Rows of the test split drawn in the SHAP summary plot.
+SHAP_PLOT_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything ``upseg train churn|propensity`` lets the user choose."""
+
+    task: str
+    data_dir: Path
+    as_of: pd.Timestamp
+    tracking_uri: str
+    workdir: Path
+    horizon_days: int | None = None
+    snapshots: int = 3
+    trials: int = 0
+    seed: int = 0
+    experiment: str | None = None
+    metric: str = "roc_auc"
+    margin: float = 0.0
+    promote: bool = False
+    calibration: str = "isotonic"
+    quarantine_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What a training run produced, for the CLI and the retraining report."""
+
+    settings: TrainSettings
+    run_id: str
+    experiment_id: str
+    version: str
+    decision: GateDecision
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    champion: dict[str, float] | None
+    data: TrainingData
+    tuning: TuningResult
+    best_iteration: int
+    seconds: float
+    notes: tuple[str, ...] = field(default=())
+
+
+def _fit_model(data: TrainingData, params: dict[str, Any], settings: TrainSettings):
+    train, valid = data.part("train"), data.part("valid")
+    features = list(data.features)
+    return CalibratedLGBMClassifier(
+        params=params,
+        categorical=data.categorical,
+        calibration=settings.calibration,
+        random_state=settings.seed,
+    ).fit(train[features], train["label"], X_valid=valid[features], y_valid=valid["label"])
+
+
+def _input_example(model: CalibratedLGBMClassifier, rows: pd.DataFrame) -> pd.DataFrame:
+    """Five feature rows as the feature table holds them, categories as text."""
+    example = rows.loc[:, list(model.feature_names_in_)].head(5)
+    return example.astype({c: "object" for c in model.categories_})
+
+
+def _signature(model: CalibratedLGBMClassifier, example: pd.DataFrame):
+    with warnings.catch_warnings():
+        # MLflow warns that integer columns cannot hold missing values; the feature
+        # table's integer columns are counts, filled with zero, never missing.
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        return infer_signature(example, model.predict_proba(example))
+
+
+def _champion_metrics(
+    client: MlflowClient, name: str, feature_set: FeatureSet, test: pd.DataFrame
+) -> tuple[dict[str, float] | None, str | None]:
+    """The champion's metrics on ``test``, or why it cannot be scored on these rows."""
+    current = champion_version(client, name)
+    if current is None:
+        return None, None
+    run = client.get_run(current.run_id)
+    its_set = run.data.tags.get("feature_set")
+    if its_set != feature_set.key:
+        return None, (
+            f"the champion (version {current.version}) reads feature set {its_set!r}, "
+            f"this run {feature_set.key!r}"
+        )
+    model = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
+    missing = [c for c in model.feature_names_in_ if c not in test.columns]
+    if missing:
+        return None, f"the champion (version {current.version}) needs absent columns {missing}"
+    probability = model.predict_proba(test)[:, 1]
+    return classification_metrics(test["label"], probability), None
+
+
+def _write_artifacts(
+    out: Path,
+    data: TrainingData,
+    model: CalibratedLGBMClassifier,
+    baseline: RecencyBaseline,
+    tuning: TuningResult,
+    fingerprint: dict[str, Any],
+) -> None:
+    """Write the plots and tables of the test split, and the run's facts, into ``out``."""
+    test = data.part("test")
+    y = test["label"].to_numpy()
+    p_model = model.predict_proba(test)[:, 1]
+    p_base = baseline.predict_proba(test)[:, 1]
+    scores = {"LightGBM (calibrated)": p_model, "recency baseline": p_base}
+    plots.save_figure(plots.roc_figure(y, scores), out / "plots" / "roc.png")
+    plots.save_figure(plots.pr_figure(y, scores), out / "plots" / "pr.png")
+    plots.save_figure(plots.calibration_figure(y, scores), out / "plots" / "calibration.png")
+    plots.save_figure(plots.lift_figure(y, scores), out / "plots" / "lift.png")
+    contributions = model.contributions(test).drop(columns="bias")
+    sample = test.sample(min(SHAP_PLOT_ROWS, len(test)), random_state=0).index
+    plots.save_figure(
+        plots.shap_summary_figure(
+            contributions.loc[sample].to_numpy(), test.loc[sample, list(data.features)]
+        ),
+        out / "plots" / "shap_summary.png",
+    )
+    tables = out / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    importance_table(contributions.to_numpy(), list(data.features)).to_csv(
+        tables / "shap_importance.csv", index=False
+    )
+    reliability_table(y, p_model).to_csv(tables / "reliability.csv", index=False)
+    gains_table(y, p_model).to_csv(tables / "gains.csv", index=False)
+    gains_table(y, p_base).to_csv(tables / "gains_baseline.csv", index=False)
+    data.counts().to_csv(tables / "training_counts.csv", index=False)
+    if not tuning.trials.empty:
+        tuning.trials.to_csv(tables / "optuna_trials.csv", index=False)
+    (out / "features.json").write_text(
+        json.dumps(
+            {
+                "feature_set": data.feature_set.key,
+                "features": list(data.features),
+                "categorical": list(data.categorical),
+            },
+            indent=2,
+        )
+    )
+    (out / "data_fingerprint.json").write_text(json.dumps(fingerprint, indent=2, default=str))
+
+
+def _trial_reporter(trials: int, on_stage: Callable[[str], None]):
+    def report(study, trial) -> None:
+        complete = [t for t in study.trials if t.value is not None]
+        best = f", best valid AUC {max(t.value for t in complete):.4f}" if complete else ""
+        on_stage(f"Tuning: trial {trial.number + 1} of {trials}{best}")
+
+    return report
+
+
+def run_training(
+    settings: TrainSettings, *, on_stage: Callable[[str], None] = lambda _: None
+) -> TrainingRun:
+    """Train, evaluate, track, register and gate one predictive model.
+
+    Raises
+    ------
+    models.tracking.TrackingUnavailable
+        Before any work, when the tracking server does not answer.
+    features.validation.DataValidationError, models.dataset.TrainingDataError
+        When the data cannot give a sound model.
+    """
+    started = time.perf_counter()
+    task = TASKS[settings.task]
+    on_stage(f"Checking the tracking store {settings.tracking_uri}")
+    check_tracking(settings.tracking_uri)
+    set_tracking(settings.tracking_uri)
+    client = MlflowClient(settings.tracking_uri)
+
+    on_stage(f"Validating {settings.data_dir}")
+    con = connect()
+    source = load_source(settings.data_dir, con=con, quarantine_dir=settings.quarantine_dir)
+    files = find_table_files(settings.data_dir)
+    digest = data_fingerprint(files)
+
+    on_stage("Building features and labels of every snapshot")
+    data = training_data(
+        source.result.tables,
+        task,
+        settings.as_of,
+        snapshots=settings.snapshots,
+        horizon_days=settings.horizon_days,
+    )
+    features = list(data.features)
+    train, valid, test = data.part("train"), data.part("valid"), data.part("test")
+
+    on_stage(f"Tuning ({settings.trials} trials)" if settings.trials else "Training")
+    tuning = tune(
+        (train[features], train["label"]),
+        (valid[features], valid["label"]),
+        categorical=data.categorical,
+        trials=settings.trials,
+        seed=settings.seed,
+        name=study_name(task.name, data.holdout_as_of, digest, settings.seed),
+        storage=settings.workdir / "optuna.db",
+        callbacks=(_trial_reporter(settings.trials, on_stage),),
+    )
+    model = _fit_model(data, tuning.params, settings)
+    baseline = RecencyBaseline(increasing=task.recency_raises_score).fit(valid, valid["label"])
+
+    on_stage("Evaluating on the held-out test customers")
+    metrics = classification_metrics(test["label"], model.predict_proba(test)[:, 1])
+    base_metrics = classification_metrics(test["label"], baseline.predict_proba(test)[:, 1])
+    champion, not_comparable = _champion_metrics(client, task.name, data.feature_set, test)
+    if not_comparable and not settings.promote:
+        decision = GateDecision(
+            False,
+            f"not compared: {not_comparable}; use --promote to replace it",
+            settings.metric,
+            metrics[settings.metric],
+            None,
+            base_metrics[settings.metric],
+        )
+    else:
+        decision = gate_decision(
+            settings.metric,
+            metrics[settings.metric],
+            champion=champion[settings.metric] if champion else None,
+            baseline=base_metrics[settings.metric],
+            margin=settings.margin,
+            force=settings.promote,
+        )
+
+    on_stage("Logging the run to MLflow")
+    row_counts = {
+        table: summary.rows_accepted for table, summary in source.result.summaries.items()
+    }
+    fingerprint = {
+        "source": str(Path(settings.data_dir).resolve()),
+        "sha256": digest,
+        "rows": row_counts,
+        "as_of": data.holdout_as_of.isoformat(),
+        "train_as_of": [d.isoformat() for d in data.train_as_of],
+        "training_rows": {role: int(n) for role, n in data.frame["role"].value_counts().items()},
+    }
+    experiment_id = ensure_experiment(
+        settings.experiment or f"upseg-{task.name}", settings.tracking_uri
+    )
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"{task.name}-{data.holdout_as_of:%Y-%m-%d}"
+    ) as run:
+        mlflow.set_tags(
+            {
+                "task": task.name,
+                "feature_set": data.feature_set.key,
+                "data_fingerprint": digest,
+                "data_source": fingerprint["source"],
+                "code_version": code_version(),
+                "out_of_time": str(data.out_of_time).lower(),
+                "gate": "promoted" if decision.promote else "held",
+                "gate_reason": decision.reason,
+            }
+        )
+        mlflow.log_params(
+            {
+                "task": task.name,
+                "as_of": data.holdout_as_of.isoformat(),
+                "horizon_days": data.horizon_days,
+                "snapshots": settings.snapshots,
+                "trials": settings.trials,
+                "seed": settings.seed,
+                "calibration": settings.calibration,
+                "gate_metric": settings.metric,
+                "gate_margin": settings.margin,
+                "feature_set": data.feature_set.key,
+                "n_features": len(features),
+                "best_iteration": model.best_iteration_,
+                **{f"lgbm_{k}": v for k, v in tuning.params.items()},
+            }
+        )
+        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+        mlflow.log_metrics({f"baseline_{k}": v for k, v in base_metrics.items()})
+        if champion:
+            mlflow.log_metrics({f"champion_{k}": v for k, v in champion.items()})
+        mlflow.log_metrics({"valid_auc": model.best_score_["auc"], **tuning.summary()})
+        mlflow.log_dict(fingerprint, "data_fingerprint.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_artifacts(Path(tmp), data, model, baseline, tuning, fingerprint)
+            mlflow.log_artifacts(tmp)
+        example = _input_example(model, test)
+        model_info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            signature=_signature(model, example),
+            input_example=example,
+            pyfunc_predict_fn="predict_proba",
+            metadata={"feature_set": data.feature_set.key, "task": task.name},
+        )
+
+    on_stage(f"Registering a version of {task.name!r}")
+    version = register_version(
+        client,
+        task.name,
+        model_uri=model_info.model_uri,
+        run_id=run.info.run_id,
+        model_id=model_info.model_id,
+        tags={"feature_set": data.feature_set.key, "data_fingerprint": digest},
+    )
+    apply_decision(client, task.name, version, decision)
+    return TrainingRun(
+        settings=settings,
+        run_id=run.info.run_id,
+        experiment_id=experiment_id,
+        version=str(version),
+        decision=decision,
+        metrics=metrics,
+        baseline=base_metrics,
+        champion=champion,
+        data=data,
+        tuning=tuning,
+        best_iteration=model.best_iteration_,
+        seconds=time.perf_counter() - started,
+        notes=data.warnings,
+    )
