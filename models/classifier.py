@@ -1,8 +1,12 @@
 """A LightGBM binary classifier with calibrated probabilities and TreeSHAP contributions.
 
 Later stages multiply these probabilities by money, so the booster's raw
-scores are mapped to probabilities by a calibrator fitted on held-out rows
-(isotonic regression, or Platt's sigmoid), never on the rows it learned from.
+scores are mapped to probabilities by a calibrator fitted on held-out rows,
+never on the rows it learned from. The default is Platt's sigmoid: strictly
+increasing, so it keeps every distinction the booster makes between customers.
+Isotonic regression is the alternative for boosters whose miscalibration is not
+logistic; its flat steps tie many customers, which costs ranking metrics
+(PR-AUC, lift) and the budget cut of the scorer.
 Contributions come from LightGBM's own ``pred_contrib`` (TreeSHAP in C++) and
 are in the booster's log-odds space, before calibration.
 """
@@ -80,7 +84,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
         when omitted. The objective and determinism settings are fixed.
     categorical : sequence of str, default ()
         Columns holding categories; every other column must be numeric or boolean.
-    calibration : {"isotonic", "sigmoid"}, default "isotonic"
+    calibration : {"sigmoid", "isotonic"}, default "sigmoid"
         Map from raw score to probability, fitted on the validation rows.
     n_estimators : int, default 2000
         Most boosting rounds; early stopping usually ends sooner.
@@ -112,7 +116,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
         *,
         params: dict[str, Any] | None = None,
         categorical: Sequence[str] = (),
-        calibration: str = "isotonic",
+        calibration: str = "sigmoid",
         n_estimators: int = 2000,
         early_stopping_rounds: int = 100,
         random_state: int = 0,

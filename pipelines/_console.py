@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 import typer
@@ -70,3 +72,67 @@ def print_problems(result: ValidationResult) -> None:
     """List every problem with a few offending rows, on stderr."""
     if result.problems:
         err_console.print(format_problems(result.problems), highlight=False, markup=False)
+
+
+def _metrics_table(run) -> Table:
+    from models.evaluation import METRIC_DIRECTIONS
+
+    table = Table(title="Held-out test customers", title_justify="left")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("recency baseline", justify="right")
+    if run.champion:
+        table.add_column("champion", justify="right")
+    for name in METRIC_DIRECTIONS:
+        row = [name, f"{run.metrics[name]:.4f}", f"{run.baseline[name]:.4f}"]
+        if run.champion:
+            row.append(f"{run.champion[name]:.4f}")
+        table.add_row(*row)
+    return table
+
+
+def report_training_run(run, uri: str) -> None:
+    """Print what a training run did: data, tuning, metrics, and the gate's decision."""
+    from models.dataset import TASKS
+    from models.tracking import ui_command
+
+    data, s = run.data, run.settings
+    counts = data.frame["role"].value_counts()
+    if data.out_of_time:
+        split = (
+            f"training cutoffs {', '.join(f'{d:%Y-%m-%d}' for d in data.train_as_of)}; "
+            f"holdout cutoff {data.holdout_as_of:%Y-%m-%d}"
+        )
+    else:
+        split = f"one cutoff {data.holdout_as_of:%Y-%m-%d}, customers split (not out of time)"
+    console.print(
+        f"{s.task}: {TASKS[s.task].description}, horizon {data.horizon_days} days; {split}; "
+        f"rows train {counts['train']:,} / valid {counts['valid']:,} / test {counts['test']:,}"
+    )
+    for note in run.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    if run.tuning.n_trials:
+        t = run.tuning
+        console.print(
+            f"Optuna study {t.study_name!r}: {t.n_trials} trials ({t.n_complete} complete, "
+            f"{t.n_pruned} pruned, {t.n_resumed} from an earlier run), best valid AUC "
+            f"{t.best_value:.4f}"
+        )
+    console.print(_metrics_table(run))
+    alias = "@champion" if run.decision.promote else "@challenger"
+    colour = "green" if run.decision.promote else "yellow"
+    console.print(
+        f"Registered [bold]{s.task}[/] version {run.version} as [{colour}]{alias}[/]: "
+        f"{run.decision.reason}.",
+        highlight=False,
+    )
+    console.print(f"MLflow run {run.run_id} ({run.seconds:.0f}s). To browse: {ui_command(uri)}")
+
+
+def quiet_mlflow() -> None:
+    """Silence MLflow's database migrations and its note on pickled models."""
+    # MLflow's database migrations and its note on pickled models are noise to a user
+    # here: the models are written by this code and loaded from the team's own registry.
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="mlflow")

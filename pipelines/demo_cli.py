@@ -12,7 +12,9 @@ from pipelines import jobs
 from pipelines._console import (
     console,
     print_problems,
+    quiet_mlflow,
     report_features_run,
+    report_training_run,
     validation_table,
 )
 
@@ -29,26 +31,51 @@ def demo(
     customers: Annotated[int, typer.Option(min=100, help="Customers in the world.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed of the world.")] = 0,
     as_of: Annotated[str, typer.Option(help="Cutoff date of the features.")] = DEMO_AS_OF,
+    trials: Annotated[int, typer.Option(min=0, help="Optuna trials per model.")] = 3,
 ) -> None:
-    """Run generate → validate → features on a synthetic world and say where it all is."""
+    """Run generate → validate → features → train churn and propensity, and say where it all is.
+
+    Models are tracked in a SQLite MLflow store inside --out, unless
+    MLFLOW_TRACKING_URI points elsewhere.
+    """
+    from models.tracking import tracking_uri, ui_command
+    from pipelines.train_job import TrainSettings, run_training
+
     cutoff = jobs.parse_instant(as_of, option="--as-of")
     data = out / "data"
     features_path = out / f"features_{cutoff.date().isoformat()}.parquet"
-    with console.status(f"1/3 generating a world of {customers:,} customers…"):
+    with console.status(f"1/5 generating a world of {customers:,} customers…"):
         write_world(generate_world(customers, seed=seed), data)
-    console.print(f"[bold]1/3 generate[/]  synthetic world in {data}")
-    with console.status("2/3 validating, 3/3 building features…"):
+    console.print(f"[bold]1/5 generate[/]  synthetic world in {data}")
+    with console.status("2/5 validating, 3/5 building features…"):
         run = jobs.run_features(data, cutoff, features_path)
-    console.print("[bold]2/3 validate[/]")
+    console.print("[bold]2/5 validate[/]")
     console.print(validation_table(run.source.result))
     print_problems(run.source.result)
-    console.print("[bold]3/3 features[/]")
+    console.print("[bold]3/5 features[/]")
     report_features_run(run)
+    quiet_mlflow()
+    uri = tracking_uri(out)
+    for step, task in enumerate(("churn", "propensity"), start=4):
+        settings = TrainSettings(
+            task=task,
+            data_dir=data,
+            as_of=cutoff,
+            tracking_uri=uri,
+            workdir=out,
+            trials=trials,
+        )
+        with console.status(f"{step}/5 training {task}…") as status:
+            trained = run_training(settings, on_stage=lambda m, s=status: s.update(f"{m}…"))
+        console.print(f"[bold]{step}/5 train {task}[/]")
+        report_training_run(trained, uri)
     console.print(
         "\nOutputs:\n"
         f"  data source      {data}/ (customers, orders, email_events, web_events, "
         "campaign_assignments)\n"
         f"  ground truth     {data}/truth.parquet (for evaluation only)\n"
         f"  features         {features_path}\n"
-        "Next: `upseg validate --data DIR`, `upseg features --help`, docs/data-contract.md"
+        f"  models           registered as churn and propensity in {uri}\n"
+        f"  MLflow UI        {ui_command(uri)}\n"
+        "Next: `upseg train churn --help`, docs/models.md, docs/data-contract.md"
     )

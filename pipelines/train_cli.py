@@ -6,21 +6,25 @@ Heavy modules (MLflow, LightGBM, Optuna) load only when a command runs, so
 ``upseg --help`` stays quick.
 """
 
-import logging
 import os
-import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from features.sources import DataSourceError
 from features.validation import DataValidationError
 from models.dataset import TASKS, TrainingDataError
 from models.evaluation import METRIC_DIRECTIONS
-from pipelines._console import console, err_console, fail, instant_option
+from pipelines._console import (
+    console,
+    err_console,
+    fail,
+    instant_option,
+    quiet_mlflow,
+    report_training_run,
+)
 
 app = typer.Typer()
 train_app = typer.Typer(
@@ -36,67 +40,8 @@ Metric = StrEnum("Metric", {name: name for name in METRIC_DIRECTIONS})
 
 
 class Calibration(StrEnum):
-    isotonic = "isotonic"
     sigmoid = "sigmoid"
-
-
-def _quiet_mlflow() -> None:
-    # MLflow's database migrations and its note on pickled models are noise to a user
-    # here: the models are written by this code and loaded from the team's own registry.
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", module="mlflow")
-
-
-def _metrics_table(run) -> Table:
-    table = Table(title="Held-out test customers", title_justify="left")
-    table.add_column("metric")
-    table.add_column("model", justify="right")
-    table.add_column("recency baseline", justify="right")
-    if run.champion:
-        table.add_column("champion", justify="right")
-    for name in METRIC_DIRECTIONS:
-        row = [name, f"{run.metrics[name]:.4f}", f"{run.baseline[name]:.4f}"]
-        if run.champion:
-            row.append(f"{run.champion[name]:.4f}")
-        table.add_row(*row)
-    return table
-
-
-def _report(run, uri: str) -> None:
-    from models.tracking import ui_command
-
-    data, s = run.data, run.settings
-    counts = data.frame["role"].value_counts()
-    if data.out_of_time:
-        split = (
-            f"training cutoffs {', '.join(f'{d:%Y-%m-%d}' for d in data.train_as_of)}; "
-            f"holdout cutoff {data.holdout_as_of:%Y-%m-%d}"
-        )
-    else:
-        split = f"one cutoff {data.holdout_as_of:%Y-%m-%d}, customers split (not out of time)"
-    console.print(
-        f"{s.task}: {TASKS[s.task].description}, horizon {data.horizon_days} days; {split}; "
-        f"rows train {counts['train']:,} / valid {counts['valid']:,} / test {counts['test']:,}"
-    )
-    for note in run.notes:
-        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
-    if run.tuning.n_trials:
-        t = run.tuning
-        console.print(
-            f"Optuna study {t.study_name!r}: {t.n_trials} trials ({t.n_complete} complete, "
-            f"{t.n_pruned} pruned, {t.n_resumed} from an earlier run), best valid AUC "
-            f"{t.best_value:.4f}"
-        )
-    console.print(_metrics_table(run))
-    alias = "@champion" if run.decision.promote else "@challenger"
-    colour = "green" if run.decision.promote else "yellow"
-    console.print(
-        f"Registered [bold]{s.task}[/] version {run.version} as [{colour}]{alias}[/]: "
-        f"{run.decision.reason}.",
-        highlight=False,
-    )
-    console.print(f"MLflow run {run.run_id} ({run.seconds:.0f}s). To browse: {ui_command(uri)}")
+    isotonic = "isotonic"
 
 
 def _train(task: str):
@@ -141,8 +86,11 @@ def _train(task: str):
             bool, typer.Option("--promote", help="Make this version @champion regardless.")
         ] = False,
         calibration: Annotated[
-            Calibration, typer.Option(help="Probability calibration on held-out rows.")
-        ] = Calibration.isotonic,
+            Calibration,
+            typer.Option(
+                help="Probability calibration on held-out rows: Platt's sigmoid or isotonic."
+            ),
+        ] = Calibration.sigmoid,
         workdir: Annotated[
             Path,
             typer.Option(
@@ -175,7 +123,7 @@ def _train(task: str):
             calibration=calibration.value,
             quarantine_dir=quarantine,
         )
-        _quiet_mlflow()
+        quiet_mlflow()
         try:
             with console.status(f"Training {task}…") as status:
                 run = run_training(settings, on_stage=lambda m: status.update(f"{m}…"))
@@ -187,7 +135,7 @@ def _train(task: str):
                 f"the data in {data} is unusable as it is; rerun with --quarantine DIR "
                 "to set bad rows aside, or fix the problems above."
             ) from None
-        _report(run, uri)
+        report_training_run(run, uri)
 
     command.__doc__ = (
         f"Train the {task} model: {TASKS[task].description}.\n\n"

@@ -65,7 +65,7 @@ class TrainSettings:
     metric: str = "roc_auc"
     margin: float = 0.0
     promote: bool = False
-    calibration: str = "isotonic"
+    calibration: str = "sigmoid"
     quarantine_dir: Path | None = None
 
 
