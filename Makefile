@@ -33,4 +33,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m benchmarks.bench_features --customers 1000000
 
 clean:
-	rm -rf demo-output benchmarks/output .pytest_cache
+	rm -rf demo-output upseg-work benchmarks/output .pytest_cache

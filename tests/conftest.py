@@ -114,3 +114,14 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def world_tables(world_dir: Path):
     """The validated tables of :func:`world_dir`."""
     return load_source(world_dir, con=connect()).result.tables
+
+
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uris():
+    """Each test starts and ends with MLflow's default URIs, so a test that points
+    MLflow at a server (stopped afterwards) cannot send the next test there."""
+    import mlflow
+
+    yield
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)

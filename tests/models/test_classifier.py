@@ -45,7 +45,11 @@ def fitted():
 def test_calibrated_probabilities_match_the_truth_on_new_data(fitted):
     X, y, truth = simulated(20_000, seed=3)
     p = fitted.predict_proba(X)[:, 1]
-    assert np.abs(p - truth).mean() < 0.04
+    # Within 0.05 of the true probability on average, a quarter of what knowing
+    # nothing but the base rate would give.
+    error = np.abs(p - truth).mean()
+    assert error < 0.05
+    assert error < 0.25 * np.abs(truth.mean() - truth).mean()
     table = reliability_table(y, p, n_bins=10)
     assert (table["observed_rate"] - table["mean_predicted"]).abs().max() < 0.05
     # Calibration does not cost accuracy: Brier score within 2% of the true model's

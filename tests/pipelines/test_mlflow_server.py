@@ -109,6 +109,7 @@ def test_train_register_promote_and_load_the_champion(server, world_dir, tmp_pat
     assert not (tmp_path / "mlartifacts").exists()
 
     mlflow.set_tracking_uri(server)
+    mlflow.set_registry_uri(server)
     model = mlflow.sklearn.load_model(f"models:/propensity@{CHAMPION}")
     test = forced.data.part("test")
     probability = model.predict_proba(test)[:, 1]

@@ -84,6 +84,7 @@ def test_the_run_logs_what_a_data_scientist_needs(first, workdir, world_dir):
 
 def test_champion_loads_back_with_its_signature(first, workdir, world_tables):
     mlflow.set_tracking_uri(local_tracking_uri(workdir))
+    mlflow.set_registry_uri(local_tracking_uri(workdir))
     info = mlflow.models.get_model_info("models:/churn@champion")
     assert info.signature is not None
     assert "recency_days" in info.signature.inputs.input_names()
