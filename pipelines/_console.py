@@ -136,3 +136,62 @@ def quiet_mlflow() -> None:
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="mlflow")
+
+
+def report_uplift_run(run, uri: str) -> None:
+    """Print the choice of approach, the held-out uplift metrics and the gate's decision."""
+    from models.tracking import ui_command
+
+    data = run.data
+    counts = data.frame["arm"].value_counts()
+    console.print(
+        f"uplift on {data.outcome} ({data.kind}): {len(data.frame):,} customers, arms "
+        + ", ".join(f"{arm} {counts[arm]:,}" for arm in data.arms)
+        + f"; {len(data.features)} features"
+        + (f"; not features: {', '.join(data.ignored)}" if data.ignored else "")
+    )
+    choice = Table(
+        title="Approach by cross-validated Qini (training customers)", title_justify="left"
+    )
+    for column in ("approach", "mean Qini", "sd"):
+        choice.add_column(column, justify="left" if column == "approach" else "right")
+    for row in run.selection.summary().itertuples():
+        mark = " ←" if row.approach == run.selection.best else ""
+        choice.add_row(f"{row.approach}{mark}", f"{row.mean:.4f}", f"{row.std:.4f}")
+    console.print(choice)
+    held = Table(title="Held-out customers, per variant against control", title_justify="left")
+    for column in ("variant", "Qini", "95% CI", "AUUC", "uplift@10%", "uplift@20%", "uplift@30%"):
+        held.add_column(column, justify="left" if column == "variant" else "right")
+    for variant, m in run.per_variant.iterrows():
+        held.add_row(
+            str(variant),
+            f"{m['qini_auc']:.4f}",
+            f"[{m['qini_auc_ci_low']:.4f}, {m['qini_auc_ci_high']:.4f}]",
+            f"{m['auuc']:.4f}",
+            f"{m['uplift_at_10']:.4f}",
+            f"{m['uplift_at_20']:.4f}",
+            f"{m['uplift_at_30']:.4f}",
+        )
+    console.print(held)
+    o = run.overall
+    console.print(
+        f"Sending each customer their best variant (or nothing): mean {data.outcome} "
+        f"{o['policy_value']:.4g} against {o['control_value']:.4g} for no e-mail and "
+        f"{o['best_arm_value']:.4g} for the best single arm."
+    )
+    if run.truth:
+        console.print(
+            "Against the synthetic truth: "
+            + ", ".join(f"{k.removeprefix('truth_')} {v:.3f}" for k, v in run.truth.items())
+        )
+    console.print(f"Uplift explanation: surrogate R² {run.surrogate_r2:.2f} (SHAP in MLflow).")
+    for note in run.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    alias = "@champion" if run.decision.promote else "@challenger"
+    colour = "green" if run.decision.promote else "yellow"
+    console.print(
+        f"Registered [bold]{run.settings.model_name}[/] version {run.version} as "
+        f"[{colour}]{alias}[/]: {run.decision.reason}.",
+        highlight=False,
+    )
+    console.print(f"MLflow run {run.run_id} ({run.seconds:.0f}s). To browse: {ui_command(uri)}")

@@ -1,0 +1,166 @@
+"""A multi-variant uplift model: one meta-learner per treated arm against control.
+
+With arms ``control``, ``A`` and ``B`` the model fits a learner on the
+customers of ``{control, A}`` and another on ``{control, B}``; per customer it
+predicts the uplift of each variant, the best variant and its uplift. With one
+treated arm it is the usual two-arm model. Features are encoded once here, so
+every learner sees the same numeric matrix: categories become ordinal codes
+fixed at training (an unseen category is missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from models.uplift.learners import make_learner
+
+__all__ = ["UpliftModel", "encode_features"]
+
+
+def encode_features(
+    X: pd.DataFrame, feature_names: Sequence[str], categories: dict[str, list[str]]
+) -> pd.DataFrame:
+    """``X`` reduced to ``feature_names``, as float64; categories become their codes.
+
+    Raises
+    ------
+    ValueError
+        Naming the model's columns that ``X`` lacks.
+    """
+    missing = [c for c in feature_names if c not in X.columns]
+    if missing:
+        raise ValueError(
+            f"The table lacks {len(missing)} feature column(s) the model was trained on: {missing}."
+        )
+    columns = {}
+    for name in feature_names:
+        if name in categories:
+            labels = X[name].astype("string")
+            codes = pd.Categorical(labels.where(labels.isin(categories[name])), categories[name])
+            columns[name] = np.where(codes.codes < 0, np.nan, codes.codes).astype("float64")
+        else:
+            columns[name] = (
+                pd.to_numeric(X[name].astype("Float64"), errors="raise").astype("float64")
+            ).to_numpy()
+    return pd.DataFrame(columns, index=X.index)
+
+
+class UpliftModel(BaseEstimator):
+    """Uplift of every variant against control, with LightGBM meta-learners.
+
+    Parameters
+    ----------
+    approach : str
+        A name from :data:`models.uplift.learners.APPROACHES`, e.g. ``"x_learner"``.
+    outcome : {"binary", "continuous"}
+        Conversion-like 0/1 outcome or an amount such as revenue.
+    control : str
+        Arm value of the control group.
+    categorical : sequence of str, default ()
+        Feature columns holding categories.
+    params : dict, optional
+        LightGBM parameters of the base learners.
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    variants_ : tuple of str
+        Treated arms, in the order of :meth:`predict_frame`'s columns.
+    learners_ : dict of str to estimator
+        One fitted learner per variant.
+    feature_names_in_ : ndarray of str
+    categories_ : dict of str to list of str
+    """
+
+    def __init__(
+        self,
+        *,
+        approach: str,
+        outcome: str,
+        control: str,
+        categorical: Sequence[str] = (),
+        params: dict[str, Any] | None = None,
+        random_state: int = 0,
+    ):
+        self.approach = approach
+        self.outcome = outcome
+        self.control = control
+        self.categorical = categorical
+        self.params = params
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: Sequence[float], arm: Sequence[str]) -> UpliftModel:
+        """Fit one learner per treated arm on that arm's and control's customers.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_features)
+            Pre-treatment features.
+        y : array-like of shape (n_samples,)
+            Outcome.
+        arm : array-like of shape (n_samples,)
+            Each customer's arm; must contain ``control`` and at least one other value.
+        """
+        arm = pd.Series(np.asarray(arm, dtype=object), index=X.index).astype("string")
+        y = np.asarray(y, dtype=float)
+        if len(arm) != len(X) or len(y) != len(X):
+            raise ValueError(
+                f"X, y and arm must have one row per customer; got {len(X)}, {len(y)}, {len(arm)}."
+            )
+        if self.control not in set(arm):
+            raise ValueError(f"control {self.control!r} is not among the arms {sorted(set(arm))}.")
+        self.variants_ = tuple(sorted(set(arm) - {self.control}))
+        if not self.variants_:
+            raise ValueError("Every customer is in the control arm; there is nothing to compare.")
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        self.categories_ = {
+            c: sorted(X[c].dropna().astype("string").unique().tolist()) for c in self.categorical
+        }
+        encoded = self._encode(X)
+        template = make_learner(
+            self.approach, outcome=self.outcome, params=self.params, random_state=self.random_state
+        )
+        self.learners_ = {}
+        for variant in self.variants_:
+            rows = (arm == self.control) | (arm == variant)
+            treatment = (arm[rows] == variant).astype(int).to_numpy()
+            self.learners_[variant] = clone(template).fit(
+                encoded[rows.to_numpy()], y[rows.to_numpy()], treatment
+            )
+        return self
+
+    def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
+        return encode_features(X, list(self.feature_names_in_), self.categories_)
+
+    def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``uplift_<variant>`` for each variant, then ``uplift`` and ``best_variant``.
+
+        ``uplift`` is the largest variant uplift and ``best_variant`` the arm
+        that gives it; a negative ``uplift`` means no variant helps (a sleeping
+        dog when clearly below zero).
+        """
+        encoded = self._encode(X)
+        per_variant = pd.DataFrame(
+            {f"uplift_{v}": self.learners_[v].predict(encoded) for v in self.variants_},
+            index=X.index,
+        )
+        values = per_variant.to_numpy()
+        best = np.argmax(values, axis=1)
+        per_variant["uplift"] = values[np.arange(len(values)), best]
+        per_variant["best_variant"] = np.asarray(self.variants_, dtype=object)[best]
+        return per_variant
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Uplift of the best variant against control, shape (n_samples,)."""
+        return self.predict_frame(X)["uplift"].to_numpy()
+
+    def variant_uplift(self, X: pd.DataFrame, variant: str) -> np.ndarray:
+        """Uplift of one variant against control, shape (n_samples,)."""
+        if variant not in getattr(self, "learners_", {}):
+            raise ValueError(f"variant {variant!r} is not one of {list(self.variants_)}.")
+        return self.learners_[variant].predict(self._encode(X))

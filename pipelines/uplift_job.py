@@ -1,0 +1,429 @@
+"""Wiring of ``upseg train uplift``: experiment → approach by CV Qini → model → MLflow → gate.
+
+Same order as the predictive models: the tracking server first, the held-out
+customers set aside before anything is chosen, the champion compared on them
+before the registry is touched, the version registered last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMRegressor
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from features.sources import connect, data_fingerprint, find_table_files
+from models import plots
+from models.evaluation import shap_importance
+from models.registry import (
+    CHAMPION,
+    GateDecision,
+    apply_decision,
+    champion_version,
+    register_version,
+)
+from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from models.uplift import plots as uplift_plots
+from models.uplift.data import UpliftData, campaign_data, table_data
+from models.uplift.learners import approaches_for
+from models.uplift.metrics import (
+    best_variant_metrics,
+    oracle_qini_share,
+    spearman,
+    uplift_by_decile,
+)
+from models.uplift.model import UpliftModel, encode_features
+from models.uplift.selection import Selection, holdout_split, select_approach
+from pipelines.jobs import load_source
+
+__all__ = ["UpliftRun", "UpliftSettings", "run_uplift"]
+
+GATE_METRIC = "qini_auc_weighted"
+
+
+@dataclass(frozen=True)
+class UpliftSettings:
+    """Everything ``upseg train uplift`` lets the user choose, for either source."""
+
+    tracking_uri: str
+    workdir: Path
+    data_dir: Path | None = None
+    campaign: str | None = None
+    table: Path | None = None
+    treatment: str | None = None
+    control: str = "control"
+    outcome: str = "conversion"
+    id_column: str | None = None
+    exclude: tuple[str, ...] = ()
+    approaches: tuple[str, ...] | None = None
+    n_folds: int = 3
+    test_size: float = 0.3
+    seed: int = 0
+    n_boot: int = 200
+    experiment: str | None = None
+    model_name: str = "uplift"
+    margin: float = 0.0
+    promote: bool = False
+    quarantine_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class UpliftRun:
+    """What an uplift training run produced."""
+
+    settings: UpliftSettings
+    data: UpliftData
+    selection: Selection
+    per_variant: pd.DataFrame
+    overall: dict[str, float]
+    truth: dict[str, float]
+    surrogate_r2: float
+    decision: GateDecision
+    champion: float | None
+    run_id: str
+    version: str
+    seconds: float
+    notes: tuple[str, ...] = field(default=())
+
+
+def _load(settings: UpliftSettings) -> tuple[UpliftData, str, Path | None]:
+    """The experiment, its fingerprint, and the data directory (campaign mode)."""
+    if settings.table is not None:
+        data = table_data(
+            settings.table,
+            treatment=settings.treatment,
+            control=settings.control,
+            outcome=settings.outcome,
+            id_column=settings.id_column,
+            exclude=settings.exclude,
+        )
+        return data, hashlib.sha256(Path(settings.table).read_bytes()).hexdigest(), None
+    source = load_source(settings.data_dir, con=connect(), quarantine_dir=settings.quarantine_dir)
+    data = campaign_data(
+        source.result.tables,
+        settings.campaign,
+        outcome=settings.outcome,
+        control=settings.control,
+    )
+    return data, data_fingerprint(find_table_files(settings.data_dir)), settings.data_dir
+
+
+def _truth_metrics(
+    data_dir: Path | None, data: UpliftData, test: pd.DataFrame, scores: pd.DataFrame
+) -> dict[str, float]:
+    """Spearman and oracle Qini share per variant, where the synthetic truth exists."""
+    path = data_dir / "truth.parquet" if data_dir is not None else None
+    if path is None or not path.exists():
+        return {}
+    kind = "conversion" if data.outcome == "conversion" else "revenue"
+    truth = pd.read_parquet(path).set_index("customer_id")
+    out = {}
+    for variant in data.variants:
+        column = f"tau_{kind}_{variant}"
+        if column not in truth:
+            continue
+        rows = test["arm"].isin([data.control, variant]).to_numpy()
+        true_tau = truth.loc[test.loc[rows, "id"].astype(str), column].to_numpy()
+        predicted = scores.loc[rows, f"uplift_{variant}"].to_numpy()
+        treated = (test.loc[rows, "arm"] == variant).astype(int).to_numpy()
+        out[f"truth_spearman_{variant}"] = spearman(predicted, true_tau)
+        out[f"truth_oracle_share_{variant}"] = oracle_qini_share(
+            test.loc[rows, "outcome"].to_numpy(), predicted, true_tau, treated
+        )
+    return out
+
+
+def _surrogate(
+    model: UpliftModel, train: pd.DataFrame, test: pd.DataFrame, seed: int
+) -> tuple[pd.DataFrame, float]:
+    """TreeSHAP of the uplift through a LightGBM surrogate fitted to the model's uplift.
+
+    Meta-learners combine several boosters, so their uplift has no single tree
+    ensemble to explain; a regressor fitted to the predicted uplift has, and its
+    R² on held-out customers says how faithful the explanation is.
+    """
+    X_train = encode_features(train, list(model.feature_names_in_), model.categories_)
+    X_test = encode_features(test, list(model.feature_names_in_), model.categories_)
+    target = model.predict(train)
+    surrogate = LGBMRegressor(
+        n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed, verbose=-1
+    ).fit(X_train, target)
+    fitted = surrogate.predict(X_test)
+    actual = model.predict(test)
+    r2 = 1 - np.sum((actual - fitted) ** 2) / max(np.sum((actual - actual.mean()) ** 2), 1e-300)
+    contributions = surrogate.booster_.predict(X_test, pred_contrib=True)[:, :-1]
+    return pd.DataFrame(contributions, columns=X_test.columns, index=test.index), float(r2)
+
+
+def _champion_score(
+    client: MlflowClient, name: str, data: UpliftData, test: pd.DataFrame, seed: int, n_boot: int
+) -> tuple[float | None, str | None]:
+    current = champion_version(client, name)
+    if current is None:
+        return None, None
+    model = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
+    missing = [c for c in model.feature_names_in_ if c not in test.columns]
+    if missing or tuple(model.variants_) != data.variants or model.outcome != data.kind:
+        return None, (
+            f"the champion (version {current.version}) was trained on other features, arms "
+            "or outcome"
+        )
+    scores = model.predict_frame(test)
+    result = best_variant_metrics(
+        test["outcome"].to_numpy(),
+        test["arm"].astype(str).to_numpy(),
+        scores[[f"uplift_{v}" for v in data.variants]].set_axis(list(data.variants), axis=1),
+        data.control,
+        n_boot=n_boot,
+        random_state=seed,
+    )
+    return float(result.overall[GATE_METRIC]), None
+
+
+def _decide(
+    overall: dict[str, float],
+    per_variant: pd.DataFrame,
+    champion: float | None,
+    not_comparable: str | None,
+    settings: UpliftSettings,
+) -> GateDecision:
+    value = overall[GATE_METRIC]
+    beating = [v for v in per_variant.index if per_variant.loc[v, "beats_random"] > 0]
+
+    def decided(promote: bool, reason: str) -> GateDecision:
+        return GateDecision(promote, reason, GATE_METRIC, value, champion, 0.0)
+
+    scores = f"held-out Qini {value:.4f}"
+    if settings.promote:
+        return decided(True, f"promoted by request (--promote); {scores}")
+    if not beating or value <= 0:
+        return decided(
+            False,
+            f"{scores}: no variant's Qini interval lies above zero, so the model has not "
+            "shown it targets better than random",
+        )
+    if not_comparable:
+        return decided(False, f"not compared: {not_comparable}; use --promote to replace it")
+    if champion is None:
+        return decided(True, f"no champion yet; {scores}")
+    if value > champion + settings.margin:
+        return decided(
+            True, f"{scores} beats the champion's {champion:.4f} by at least {settings.margin:g}"
+        )
+    return decided(
+        False, f"{scores} does not beat the champion's {champion:.4f} by {settings.margin:g}"
+    )
+
+
+def _write_artifacts(
+    out: Path,
+    data: UpliftData,
+    selection: Selection,
+    per_variant: pd.DataFrame,
+    test: pd.DataFrame,
+    scores: pd.DataFrame,
+    contributions: pd.DataFrame,
+) -> None:
+    tables = out / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    selection.scores.to_csv(tables / "cv_qini_by_fold.csv", index=False)
+    selection.summary().to_csv(tables / "cv_qini.csv", index=False)
+    per_variant.to_csv(tables / "holdout_metrics_by_variant.csv")
+    for variant in data.variants:
+        rows = test["arm"].isin([data.control, variant]).to_numpy()
+        y = test.loc[rows, "outcome"].to_numpy()
+        uplift = scores.loc[rows, f"uplift_{variant}"].to_numpy()
+        treated = (test.loc[rows, "arm"] == variant).astype(int).to_numpy()
+        slug = "".join(ch if ch.isalnum() else "_" for ch in variant)
+        uplift_by_decile(y, uplift, treated).to_csv(tables / f"deciles_{slug}.csv", index=False)
+        label = {f"{variant} vs {data.control}": uplift}
+        plots.save_figure(
+            uplift_plots.qini_figure(y, label, treated, outcome=data.outcome),
+            out / "plots" / f"qini_{slug}.png",
+        )
+        plots.save_figure(
+            uplift_plots.uplift_curve_figure(y, label, treated, outcome=data.outcome),
+            out / "plots" / f"uplift_curve_{slug}.png",
+        )
+        plots.save_figure(
+            uplift_plots.uplift_by_decile_figure(y, uplift, treated, outcome=data.outcome),
+            out / "plots" / f"deciles_{slug}.png",
+        )
+    plots.save_figure(
+        plots.shap_summary_figure(contributions.to_numpy(), test.loc[:, list(data.features)]),
+        out / "plots" / "shap_uplift_summary.png",
+    )
+    shap_importance(contributions.to_numpy(), list(data.features)).to_csv(
+        tables / "shap_uplift_importance.csv", index=False
+    )
+
+
+def run_uplift(
+    settings: UpliftSettings, *, on_stage: Callable[[str], None] = lambda _: None
+) -> UpliftRun:
+    """Train, choose, evaluate, track, register and gate one uplift model."""
+    started = time.perf_counter()
+    on_stage(f"Checking the tracking store {settings.tracking_uri}")
+    check_tracking(settings.tracking_uri)
+    set_tracking(settings.tracking_uri)
+    client = MlflowClient(settings.tracking_uri)
+
+    on_stage("Reading the experiment")
+    data, digest, data_dir = _load(settings)
+    train_idx, test_idx = holdout_split(
+        data.frame, test_size=settings.test_size, random_state=settings.seed
+    )
+    train, test = data.frame.iloc[train_idx], data.frame.iloc[test_idx]
+    candidates = settings.approaches or approaches_for(data.kind)
+
+    selection = select_approach(
+        train,
+        features=data.features,
+        categorical=data.categorical,
+        control=data.control,
+        outcome=data.kind,
+        approaches=candidates,
+        n_folds=settings.n_folds,
+        random_state=settings.seed,
+        on_fit=lambda a, f: on_stage(
+            f"Choosing the approach: {a}, fold {f + 1} of {settings.n_folds}"
+        ),
+    )
+    on_stage(f"Fitting {selection.best} on every training customer")
+    model = UpliftModel(
+        approach=selection.best,
+        outcome=data.kind,
+        control=data.control,
+        categorical=data.categorical,
+        random_state=settings.seed,
+    ).fit(train.loc[:, list(data.features)], train["outcome"], train["arm"])
+    # What `upseg predict uplift` may find beside the features in a table to score.
+    model.columns_ = {
+        "id": settings.id_column,
+        "arm": settings.treatment or "variant",
+        "outcomes": [settings.outcome, *data.ignored],
+    }
+
+    on_stage("Evaluating on the held-out customers")
+    scores = model.predict_frame(test)
+    result = best_variant_metrics(
+        test["outcome"].to_numpy(),
+        test["arm"].astype(str).to_numpy(),
+        scores[[f"uplift_{v}" for v in data.variants]].set_axis(list(data.variants), axis=1),
+        data.control,
+        n_boot=settings.n_boot,
+        random_state=settings.seed,
+    )
+    per_variant, overall = result.per_variant, dict(result.overall)
+    truth = _truth_metrics(data_dir, data, test, scores)
+    contributions, r2 = _surrogate(model, train, test, settings.seed)
+    champion, not_comparable = _champion_score(
+        client, settings.model_name, data, test, settings.seed, settings.n_boot
+    )
+    decision = _decide(overall, per_variant, champion, not_comparable, settings)
+
+    on_stage("Logging the run to MLflow")
+    experiment_id = ensure_experiment(
+        settings.experiment or f"upseg-{settings.model_name}", settings.tracking_uri
+    )
+    source = {**data.source, "sha256": digest}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"uplift-{data.outcome}") as run:
+        mlflow.set_tags(
+            {
+                "task": "uplift",
+                "data_fingerprint": digest,
+                "code_version": code_version(),
+                "gate": "promoted" if decision.promote else "held",
+                "gate_reason": decision.reason,
+                "feature_set": "customer_v1" if data_dir is not None else "table",
+            }
+        )
+        mlflow.log_params(
+            {
+                "approach": selection.best,
+                "candidates": ",".join(candidates),
+                "outcome": data.outcome,
+                "outcome_kind": data.kind,
+                "control": data.control,
+                "variants": ",".join(data.variants),
+                "n_folds": settings.n_folds,
+                "test_size": settings.test_size,
+                "seed": settings.seed,
+                "n_features": len(data.features),
+                "excluded_columns": ",".join(data.ignored),
+            }
+        )
+        for variant, row in per_variant.iterrows():
+            mlflow.log_metrics({f"test_{variant}_{k}": float(v) for k, v in row.items()})
+        mlflow.log_metrics({f"test_{k}": float(v) for k, v in overall.items()})
+        mlflow.log_metrics(
+            {f"cv_qini_{r.approach}": r.mean for r in selection.summary().itertuples()}
+        )
+        mlflow.log_metrics({**truth, "shap_surrogate_r2": r2})
+        mlflow.log_dict(source, "data_fingerprint.json")
+        mlflow.log_dict(
+            {
+                "features": list(data.features),
+                "categorical": list(data.categorical),
+                "arm_column": settings.treatment or "variant",
+                "outcome_columns": [settings.outcome, *data.ignored],
+                "id_column": settings.id_column,
+            },
+            "features.json",
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_artifacts(Path(tmp), data, selection, per_variant, test, scores, contributions)
+            mlflow.log_artifacts(tmp)
+        example = test.loc[:, list(data.features)].head(5)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+            signature = infer_signature(example, model.predict(example))
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            signature=signature,
+            input_example=example,
+            metadata={"task": "uplift", "io": json.dumps({"id": settings.id_column})},
+        )
+    on_stage(f"Registering a version of {settings.model_name!r}")
+    version = register_version(
+        client,
+        settings.model_name,
+        model_uri=info.model_uri,
+        run_id=run.info.run_id,
+        model_id=info.model_id,
+        tags={"data_fingerprint": digest, "approach": selection.best},
+    )
+    apply_decision(client, settings.model_name, version, decision)
+    notes = tuple(
+        f"variant {v!r}: its Qini interval includes zero; its uplift is not better than random"
+        for v in per_variant.index
+        if per_variant.loc[v, "beats_random"] == 0
+    )
+    return UpliftRun(
+        settings=settings,
+        data=data,
+        selection=selection,
+        per_variant=per_variant,
+        overall=overall,
+        truth=truth,
+        surrogate_r2=r2,
+        decision=decision,
+        champion=champion,
+        run_id=run.info.run_id,
+        version=version,
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )

@@ -1,0 +1,95 @@
+"""The multi-variant uplift model and the choice of approach by cross-validated Qini."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.uplift.model import UpliftModel, encode_features
+from models.uplift.selection import holdout_split, select_approach, strata
+
+
+def three_arms(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Variant A helps customers with x0 > 0, B helps those with x0 <= 0; truth returned."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "x0": rng.normal(size=n),
+            "x1": rng.normal(size=n),
+            "region": rng.choice(["north", "south"], n),
+        }
+    )
+    arm = rng.choice(["control", "A", "B"], n)
+    tau = pd.DataFrame(
+        {"A": np.where(X["x0"] > 0, 0.15, 0.0), "B": np.where(X["x0"] <= 0, 0.10, 0.0)}
+    )
+    base = 0.1 + 0.05 * (X["region"] == "south")
+    p = base + np.select([arm == "A", arm == "B"], [tau["A"], tau["B"]], 0.0)
+    return X, rng.binomial(1, p), arm, tau
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y, arm, _ = three_arms(24_000, seed=1)
+    return UpliftModel(
+        approach="t_learner", outcome="binary", control="control", categorical=["region"]
+    ).fit(X, y, arm)
+
+
+def test_each_variant_is_learned_against_control_and_the_best_one_picked(fitted):
+    X, _, _, tau = three_arms(6_000, seed=2)
+    scores = fitted.predict_frame(X)
+    assert list(scores.columns) == ["uplift_A", "uplift_B", "uplift", "best_variant"]
+    truth_best = np.where(tau["A"] > tau["B"], "A", "B")
+    assert (scores["best_variant"].to_numpy() == truth_best).mean() > 0.8
+    np.testing.assert_allclose(scores["uplift"], scores[["uplift_A", "uplift_B"]].max(axis=1))
+    np.testing.assert_allclose(fitted.predict(X), scores["uplift"])
+    assert abs(scores["uplift_A"].mean() - tau["A"].mean()) < 0.03
+
+
+def test_an_unseen_category_is_missing_and_a_missing_column_is_named(fitted):
+    X, _, _, _ = three_arms(10, seed=3)
+    encoded = encode_features(X.assign(region="west"), fitted.feature_names_in_, fitted.categories_)
+    assert encoded["region"].isna().all()
+    with pytest.raises(ValueError, match=r"lacks 1 feature column\(s\).*\['x1'\]"):
+        fitted.predict_frame(X.drop(columns="x1"))
+
+
+def test_bad_arms_are_refused():
+    X, y, arm, _ = three_arms(500, seed=4)
+    model = UpliftModel(approach="t_learner", outcome="binary", control="none")
+    with pytest.raises(ValueError, match=r"control 'none' is not among the arms \['A', 'B', "):
+        model.fit(X, y, arm)
+    model = UpliftModel(approach="t_learner", outcome="binary", control="control")
+    with pytest.raises(ValueError, match="Every customer is in the control arm"):
+        model.fit(X, y, np.full(len(y), "control"))
+
+
+def test_the_holdout_is_stratified_by_arm_and_outcome():
+    X, y, arm, _ = three_arms(9_000, seed=5)
+    frame = pd.DataFrame({"arm": arm, "outcome": y})
+    train, test = holdout_split(frame, test_size=0.3, random_state=0)
+    assert len(set(train) & set(test)) == 0 and len(train) + len(test) == len(frame)
+    keys = pd.Series(strata(frame["arm"], frame["outcome"]))
+    shares = keys.iloc[test].value_counts() / keys.value_counts()
+    assert ((shares - 0.3).abs() < 0.01).all()
+
+
+def test_the_approach_is_chosen_by_cross_validated_qini():
+    X, y, arm, _ = three_arms(9_000, seed=6)
+    frame = pd.concat([X, pd.DataFrame({"arm": arm, "outcome": y})], axis=1)
+    selection = select_approach(
+        frame,
+        features=list(X.columns),
+        categorical=["region"],
+        control="control",
+        outcome="binary",
+        approaches=["t_learner", "s_learner"],
+        n_folds=2,
+    )
+    summary = selection.summary()
+    assert set(summary["approach"]) == {"t_learner", "s_learner"}
+    assert selection.best == summary["approach"].iloc[0]
+    assert summary["mean"].iloc[0] >= summary["mean"].iloc[1]
+    assert len(selection.scores) == 2 * 2 * 2  # approaches x folds x variants

@@ -1,0 +1,126 @@
+"""``upseg train uplift`` (both forms) and ``upseg predict uplift``, end to end on real files."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from models.tracking import local_tracking_uri
+from pipelines.cli import app
+from tests.models.uplift.test_data import HILLSTROM
+
+runner = CliRunner()
+
+
+def invoke(*args) -> object:
+    result = runner.invoke(app, [str(a) for a in args])
+    # Rich wraps at the terminal width; compare words, not line breaks.
+    result.text = " ".join(result.output.split())
+    return result
+
+
+@pytest.fixture(scope="module")
+def hillstrom_sample(tmp_path_factory):
+    if not HILLSTROM.exists():
+        pytest.skip("needs ../shared/data/hillstrom.csv")
+    path = tmp_path_factory.mktemp("hillstrom") / "sample.csv"
+    sample = pd.read_csv(HILLSTROM).sample(15_000, random_state=0)
+    sample.insert(0, "customer", [f"h{i}" for i in range(len(sample))])
+    sample.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("uplift-work")
+
+
+@pytest.fixture(scope="module")
+def trained(hillstrom_sample, workdir):
+    return invoke(
+        "train", "uplift", "--table", hillstrom_sample, "--treatment", "segment",
+        "--control", "No E-Mail", "--outcome", "visit", "--exclude", "conversion,spend",
+        "--id", "customer", "--approaches", "t_learner,x_learner", "--folds", "2",
+        "--workdir", workdir,
+    )  # fmt: skip
+
+
+def test_table_form_chooses_an_approach_and_reports_the_holdout(trained, workdir):
+    assert trained.exit_code == 0, trained.output
+    out = trained.text
+    assert "uplift on visit (binary): 15,000 customers" in out
+    assert "not features: conversion, spend" in out
+    assert "t_learner" in out and "x_learner" in out and "←" in out
+    for variant in ("Mens E-Mail", "Womens E-Mail"):
+        assert variant in out
+    assert "uplift@30%" in out
+    assert "Registered uplift version 1 as" in out
+    run = MlflowClient(local_tracking_uri(workdir)).search_runs(
+        [
+            MlflowClient(local_tracking_uri(workdir))
+            .get_experiment_by_name("upseg-uplift")
+            .experiment_id
+        ]
+    )[0]
+    assert run.data.params["approach"] in ("t_learner", "x_learner")
+    assert "test_Womens E-Mail_qini_auc" in run.data.metrics
+    assert "test_qini_auc_weighted" in run.data.metrics
+    assert "shap_surrogate_r2" in run.data.metrics
+
+
+def test_predict_scores_every_row_of_a_matching_table(trained, hillstrom_sample, workdir, tmp_path):
+    out = tmp_path / "scores.csv"
+    result = invoke(
+        "predict", "uplift", "--table", hillstrom_sample, "--out", out,
+        "--model", "models:/uplift/1", "--workdir", workdir,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    assert list(scores.columns) == [
+        "customer", "uplift", "best_variant", "uplift_Mens E-Mail", "uplift_Womens E-Mail",
+    ]  # fmt: skip
+    assert len(scores) == 15_000
+    assert set(scores["best_variant"]) <= {"Mens E-Mail", "Womens E-Mail"}
+    assert "15,000 customers scored" in result.text
+
+
+def test_predict_refuses_a_table_that_does_not_match(trained, hillstrom_sample, workdir, tmp_path):
+    table = pd.read_csv(hillstrom_sample).drop(columns=["newbie"]).assign(age=40)
+    path = tmp_path / "other.parquet"
+    table.to_parquet(path)
+    result = invoke(
+        "predict", "uplift", "--table", path, "--out", tmp_path / "x.parquet",
+        "--model", "models:/uplift/1", "--workdir", workdir,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "lacks the model's feature column(s) ['newbie']" in result.text
+    assert "has column(s) the model was not trained on ['age']" in result.text
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_campaign_form_reports_against_the_synthetic_truth(world_dir, tmp_path):
+    result = invoke(
+        "train", "uplift", "--data", world_dir, "--campaign", "C2026-06-SUMMER",
+        "--approaches", "t_learner", "--folds", "2", "--workdir", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "arms control" in result.text and "discount_10" in result.text
+    assert "Against the synthetic truth: spearman_discount_10" in result.text
+    assert "oracle_share_new_arrivals" in result.text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give either --data DIR with --campaign ID, or --table FILE"),
+        (["--data", "x"], "--data needs --campaign ID"),
+        (["--table", "x.csv"], "--table needs --treatment COL"),
+        (["--table", "missing.csv", "--treatment", "arm"], "missing.csv: no such file"),
+    ],
+)
+def test_bad_options_are_named(args, message, tmp_path):
+    result = invoke("train", "uplift", *args, "--workdir", tmp_path)
+    assert result.exit_code == 1
+    assert message in result.text
