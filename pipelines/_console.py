@@ -159,6 +159,13 @@ def report_uplift_run(run, uri: str) -> None:
         mark = " ←" if row.approach == run.selection.best else ""
         choice.add_row(f"{row.approach}{mark}", f"{row.mean:.4f}", f"{row.std:.4f}")
     console.print(choice)
+    if run.tuning.n_trials:
+        t = run.tuning
+        kept = "tuned parameters used" if run.params else "defaults kept (no trial beat them)"
+        console.print(
+            f"Optuna study {t.study_name!r}: {t.n_trials} trials ({t.n_resumed} from an "
+            f"earlier run), best CV Qini {t.best_value:.4f}; {kept}"
+        )
     held = Table(title="Held-out customers, per variant against control", title_justify="left")
     for column in ("variant", "Qini", "95% CI", "AUUC", "uplift@10%", "uplift@20%", "uplift@30%"):
         held.add_column(column, justify="left" if column == "variant" else "right")

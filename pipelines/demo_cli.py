@@ -15,6 +15,7 @@ from pipelines._console import (
     quiet_mlflow,
     report_features_run,
     report_training_run,
+    report_uplift_run,
     validation_table,
 )
 
@@ -33,26 +34,28 @@ def demo(
     as_of: Annotated[str, typer.Option(help="Cutoff date of the features.")] = DEMO_AS_OF,
     trials: Annotated[int, typer.Option(min=0, help="Optuna trials per model.")] = 3,
 ) -> None:
-    """Run generate → validate → features → train churn and propensity, and say where it all is.
+    """Run generate → validate → features → train churn, propensity and uplift; say where it all is.
 
     Models are tracked in a SQLite MLflow store inside --out, unless
     MLFLOW_TRACKING_URI points elsewhere.
     """
+    from features.synthetic import CAMPAIGN_ID
     from models.tracking import tracking_uri, ui_command
     from pipelines.train_job import TrainSettings, run_training
+    from pipelines.uplift_job import UpliftSettings, run_uplift
 
     cutoff = jobs.parse_instant(as_of, option="--as-of")
     data = out / "data"
     features_path = out / f"features_{cutoff.date().isoformat()}.parquet"
-    with console.status(f"1/5 generating a world of {customers:,} customers…"):
+    with console.status(f"1/6 generating a world of {customers:,} customers…"):
         write_world(generate_world(customers, seed=seed), data)
-    console.print(f"[bold]1/5 generate[/]  synthetic world in {data}")
-    with console.status("2/5 validating, 3/5 building features…"):
+    console.print(f"[bold]1/6 generate[/]  synthetic world in {data}")
+    with console.status("2/6 validating, 3/6 building features…"):
         run = jobs.run_features(data, cutoff, features_path)
-    console.print("[bold]2/5 validate[/]")
+    console.print("[bold]2/6 validate[/]")
     console.print(validation_table(run.source.result))
     print_problems(run.source.result)
-    console.print("[bold]3/5 features[/]")
+    console.print("[bold]3/6 features[/]")
     report_features_run(run)
     quiet_mlflow()
     uri = tracking_uri(out)
@@ -65,17 +68,24 @@ def demo(
             workdir=out,
             trials=trials,
         )
-        with console.status(f"{step}/5 training {task}…") as status:
+        with console.status(f"{step}/6 training {task}…") as status:
             trained = run_training(settings, on_stage=lambda m, s=status: s.update(f"{m}…"))
-        console.print(f"[bold]{step}/5 train {task}[/]")
+        console.print(f"[bold]{step}/6 train {task}[/]")
         report_training_run(trained, uri)
+    with console.status("6/6 training uplift…") as status:
+        uplift = run_uplift(
+            UpliftSettings(tracking_uri=uri, workdir=out, data_dir=data, campaign=CAMPAIGN_ID),
+            on_stage=lambda m: status.update(f"6/6 {m}…"),
+        )
+    console.print(f"[bold]6/6 train uplift[/] on campaign {CAMPAIGN_ID}")
+    report_uplift_run(uplift, uri)
     console.print(
         "\nOutputs:\n"
         f"  data source      {data}/ (customers, orders, email_events, web_events, "
         "campaign_assignments)\n"
         f"  ground truth     {data}/truth.parquet (for evaluation only)\n"
         f"  features         {features_path}\n"
-        f"  models           registered as churn and propensity in {uri}\n"
+        f"  models           registered as churn, propensity and uplift in {uri}\n"
         f"  MLflow UI        {ui_command(uri)}\n"
-        "Next: `upseg train churn --help`, docs/models.md, docs/data-contract.md"
+        "Next: `upseg train --help`, docs/models.md, docs/uplift.md, docs/data-contract.md"
     )

@@ -190,6 +190,12 @@ def uplift(
         typer.Option(help="Comma-separated candidates (default: every approach that fits)."),
     ] = None,
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds for the choice.")] = 3,
+    trials: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Optuna trials tuning the chosen approach by CV Qini; 0 keeps defaults."
+        ),
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the split, the folds and LightGBM.")] = 0,
     name: Annotated[str, typer.Option(help="Registered model name.")] = "uplift",
     experiment: Annotated[
@@ -241,6 +247,7 @@ def uplift(
         exclude=tuple(c.strip() for c in exclude.split(",")) if exclude else (),
         approaches=tuple(a.strip() for a in approaches.split(",")) if approaches else None,
         n_folds=folds,
+        trials=trials,
         seed=seed,
         experiment=experiment,
         model_name=name,

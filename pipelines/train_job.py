@@ -30,6 +30,7 @@ from models.classifier import CalibratedLGBMClassifier
 from models.dataset import TASKS, TrainingData, training_data
 from models.evaluation import classification_metrics, gains_table, reliability_table
 from models.evaluation import shap_importance as importance_table
+from models.explain import top_drivers
 from models.registry import (
     CHAMPION,
     GateDecision,
@@ -46,6 +47,8 @@ __all__ = ["TrainSettings", "TrainingRun", "run_training"]
 
 #: Rows of the test split drawn in the SHAP summary plot.
 SHAP_PLOT_ROWS = 2000
+#: Test customers whose top three drivers are logged, as the scorer will write them.
+REASON_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,13 @@ def _write_artifacts(
     importance_table(contributions.to_numpy(), list(data.features)).to_csv(
         tables / "shap_importance.csv", index=False
     )
+    reasons = test.loc[sample[:REASON_ROWS], ["customer_id"]].assign(
+        probability=p_model[test.index.get_indexer(sample[:REASON_ROWS])],
+        reasons=top_drivers(
+            contributions.loc[sample[:REASON_ROWS]].to_numpy(), list(data.features)
+        ),
+    )
+    reasons.to_csv(tables / "reasons_sample.csv", index=False)
     reliability_table(y, p_model).to_csv(tables / "reliability.csv", index=False)
     gains_table(y, p_model).to_csv(tables / "gains.csv", index=False)
     gains_table(y, p_base).to_csv(tables / "gains_baseline.csv", index=False)

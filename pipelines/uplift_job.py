@@ -34,6 +34,7 @@ from models.registry import (
     register_version,
 )
 from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from models.tuning import TuningResult
 from models.uplift import plots as uplift_plots
 from models.uplift.data import UpliftData, campaign_data, table_data
 from models.uplift.learners import approaches_for
@@ -45,6 +46,7 @@ from models.uplift.metrics import (
 )
 from models.uplift.model import UpliftModel, encode_features
 from models.uplift.selection import Selection, holdout_split, select_approach
+from models.uplift.tuning import tune_uplift
 from pipelines.jobs import load_source
 
 __all__ = ["UpliftRun", "UpliftSettings", "run_uplift"]
@@ -71,6 +73,7 @@ class UpliftSettings:
     test_size: float = 0.3
     seed: int = 0
     n_boot: int = 200
+    trials: int = 0
     experiment: str | None = None
     model_name: str = "uplift"
     margin: float = 0.0
@@ -89,6 +92,8 @@ class UpliftRun:
     overall: dict[str, float]
     truth: dict[str, float]
     surrogate_r2: float
+    tuning: TuningResult
+    params: dict
     decision: GateDecision
     champion: float | None
     run_id: str
@@ -300,12 +305,35 @@ def run_uplift(
             f"Choosing the approach: {a}, fold {f + 1} of {settings.n_folds}"
         ),
     )
+    default_qini = float(selection.summary()["mean"].iloc[0])
+    tuning = tune_uplift(
+        train,
+        features=data.features,
+        categorical=data.categorical,
+        control=data.control,
+        outcome=data.kind,
+        approach=selection.best,
+        trials=settings.trials,
+        n_folds=settings.n_folds,
+        seed=settings.seed,
+        name=f"{settings.model_name}-{digest[:12]}-{data.outcome}-{selection.best}-"
+        f"seed{settings.seed}",
+        storage=settings.workdir / "optuna.db",
+        callbacks=(
+            lambda study, trial: on_stage(
+                f"Tuning {selection.best}: trial {trial.number + 1} of {settings.trials}"
+            ),
+        ),
+    )
+    # Tuned parameters replace the defaults only when they score better on the same folds.
+    params = tuning.params if (tuning.best_value or -np.inf) > default_qini else {}
     on_stage(f"Fitting {selection.best} on every training customer")
     model = UpliftModel(
         approach=selection.best,
         outcome=data.kind,
         control=data.control,
         categorical=data.categorical,
+        params=params or None,
         random_state=settings.seed,
     ).fit(train.loc[:, list(data.features)], train["outcome"], train["arm"])
     # What `upseg predict uplift` may find beside the features in a table to score.
@@ -362,8 +390,12 @@ def run_uplift(
                 "seed": settings.seed,
                 "n_features": len(data.features),
                 "excluded_columns": ",".join(data.ignored),
+                "trials": settings.trials,
+                "tuned": bool(params),
+                **{f"lgbm_{k}": v for k, v in params.items()},
             }
         )
+        mlflow.log_metrics({**tuning.summary(), "cv_qini_default_params": default_qini})
         for variant, row in per_variant.iterrows():
             mlflow.log_metrics({f"test_{variant}_{k}": float(v) for k, v in row.items()})
         mlflow.log_metrics({f"test_{k}": float(v) for k, v in overall.items()})
@@ -384,6 +416,8 @@ def run_uplift(
         )
         with tempfile.TemporaryDirectory() as tmp:
             _write_artifacts(Path(tmp), data, selection, per_variant, test, scores, contributions)
+            if not tuning.trials.empty:
+                tuning.trials.to_csv(Path(tmp) / "tables" / "optuna_trials.csv", index=False)
             mlflow.log_artifacts(tmp)
         example = test.loc[:, list(data.features)].head(5)
         with warnings.catch_warnings():
@@ -420,6 +454,8 @@ def run_uplift(
         overall=overall,
         truth=truth,
         surrogate_r2=r2,
+        tuning=tuning,
+        params=params,
         decision=decision,
         champion=champion,
         run_id=run.info.run_id,

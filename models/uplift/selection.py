@@ -19,7 +19,14 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from models.uplift.metrics import qini_auc
 from models.uplift.model import UpliftModel
 
-__all__ = ["Selection", "select_approach", "strata", "holdout_split", "variant_qini"]
+__all__ = [
+    "Selection",
+    "cross_validated_qini",
+    "holdout_split",
+    "select_approach",
+    "strata",
+    "variant_qini",
+]
 
 
 def strata(arm: pd.Series, outcome: pd.Series) -> np.ndarray:
@@ -67,6 +74,50 @@ class Selection:
         return table.sort_values("mean", ascending=False, ignore_index=True)
 
 
+def cross_validated_qini(
+    frame: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    categorical: Sequence[str],
+    control: str,
+    outcome: str,
+    approach: str,
+    n_folds: int = 3,
+    params: dict[str, Any] | None = None,
+    random_state: int = 0,
+    on_fit: Callable[[str, int], None] = lambda approach, fold: None,
+) -> pd.DataFrame:
+    """Qini AUC of one approach on each held-out fold and variant.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``approach``, ``fold``, ``variant``, ``qini_auc``; the folds are the
+        same for every approach and parameter set with the same ``random_state``.
+    """
+    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+    X = frame.loc[:, list(features)]
+    y = frame["outcome"].to_numpy(dtype=float)
+    arm = frame["arm"].astype("string")
+    rows = []
+    for fold, (fit_idx, score_idx) in enumerate(folds.split(X, strata(arm, frame["outcome"]))):
+        on_fit(approach, fold)
+        model = UpliftModel(
+            approach=approach,
+            outcome=outcome,
+            control=control,
+            categorical=categorical,
+            params=params,
+            random_state=random_state,
+        ).fit(X.iloc[fit_idx], y[fit_idx], arm.iloc[fit_idx])
+        scored = variant_qini(model, X.iloc[score_idx], y[score_idx], arm.iloc[score_idx])
+        rows += [
+            {"approach": approach, "fold": fold, "variant": v, "qini_auc": q}
+            for v, q in scored.items()
+        ]
+    return pd.DataFrame(rows)
+
+
 def select_approach(
     frame: pd.DataFrame,
     *,
@@ -91,27 +142,23 @@ def select_approach(
     on_fit : callable, optional
         Called before each fit with the approach and fold, for progress.
     """
-    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
-    X = frame.loc[:, list(features)]
-    y = frame["outcome"].to_numpy(dtype=float)
-    arm = frame["arm"].astype("string")
-    rows = []
-    for fold, (fit_idx, score_idx) in enumerate(folds.split(X, strata(arm, frame["outcome"]))):
-        for approach in approaches:
-            on_fit(approach, fold)
-            model = UpliftModel(
-                approach=approach,
-                outcome=outcome,
-                control=control,
+    scores = pd.concat(
+        [
+            cross_validated_qini(
+                frame,
+                features=features,
                 categorical=categorical,
+                control=control,
+                outcome=outcome,
+                approach=approach,
+                n_folds=n_folds,
                 params=params,
                 random_state=random_state,
-            ).fit(X.iloc[fit_idx], y[fit_idx], arm.iloc[fit_idx])
-            scored = variant_qini(model, X.iloc[score_idx], y[score_idx], arm.iloc[score_idx])
-            rows += [
-                {"approach": approach, "fold": fold, "variant": v, "qini_auc": q}
-                for v, q in scored.items()
-            ]
-    scores = pd.DataFrame(rows)
+                on_fit=on_fit,
+            )
+            for approach in approaches
+        ],
+        ignore_index=True,
+    )
     best = Selection("", scores).summary()["approach"].iloc[0]
     return Selection(best, scores)

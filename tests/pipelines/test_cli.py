@@ -143,8 +143,13 @@ def test_bad_options_get_clear_errors(args, message):
 
 def test_demo_runs_end_to_end_and_says_where_its_outputs_are(tmp_path):
     out = tmp_path / "demo"
-    result = invoke("demo", "--out", out, "--customers", 800, "--seed", 2)
+    result = invoke("demo", "--out", out, "--customers", 3_000, "--seed", 2, "--trials", 0)
     assert result.exit_code == 0, result.output
+    for step in ("4/6 train churn", "5/6 train propensity", "6/6 train uplift"):
+        assert step in result.text
+    for model in ("churn", "propensity", "uplift"):
+        assert f"Registered {model} version 1 as @" in result.text
+    assert f"mlflow ui --backend-store-uri sqlite:///{(out / 'mlflow.db').resolve()}" in result.text
     features_file = out / "features_2026-04-01.parquet"
     assert features_file.exists() and (out / "data" / "truth.parquet").exists()
     assert str(features_file) in result.text

@@ -75,7 +75,12 @@ def test_the_run_logs_what_a_data_scientist_needs(first, workdir, world_dir):
     names = {p.relative_to(local).as_posix() for p in Path(local).rglob("*")}
     for plot in ("roc", "pr", "calibration", "lift", "shap_summary"):
         assert f"plots/{plot}.png" in names
-    assert {"tables/reliability.csv", "tables/shap_importance.csv", "features.json"} <= names
+    assert {
+        "tables/reliability.csv",
+        "tables/shap_importance.csv",
+        "tables/reasons_sample.csv",
+        "features.json",
+    } <= names
     fingerprint = json.loads((Path(local) / "data_fingerprint.json").read_text())
     assert fingerprint["source"] == str(world_dir.resolve())
     assert fingerprint["rows"]["customers"] == 6_000
