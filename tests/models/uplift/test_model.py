@@ -93,3 +93,29 @@ def test_the_approach_is_chosen_by_cross_validated_qini():
     assert selection.best == summary["approach"].iloc[0]
     assert summary["mean"].iloc[0] >= summary["mean"].iloc[1]
     assert len(selection.scores) == 2 * 2 * 2  # approaches x folds x variants
+
+
+def test_uplift_tuning_resumes_and_zero_trials_keeps_defaults(tmp_path):
+    from models.uplift.tuning import tune_uplift
+
+    X, y, arm, _ = three_arms(3_000, seed=7)
+    frame = pd.concat([X, pd.DataFrame({"arm": arm, "outcome": y})], axis=1)
+    options = {
+        "features": list(X.columns),
+        "categorical": ["region"],
+        "control": "control",
+        "outcome": "binary",
+        "approach": "t_learner",
+        "n_folds": 2,
+        "seed": 0,
+        "name": "uplift-test",
+        "storage": tmp_path / "optuna.db",
+    }
+    assert tune_uplift(frame, trials=0, **options).params == {}
+    first = tune_uplift(frame, trials=2, **options)
+    assert first.n_trials == 2 and first.n_resumed == 0
+    resumed = tune_uplift(frame, trials=3, **options)
+    assert resumed.n_trials == 3 and resumed.n_resumed == 2
+    assert set(resumed.params) == {
+        "n_estimators", "learning_rate", "num_leaves", "min_child_samples", "colsample_bytree",
+    }  # fmt: skip
