@@ -36,7 +36,7 @@ from models.registry import (
 from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from models.tuning import TuningResult
 from models.uplift import plots as uplift_plots
-from models.uplift.data import UpliftData, campaign_data, table_data
+from models.uplift.data import ExperimentError, UpliftData, campaign_data, table_data
 from models.uplift.learners import approaches_for
 from models.uplift.metrics import (
     best_variant_metrics,
@@ -179,7 +179,13 @@ def _champion_score(
         return None, None
     model = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
     missing = [c for c in model.feature_names_in_ if c not in test.columns]
-    if missing or tuple(model.variants_) != data.variants or model.outcome != data.kind:
+    trained_on = getattr(model, "columns_", {}).get("outcomes", [None])[0]
+    if (
+        missing
+        or tuple(model.variants_) != data.variants
+        or model.outcome != data.kind
+        or trained_on != data.outcome
+    ):
         return None, (
             f"the champion (version {current.version}) was trained on other features, arms "
             "or outcome"
@@ -291,6 +297,12 @@ def run_uplift(
     )
     train, test = data.frame.iloc[train_idx], data.frame.iloc[test_idx]
     candidates = settings.approaches or approaches_for(data.kind)
+    unusable = [a for a in candidates if a not in approaches_for(data.kind)]
+    if unusable:
+        raise ExperimentError(
+            f"--approaches {', '.join(unusable)} cannot model a {data.kind} outcome; "
+            f"choose among {', '.join(approaches_for(data.kind))}."
+        )
 
     selection = select_approach(
         train,

@@ -118,6 +118,23 @@ def test_campaign_form_reports_against_the_synthetic_truth(world_dir, tmp_path):
         (["--data", "x"], "--data needs --campaign ID"),
         (["--table", "x.csv"], "--table needs --treatment COL"),
         (["--table", "missing.csv", "--treatment", "arm"], "missing.csv: no such file"),
+        (
+            [
+                "--table",
+                HILLSTROM,
+                "--treatment",
+                "segment",
+                "--control",
+                "No E-Mail",
+                "--outcome",
+                "spend",
+                "--exclude",
+                "visit,conversion",
+                "--approaches",
+                "class_transformation",
+            ],
+            "--approaches class_transformation cannot model a continuous outcome",
+        ),
     ],
 )
 def test_bad_options_are_named(args, message, tmp_path):
