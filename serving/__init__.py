@@ -1,3 +1,21 @@
-"""The batch scorer (a later issue): champion models to a campaign audience file."""
+"""The batch scorer: champions from the registry → scores, reasons → policy → audience."""
 
-__all__: list[str] = []
+from serving.policy import (
+    Policy,
+    PolicyError,
+    assign_segments,
+    load_policy,
+    parse_policy,
+    policy_digest,
+    vip_cut,
+)
+
+__all__ = [
+    "Policy",
+    "PolicyError",
+    "assign_segments",
+    "load_policy",
+    "parse_policy",
+    "policy_digest",
+    "vip_cut",
+]
