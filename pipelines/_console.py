@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -133,6 +134,7 @@ def quiet_mlflow() -> None:
     """Silence MLflow's database migrations and its note on pickled models."""
     # MLflow's database migrations and its note on pickled models are noise to a user
     # here: the models are written by this code and loaded from the team's own registry.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="mlflow")

@@ -28,6 +28,7 @@ from models import plots
 from models.baseline import RecencyBaseline
 from models.classifier import CalibratedLGBMClassifier
 from models.dataset import TASKS, TrainingData, training_data
+from models.drift import reference_distribution, reference_distributions
 from models.evaluation import classification_metrics, gains_table, reliability_table
 from models.evaluation import shap_importance as importance_table
 from models.explain import top_drivers
@@ -89,6 +90,25 @@ class TrainingRun:
     best_iteration: int
     seconds: float
     notes: tuple[str, ...] = field(default=())
+
+
+def _reference(task: str, data: TrainingData, model: CalibratedLGBMClassifier) -> dict:
+    """Distributions the scorer compares its population with (PSI).
+
+    The holdout cutoff's rows are the reference: for propensity they are every
+    customer, so its feature distributions stand for the scored base; churn's
+    rows are the active customers only, so only its score is kept, tagged with
+    that population.
+    """
+    held = data.frame[data.frame["role"] != "train"]
+    score = pd.Series(model.predict_proba(held)[:, 1])
+    return {
+        "population": "active_365d" if task == "churn" else "all",
+        "features": reference_distributions(held, list(data.features))
+        if task == "propensity"
+        else {},
+        "score": reference_distribution(score),
+    }
 
 
 def _fit_model(data: TrainingData, params: dict[str, Any], settings: TrainSettings):
@@ -330,6 +350,7 @@ def run_training(
             mlflow.log_metrics({f"champion_{k}": v for k, v in champion.items()})
         mlflow.log_metrics({"valid_auc": model.best_score_["auc"], **tuning.summary()})
         mlflow.log_dict(fingerprint, "data_fingerprint.json")
+        mlflow.log_dict(_reference(task.name, data, model), "reference.json")
         with tempfile.TemporaryDirectory() as tmp:
             _write_artifacts(Path(tmp), data, model, baseline, tuning, fingerprint)
             mlflow.log_artifacts(tmp)

@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from features.sources import connect, data_fingerprint, find_table_files
 from models import plots
+from models.drift import reference_distribution
 from models.evaluation import shap_importance
 from models.registry import (
     CHAMPION,
@@ -416,6 +417,14 @@ def run_uplift(
         )
         mlflow.log_metrics({**truth, "shap_surrogate_r2": r2})
         mlflow.log_dict(source, "data_fingerprint.json")
+        mlflow.log_dict(
+            {
+                "population": "all",
+                "features": {},
+                "score": reference_distribution(scores["uplift"]),
+            },
+            "reference.json",
+        )
         mlflow.log_dict(
             {
                 "features": list(data.features),

@@ -145,8 +145,11 @@ def test_demo_runs_end_to_end_and_says_where_its_outputs_are(tmp_path):
     out = tmp_path / "demo"
     result = invoke("demo", "--out", out, "--customers", 3_000, "--seed", 2, "--trials", 0)
     assert result.exit_code == 0, result.output
-    for step in ("4/6 train churn", "5/6 train propensity", "6/6 train uplift"):
+    for step in ("4/7 train churn", "5/7 train propensity", "6/7 train uplift", "7/7 score"):
         assert step in result.text
+    audience = pd.read_parquet(out / "audience.parquet")
+    assert set(audience["action"]) <= {"send", "holdout", "skip", "suppress"}
+    assert str(out / "audience.parquet") in result.text
     for model in ("churn", "propensity", "uplift"):
         assert f"Registered {model} version 1 as @" in result.text
     assert f"mlflow ui --backend-store-uri sqlite:///{(out / 'mlflow.db').resolve()}" in result.text

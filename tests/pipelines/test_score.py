@@ -1,0 +1,230 @@
+"""``upseg score``: champions → audience, end to end on a real registry and real files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.synthetic import CAMPAIGN_ID
+from models.tracking import local_tracking_uri
+from pipelines.cli import app
+from pipelines.train_job import TrainSettings, run_training
+from pipelines.uplift_job import UpliftSettings, run_uplift
+from tests.conftest import AS_OF
+
+runner = CliRunner()
+
+
+def invoke(*args) -> object:
+    result = runner.invoke(app, [str(a) for a in args])
+    result.text = " ".join(result.output.split())
+    return result
+
+
+@pytest.fixture(scope="module")
+def registry(world_dir, tmp_path_factory):
+    """A local registry with churn, propensity and uplift champions of the test world."""
+    work = tmp_path_factory.mktemp("score-work")
+    uri = local_tracking_uri(work)
+    for task in ("churn", "propensity"):
+        run_training(
+            TrainSettings(
+                task=task,
+                data_dir=world_dir,
+                as_of=AS_OF,
+                tracking_uri=uri,
+                workdir=work,
+                snapshots=1,
+            )  # fmt: skip
+        )
+    run_uplift(
+        UpliftSettings(
+            tracking_uri=uri,
+            workdir=work,
+            data_dir=world_dir,
+            campaign=CAMPAIGN_ID,
+            approaches=("t_learner",),
+            n_folds=2,
+            n_boot=50,
+            promote=True,
+        )  # fmt: skip
+    )
+    return work
+
+
+def score(world_dir, registry, out, *extra):
+    return invoke(
+        "score", "--data", world_dir, "--as-of", "2026-05-01", "--campaign", "JUNE-PROMO",
+        "--out", out, "--workdir", registry, *extra,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def audience(world_dir, registry, tmp_path_factory):
+    out = tmp_path_factory.mktemp("audience") / "audience.parquet"
+    result = score(world_dir, registry, out)
+    assert result.exit_code == 0, result.output
+    return result, pd.read_parquet(out), out
+
+
+def test_every_customer_signed_up_before_as_of_appears_once(audience, world_dir):
+    result, frame, out = audience
+    customers = pd.read_parquet(world_dir / "customers.parquet")
+    eligible = customers[customers["signup_at"] < pd.Timestamp("2026-05-01", tz="UTC")]
+    assert len(frame) == len(eligible) and frame["customer_id"].is_unique
+    assert set(frame["customer_id"]) == set(eligible["customer_id"])
+    expected = [
+        "customer_id", "churn_probability", "purchase_probability", "uplift", "best_variant",
+        "uplift_discount_10", "uplift_new_arrivals", "expected_incremental_value",
+        "priority_segment", "rfm_segment", "lifecycle_stage", "reasons", "action",
+        "suppression_reason", "skip_reason", "model_versions", "as_of",
+    ]  # fmt: skip
+    assert list(frame.columns) == expected
+    assert set(frame["action"]) <= {"send", "holdout", "suppress", "skip"}
+    summary = json.loads(out.with_name("audience_summary.json").read_text())
+    assert summary["reconciles"] is True
+    assert sum(summary["actions"].values()) == len(frame)
+    assert (
+        f"{len(eligible):,} signed up before as-of = {len(frame):,} in the audience" in result.text
+    )
+
+
+def test_suppression_is_absolute(audience, world_dir):
+    _, frame, _ = audience
+    customers = pd.read_parquet(world_dir / "customers.parquet").set_index("customer_id")
+    as_of = pd.Timestamp("2026-05-01", tz="UTC")
+    info = customers.loc[frame["customer_id"]]
+    opted_out = ~info["email_opt_in"].to_numpy()
+    unsubscribed = (info["unsubscribed_at"] < as_of).to_numpy()
+    must = opted_out | unsubscribed
+    assert must.any()
+    assert (frame.loc[must, "action"] == "suppress").all()
+    assert set(frame.loc[opted_out, "suppression_reason"]) == {"no_opt_in"}
+    assert not (frame["action"].eq("send") & frame["suppression_reason"].ne("")).any()
+
+
+def test_sleeping_dogs_are_never_sent(audience):
+    _, frame, _ = audience
+    dogs = frame["priority_segment"].str.startswith("sleeping")
+    assert not (frame.loc[dogs, "action"] == "send").any()
+
+
+def test_holdout_is_deterministic_and_near_its_share(audience, world_dir, registry, tmp_path):
+    _, frame, _ = audience
+    again = tmp_path / "again.parquet"
+    assert score(world_dir, registry, again).exit_code == 0
+    rerun = pd.read_parquet(again)
+    pd.testing.assert_series_equal(frame["action"], rerun["action"])
+    targeted = frame["action"].isin(["send", "holdout"])
+    share = (frame.loc[targeted, "action"] == "holdout").mean()
+    n = int(targeted.sum())
+    assert abs(share - 0.1) < 4 * np.sqrt(0.1 * 0.9 / n)
+
+
+def test_budget_sends_the_highest_expected_value(world_dir, registry, tmp_path):
+    out = tmp_path / "budget.csv"
+    result = score(world_dir, registry, out, "--budget", 50)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    sent = frame[frame["action"] == "send"]
+    assert len(sent) == 50
+    left = frame[(frame["action"] == "skip") & (frame["skip_reason"] == "budget")]
+    assert sent["expected_incremental_value"].min() >= left["expected_incremental_value"].max()
+
+
+def test_a_failed_run_leaves_the_previous_audience_intact(
+    world_dir, registry, tmp_path, monkeypatch
+):
+    out = tmp_path / "audience.parquet"
+    assert score(world_dir, registry, out).exit_code == 0
+    before = out.read_bytes()
+    import pipelines.score_job as job
+
+    calls = {"n": 0}
+    real = job.score_chunk
+
+    def crash_on_second_chunk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(job, "score_chunk", crash_on_second_chunk)
+    monkeypatch.setattr(job, "CHUNK_ROWS", 1_000)
+    with pytest.raises(RuntimeError, match="killed"):
+        job.run_scoring(
+            job.ScoreSettings(
+                data_dir=world_dir,
+                as_of=pd.Timestamp("2026-05-01", tz="UTC"),
+                campaign="JUNE-PROMO",
+                out=out,
+                tracking_uri=local_tracking_uri(registry),
+                workdir=registry,
+                chunk_rows=1_000,
+            )  # fmt: skip
+        )
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "audience.parquet",
+        "audience_summary.json",
+    ]
+
+
+def test_a_policy_with_an_error_is_refused_naming_the_key(world_dir, registry, tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nchurn_risk:\n  high_min: 0.2\n  medium_min: 0.5\n")
+    result = score(world_dir, registry, tmp_path / "a.parquet", "--policy", policy)
+    assert result.exit_code == 1
+    assert "churn_risk" in result.text and "high_min" in result.text
+    assert not (tmp_path / "a.parquet").exists()
+
+
+def test_a_model_from_another_feature_set_is_refused(world_dir, registry, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(local_tracking_uri(registry))
+    run_id = client.get_model_version_by_alias("propensity", "champion").run_id
+    client.set_tag(run_id, "feature_set", "customer_v0")
+    try:
+        result = score(world_dir, registry, tmp_path / "a.parquet")
+    finally:
+        client.set_tag(run_id, "feature_set", "customer_v1")
+    assert result.exit_code == 1
+    assert "model/feature mismatch" in result.text
+    assert "trained on feature set 'customer_v0'" in result.text
+
+
+def test_segment_changes_since_the_previous_run(audience, world_dir, registry, tmp_path):
+    _, _, previous = audience
+    out = tmp_path / "next.parquet"
+    result = invoke(
+        "score", "--data", world_dir, "--as-of", "2026-05-15", "--campaign", "JUNE-PROMO",
+        "--out", out, "--workdir", registry, "--previous", previous,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "since the previous run" in result.text
+    assert (tmp_path / "next_segment_changes.csv").exists()
+
+
+def test_missing_champions_are_named(world_dir, tmp_path):
+    result = score(world_dir, tmp_path, tmp_path / "a.parquet")
+    assert result.exit_code == 1
+    assert "model 'churn' has no @champion" in result.text
+
+
+def test_strict_drift_fails_on_a_drifting_feature_and_writes_nothing(world_dir, registry, tmp_path):
+    # Newsletters go out every two weeks, so "days since the last e-mail" as of a
+    # month after training is distributed differently from the training cutoff's.
+    out = tmp_path / "strict.parquet"
+    result = score(world_dir, registry, out, "--strict-drift")
+    assert result.exit_code == 1
+    assert "drift above the limit 0.25" in result.text
+    assert "days_since_last_email" in result.text
+    assert not out.exists()
+    relaxed = score(world_dir, registry, out)
+    assert relaxed.exit_code == 0
+    assert "PSI above 0.1" in relaxed.text and "days_since_last_email" in relaxed.text
