@@ -19,7 +19,7 @@ from optuna_integration.lightgbm import LightGBMPruningCallback
 
 from models.classifier import DEFAULT_PARAMS, CalibratedLGBMClassifier
 
-__all__ = ["TuningResult", "search_space", "study_name", "tune"]
+__all__ = ["TuningResult", "open_study", "search_space", "study_name", "tune"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,34 @@ def study_name(model: str, as_of: pd.Timestamp, fingerprint: str, seed: int) -> 
     return f"{model}-{as_of:%Y%m%d}-{fingerprint[:12]}-seed{seed}"
 
 
+def open_study(
+    name: str,
+    storage: str | Path | None,
+    seed: int,
+    *,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> tuple[optuna.Study, str | None]:
+    """The maximising study ``name`` in the SQLite file ``storage`` (created or resumed).
+
+    In memory, and so not resumable, when ``storage`` is None. Returns the
+    study and its storage URL.
+    """
+    url = None
+    if storage is not None:
+        Path(storage).parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(storage).resolve()}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=name,
+        storage=url,
+        load_if_exists=True,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=pruner,
+    )
+    return study, url
+
+
 def tune(
     train: tuple[pd.DataFrame, pd.Series],
     valid: tuple[pd.DataFrame, pd.Series],
@@ -101,16 +129,10 @@ def tune(
         raise ValueError(f"trials must be 0 or more; got {trials}.")
     if trials == 0:
         return TuningResult(dict(DEFAULT_PARAMS), name, None, 0, 0, 0, 0, None, pd.DataFrame())
-    url = f"sqlite:///{Path(storage).resolve()}" if storage is not None else None
-    if storage is not None:
-        Path(storage).parent.mkdir(parents=True, exist_ok=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=name,
-        storage=url,
-        load_if_exists=True,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
+    study, url = open_study(
+        name,
+        storage,
+        seed,
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=20),
     )
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

@@ -172,6 +172,20 @@ def _surrogate(
     return pd.DataFrame(contributions, columns=X_test.columns, index=test.index), float(r2)
 
 
+def _evaluate(model: UpliftModel, data: UpliftData, test: pd.DataFrame, *, n_boot: int, seed: int):
+    """The model's scores of ``test`` and their per-variant and policy metrics."""
+    scores = model.predict_frame(test)
+    result = best_variant_metrics(
+        test["outcome"].to_numpy(),
+        test["arm"].astype(str).to_numpy(),
+        scores[[f"uplift_{v}" for v in data.variants]].set_axis(list(data.variants), axis=1),
+        data.control,
+        n_boot=n_boot,
+        random_state=seed,
+    )
+    return scores, result
+
+
 def _champion_score(
     client: MlflowClient, name: str, data: UpliftData, test: pd.DataFrame, seed: int, n_boot: int
 ) -> tuple[float | None, str | None]:
@@ -191,15 +205,7 @@ def _champion_score(
             f"the champion (version {current.version}) was trained on other features, arms "
             "or outcome"
         )
-    scores = model.predict_frame(test)
-    result = best_variant_metrics(
-        test["outcome"].to_numpy(),
-        test["arm"].astype(str).to_numpy(),
-        scores[[f"uplift_{v}" for v in data.variants]].set_axis(list(data.variants), axis=1),
-        data.control,
-        n_boot=n_boot,
-        random_state=seed,
-    )
+    _, result = _evaluate(model, data, test, n_boot=n_boot, seed=seed)
     return float(result.overall[GATE_METRIC]), None
 
 
@@ -357,15 +363,7 @@ def run_uplift(
     }
 
     on_stage("Evaluating on the held-out customers")
-    scores = model.predict_frame(test)
-    result = best_variant_metrics(
-        test["outcome"].to_numpy(),
-        test["arm"].astype(str).to_numpy(),
-        scores[[f"uplift_{v}" for v in data.variants]].set_axis(list(data.variants), axis=1),
-        data.control,
-        n_boot=settings.n_boot,
-        random_state=settings.seed,
-    )
+    scores, result = _evaluate(model, data, test, n_boot=settings.n_boot, seed=settings.seed)
     per_variant, overall = result.per_variant, dict(result.overall)
     truth = _truth_metrics(data_dir, data, test, scores)
     contributions, r2 = _surrogate(model, train, test, settings.seed)

@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from models.tuning import TuningResult
+from models.tuning import TuningResult, open_study
 from models.uplift.selection import cross_validated_qini
 
 __all__ = ["uplift_search_space", "tune_uplift"]
@@ -65,18 +65,7 @@ def tune_uplift(
         raise ValueError(f"trials must be 0 or more; got {trials}.")
     if trials == 0:
         return TuningResult({}, name, None, 0, 0, 0, 0, None, pd.DataFrame())
-    url = None
-    if storage is not None:
-        Path(storage).parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{Path(storage).resolve()}"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=name,
-        storage=url,
-        load_if_exists=True,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-    )
+    study, url = open_study(name, storage, seed)
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
     def objective(trial: optuna.Trial) -> float:
