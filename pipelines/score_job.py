@@ -46,7 +46,7 @@ from serving.champions import ScoringError, check_inputs, load_models
 from serving.policy import Policy, assign_segments, load_policy, policy_digest, vip_cut
 from serving.scorer import score_chunk
 
-__all__ = ["ScoreRun", "ScoreSettings", "run_scoring"]
+__all__ = ["ScoreRun", "ScoreSettings", "run_scoring", "score_features_file"]
 
 #: Customers per chunk; memory grows with it, not with the customer base.
 CHUNK_ROWS = 200_000
@@ -192,6 +192,115 @@ def _drift(models: dict, sample: pd.DataFrame, s: ScoreSettings) -> tuple[pd.Dat
     return drift, notes
 
 
+def score_features_file(
+    features_file: Path,
+    models: dict,
+    policy: Policy,
+    s: ScoreSettings,
+    *,
+    eligible: int,
+    work_dir: Path,
+    on_stage: Callable[[str], None] = lambda _: None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Everything after feature building: scores, segments, actions, the audience file.
+
+    Streams ``features_file`` in chunks of ``s.chunk_rows`` through the models and
+    the policy into a temporary file in ``work_dir``, decides the actions over
+    everyone, and writes ``s.out`` atomically.
+
+    Returns
+    -------
+    decided : pandas.DataFrame
+        One row per customer: ``customer_id``, ``segment``, ``suppression``,
+        ``policy``, ``value``, ``uplift`` and the final ``action``.
+    drift : pandas.DataFrame
+        :func:`models.drift.drift_report` rows of every feature and score.
+    notes : list of str
+        Warnings for the run summary.
+
+    Raises
+    ------
+    serving.champions.ScoringError
+        Drifting scores, or counts that do not reconcile; nothing is written.
+    """
+    versions = ",".join(m.label for m in models.values())
+    stage1 = work_dir / "scored.parquet"
+    decisions: list[pd.DataFrame] = []
+    drift_frames: list[pd.DataFrame] = []
+    writer = None
+    scored_rows = 0
+    vip_threshold = _vip_threshold(features_file, policy)
+    on_stage("Scoring")
+    for batch in pq.ParquetFile(features_file).iter_batches(batch_size=s.chunk_rows):
+        chunk = batch.to_pandas()
+        chunk.index = pd.RangeIndex(scored_rows, scored_rows + len(chunk))
+        scores = score_chunk(chunk, models, value_per_conversion=s.value_per_conversion)
+        scored = pd.concat([chunk[["customer_id"]], scores], axis=1)
+        segments = assign_segments(
+            pd.concat([chunk, scores], axis=1), policy, vip_threshold=vip_threshold
+        )
+        suppressed = suppression_reason(chunk, hard_bounce_min=policy.suppression.hard_bounce_min)
+        out = pd.concat(
+            [
+                scored,
+                segments[["priority_segment"]],
+                chunk[["rfm_segment", "lifecycle_stage"]]
+                if "rfm_segment" in chunk
+                else pd.DataFrame(index=chunk.index, columns=["rfm_segment", "lifecycle_stage"]),
+            ],
+            axis=1,
+        )
+        decisions.append(
+            pd.DataFrame(
+                {
+                    "customer_id": chunk["customer_id"].astype(str),
+                    "suppression": suppressed.to_numpy(),
+                    "policy": segments["policy_action"].to_numpy(),
+                    "policy_reason": segments["policy_reason"].to_numpy(),
+                    "draw": holdout_draw(chunk["customer_id"], s.campaign),
+                    "value": scores["expected_incremental_value"].to_numpy(),
+                    "uplift": scores["uplift"].to_numpy(),
+                    "segment": segments["priority_segment"].to_numpy(),
+                },
+                index=chunk.index,
+            )
+        )
+        # The same share of every chunk, so the sample is spread over the whole base.
+        sample = chunk.sample(frac=min(1.0, DRIFT_SAMPLE / max(eligible, 1)), random_state=0)
+        drift_frames.append(pd.concat([sample, scores.loc[sample.index]], axis=1))
+        table = pa.Table.from_pandas(out, preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(stage1, table.schema)
+        writer.write_table(table)
+        scored_rows += len(chunk)
+        on_stage(f"Scoring: {scored_rows:,} of {eligible:,} customers")
+    if writer is not None:
+        writer.close()
+
+    drift, notes = _drift(models, pd.concat(drift_frames), s)
+    decided = pd.concat(decisions) if decisions else pd.DataFrame()
+    on_stage("Choosing the audience")
+    holdout = holdout_mask(decided["draw"].to_numpy(), s.holdout)
+    actions = choose_actions(
+        decided["customer_id"],
+        decided["suppression"],
+        decided["policy"],
+        holdout,
+        decided["value"].to_numpy(),
+        policy_reason=decided["policy_reason"],
+        budget=s.budget,
+        cost_per_send=s.cost_per_send,
+    )
+    if scored_rows != eligible or len(actions) != eligible:
+        raise ScoringError(
+            f"customers do not reconcile: {eligible:,} signed up before as-of, "
+            f"{scored_rows:,} scored, {len(actions):,} with an action; nothing was written."
+        )
+    on_stage(f"Writing {s.out}")
+    _write_audience(stage1, actions, s, versions)
+    return decided.assign(action=actions["action"].to_numpy()), drift, notes
+
+
 def run_scoring(
     settings: ScoreSettings, *, on_stage: Callable[[str], None] = lambda _: None
 ) -> ScoreRun:
@@ -238,96 +347,21 @@ def run_scoring(
 
     Path(s.out).parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{Path(s.out).name}.", dir=Path(s.out).parent))
-    features_file = tmp_dir / "features.parquet"
-    stage1 = tmp_dir / "scored.parquet"
-    decisions: list[pd.DataFrame] = []
-    drift_frames: list[pd.DataFrame] = []
-    writer = None
-    scored_rows = 0
     try:
         on_stage(f"Building the features of {eligible:,} customers")
-        con.to_parquet(features, features_file)
-        vip_threshold = _vip_threshold(features_file, policy)
-        on_stage("Scoring")
-        for batch in pq.ParquetFile(features_file).iter_batches(batch_size=s.chunk_rows):
-            chunk = batch.to_pandas()
-            chunk.index = pd.RangeIndex(scored_rows, scored_rows + len(chunk))
-            scores = score_chunk(chunk, models, value_per_conversion=s.value_per_conversion)
-            scored = pd.concat([chunk[["customer_id"]], scores], axis=1)
-            segments = assign_segments(
-                pd.concat([chunk, scores], axis=1), policy, vip_threshold=vip_threshold
-            )
-            suppressed = suppression_reason(
-                chunk, hard_bounce_min=policy.suppression.hard_bounce_min
-            )
-            out = pd.concat(
-                [
-                    scored,
-                    segments[["priority_segment"]],
-                    chunk[["rfm_segment", "lifecycle_stage"]]
-                    if "rfm_segment" in chunk
-                    else pd.DataFrame(
-                        index=chunk.index, columns=["rfm_segment", "lifecycle_stage"]
-                    ),
-                ],
-                axis=1,
-            )
-            decisions.append(
-                pd.DataFrame(
-                    {
-                        "customer_id": chunk["customer_id"].astype(str),
-                        "suppression": suppressed.to_numpy(),
-                        "policy": segments["policy_action"].to_numpy(),
-                        "policy_reason": segments["policy_reason"].to_numpy()
-                        if "policy_reason" in segments
-                        else np.where(segments["policy_action"] == "skip", "policy", ""),
-                        "draw": holdout_draw(chunk["customer_id"], s.campaign),
-                        "value": scores["expected_incremental_value"].to_numpy(),
-                        "uplift": scores["uplift"].to_numpy(),
-                        "segment": segments["priority_segment"].to_numpy(),
-                    },
-                    index=chunk.index,
-                )
-            )
-            # The same share of every chunk, so the sample is spread over the whole base.
-            sample = chunk.sample(frac=min(1.0, DRIFT_SAMPLE / max(eligible, 1)), random_state=0)
-            drift_frames.append(pd.concat([sample, scores.loc[sample.index]], axis=1))
-            table = pa.Table.from_pandas(out, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(stage1, table.schema)
-            writer.write_table(table)
-            scored_rows += len(chunk)
-            on_stage(f"Scoring: {scored_rows:,} of {eligible:,} customers")
-        if writer is not None:
-            writer.close()
-
-        drift, notes = _drift(models, pd.concat(drift_frames), s)
-        decided = pd.concat(decisions) if decisions else pd.DataFrame()
-        on_stage("Choosing the audience")
-        holdout = holdout_mask(decided["draw"].to_numpy(), s.holdout)
-        actions = choose_actions(
-            decided["customer_id"],
-            decided["suppression"],
-            decided["policy"],
-            holdout,
-            decided["value"].to_numpy(),
-            policy_reason=decided["policy_reason"],
-            budget=s.budget,
-            cost_per_send=s.cost_per_send,
-        )
-        if scored_rows != eligible or len(actions) != eligible:
-            raise ScoringError(
-                f"customers do not reconcile: {eligible:,} signed up before as-of, "
-                f"{scored_rows:,} scored, {len(actions):,} with an action; nothing was written."
-            )
-        on_stage(f"Writing {s.out}")
-        _write_audience(stage1, actions, s, versions)
+        features_file = tmp_dir / "features.parquet"
+        # Sorted, so that a rerun writes the same file, row for row.
+        con.to_parquet(features.order_by("customer_id"), features_file)
+        decided, drift, notes = score_features_file(
+            features_file, models, policy, s, eligible=eligible, work_dir=tmp_dir,
+            on_stage=on_stage,
+        )  # fmt: skip
     finally:
         for leftover in tmp_dir.glob("*"):
             leftover.unlink()
         tmp_dir.rmdir()
+    scored_rows = len(decided)
 
-    decided = decided.assign(action=actions["action"].to_numpy())
     segments_table = (
         decided.groupby(["segment", "action"]).size().unstack(fill_value=0).reset_index()
     )

@@ -118,7 +118,7 @@ def test_holdout_is_deterministic_and_near_its_share(audience, world_dir, regist
     again = tmp_path / "again.parquet"
     assert score(world_dir, registry, again).exit_code == 0
     rerun = pd.read_parquet(again)
-    pd.testing.assert_series_equal(frame["action"], rerun["action"])
+    pd.testing.assert_frame_equal(frame, rerun)  # the same file, row for row
     targeted = frame["action"].isin(["send", "holdout"])
     share = (frame.loc[targeted, "action"] == "holdout").mean()
     n = int(targeted.sum())
