@@ -16,10 +16,9 @@ from pipelines._console import (
     print_problems,
     quiet_mlflow,
     report_features_run,
-    report_training_run,
-    report_uplift_run,
     validation_table,
 )
+from pipelines._reports import report_scoring_run, report_training_run, report_uplift_run
 
 app = typer.Typer()
 
@@ -46,7 +45,6 @@ def demo(
     """
     from features.synthetic import CAMPAIGN_ID
     from models.tracking import tracking_uri, ui_command
-    from pipelines.score_cli import report_scoring_run
     from pipelines.score_job import ScoreSettings, run_scoring
     from pipelines.train_job import TrainSettings, run_training
     from pipelines.uplift_job import UpliftSettings, run_uplift

@@ -10,52 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from pipelines._console import console, err_console, fail, instant_option, quiet_mlflow
+from pipelines._console import console, fail, instant_option, quiet_mlflow
+from pipelines._reports import report_scoring_run
 
 app = typer.Typer()
 
 DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
-
-
-def report_scoring_run(run) -> None:
-    """Print the audience by segment and action, reconciliation, economics and warnings."""
-    s = run.settings
-    console.print(
-        f"{run.customers_scored:,} customers scored for {s.campaign} as of {s.as_of:%Y-%m-%d} "
-        f"with {run.model_versions} → {s.out} ({run.seconds:.0f}s)"
-    )
-    table = Table(title="Audience by segment and action", title_justify="left")
-    actions = [a for a in ("send", "holdout", "skip", "suppress") if a in run.segments.columns]
-    table.add_column("priority segment")
-    for a in actions:
-        table.add_column(a, justify="right")
-    for row in run.segments.itertuples(index=False):
-        values = row._asdict()
-        table.add_row(str(values["segment"]), *(f"{values[a]:,}" for a in actions))
-    table.add_row("[bold]total[/]", *(f"[bold]{run.actions.get(a, 0):,}[/]" for a in actions))
-    console.print(table)
-    console.print(
-        f"customers: {run.customers_eligible:,} signed up before as-of = {run.customers_scored:,} "
-        f"in the audience = " + " + ".join(f"{n:,} {a}" for a, n in run.actions.items())
-    )
-    if run.suppression:
-        console.print("suppressed: " + ", ".join(f"{k} {v:,}" for k, v in run.suppression.items()))
-    a, e = run.economics["audience"], run.economics["everyone"]
-    console.print(
-        f"expected incremental conversions: {a['incremental_conversions']:,.1f} from the "
-        f"{a['customers']:,} sent, {e['incremental_conversions']:,.1f} if all {e['customers']:,} "
-        f"who may be e-mailed were sent; expected incremental profit "
-        f"{a['incremental_profit']:,.2f} vs {e['incremental_profit']:,.2f}"
-    )
-    if run.changes is not None:
-        console.print(
-            "since the previous run: " + ", ".join(f"{k} {v:,}" for k, v in run.changes.items())
-        )
-    for note in run.notes:
-        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
-    console.print(f"summary: {run.summary_path}")
 
 
 @app.command()

@@ -23,9 +23,8 @@ from pipelines._console import (
     fail,
     instant_option,
     quiet_mlflow,
-    report_training_run,
-    report_uplift_run,
 )
+from pipelines._reports import report_training_run, report_uplift_run
 
 app = typer.Typer()
 train_app = typer.Typer(

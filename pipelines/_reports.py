@@ -1,0 +1,168 @@
+"""What the training and scoring commands print: data, metrics, the gate's decision, the audience.
+
+Shared by ``upseg train``, ``upseg score`` and ``upseg demo``; heavy modules load only when a
+report is printed.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from pipelines._console import console, err_console
+
+
+def _print_registration(name: str, run, uri: str) -> None:
+    """The registered version, its alias and why, and where to browse the run."""
+    from models.tracking import ui_command
+
+    alias = "@champion" if run.decision.promote else "@challenger"
+    colour = "green" if run.decision.promote else "yellow"
+    console.print(
+        f"Registered [bold]{name}[/] version {run.version} as [{colour}]{alias}[/]: "
+        f"{run.decision.reason}.",
+        highlight=False,
+    )
+    console.print(f"MLflow run {run.run_id} ({run.seconds:.0f}s). To browse: {ui_command(uri)}")
+
+
+def _metrics_table(run) -> Table:
+    from models.evaluation import METRIC_DIRECTIONS
+
+    table = Table(title="Held-out test customers", title_justify="left")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("recency baseline", justify="right")
+    if run.champion:
+        table.add_column("champion", justify="right")
+    for name in METRIC_DIRECTIONS:
+        row = [name, f"{run.metrics[name]:.4f}", f"{run.baseline[name]:.4f}"]
+        if run.champion:
+            row.append(f"{run.champion[name]:.4f}")
+        table.add_row(*row)
+    return table
+
+
+def report_training_run(run, uri: str) -> None:
+    """Print what a training run did: data, tuning, metrics, and the gate's decision."""
+    from models.dataset import TASKS
+
+    data, s = run.data, run.settings
+    counts = data.frame["role"].value_counts()
+    if data.out_of_time:
+        split = (
+            f"training cutoffs {', '.join(f'{d:%Y-%m-%d}' for d in data.train_as_of)}; "
+            f"holdout cutoff {data.holdout_as_of:%Y-%m-%d}"
+        )
+    else:
+        split = f"one cutoff {data.holdout_as_of:%Y-%m-%d}, customers split (not out of time)"
+    console.print(
+        f"{s.task}: {TASKS[s.task].description}, horizon {data.horizon_days} days; {split}; "
+        f"rows train {counts['train']:,} / valid {counts['valid']:,} / test {counts['test']:,}"
+    )
+    for note in run.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    if run.tuning.n_trials:
+        t = run.tuning
+        console.print(
+            f"Optuna study {t.study_name!r}: {t.n_trials} trials ({t.n_complete} complete, "
+            f"{t.n_pruned} pruned, {t.n_resumed} from an earlier run), best valid AUC "
+            f"{t.best_value:.4f}"
+        )
+    console.print(_metrics_table(run))
+    _print_registration(s.task, run, uri)
+
+
+def report_uplift_run(run, uri: str) -> None:
+    """Print the choice of approach, the held-out uplift metrics and the gate's decision."""
+    data = run.data
+    counts = data.frame["arm"].value_counts()
+    console.print(
+        f"uplift on {data.outcome} ({data.kind}): {len(data.frame):,} customers, arms "
+        + ", ".join(f"{arm} {counts[arm]:,}" for arm in data.arms)
+        + f"; {len(data.features)} features"
+        + (f"; not features: {', '.join(data.ignored)}" if data.ignored else "")
+    )
+    choice = Table(
+        title="Approach by cross-validated Qini (training customers)", title_justify="left"
+    )
+    for column in ("approach", "mean Qini", "sd"):
+        choice.add_column(column, justify="left" if column == "approach" else "right")
+    for row in run.selection.summary().itertuples():
+        mark = " ←" if row.approach == run.selection.best else ""
+        choice.add_row(f"{row.approach}{mark}", f"{row.mean:.4f}", f"{row.std:.4f}")
+    console.print(choice)
+    if run.tuning.n_trials:
+        t = run.tuning
+        kept = "tuned parameters used" if run.params else "defaults kept (no trial beat them)"
+        console.print(
+            f"Optuna study {t.study_name!r}: {t.n_trials} trials ({t.n_resumed} from an "
+            f"earlier run), best CV Qini {t.best_value:.4f}; {kept}"
+        )
+    held = Table(title="Held-out customers, per variant against control", title_justify="left")
+    for column in ("variant", "Qini", "95% CI", "AUUC", "uplift@10%", "uplift@20%", "uplift@30%"):
+        held.add_column(column, justify="left" if column == "variant" else "right")
+    for variant, m in run.per_variant.iterrows():
+        held.add_row(
+            str(variant),
+            f"{m['qini_auc']:.4f}",
+            f"[{m['qini_auc_ci_low']:.4f}, {m['qini_auc_ci_high']:.4f}]",
+            f"{m['auuc']:.4f}",
+            f"{m['uplift_at_10']:.4f}",
+            f"{m['uplift_at_20']:.4f}",
+            f"{m['uplift_at_30']:.4f}",
+        )
+    console.print(held)
+    o = run.overall
+    console.print(
+        f"Sending each customer their best variant (or nothing): mean {data.outcome} "
+        f"{o['policy_value']:.4g} against {o['control_value']:.4g} for no e-mail and "
+        f"{o['best_arm_value']:.4g} for the best single arm."
+    )
+    if run.truth:
+        console.print(
+            "Against the synthetic truth: "
+            + ", ".join(f"{k.removeprefix('truth_')} {v:.3f}" for k, v in run.truth.items())
+        )
+    console.print(f"Uplift explanation: surrogate R² {run.surrogate_r2:.2f} (SHAP in MLflow).")
+    for note in run.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    _print_registration(run.settings.model_name, run, uri)
+
+
+def report_scoring_run(run) -> None:
+    """Print the audience by segment and action, reconciliation, economics and warnings."""
+    s = run.settings
+    console.print(
+        f"{run.customers_scored:,} customers scored for {s.campaign} as of {s.as_of:%Y-%m-%d} "
+        f"with {run.model_versions} → {s.out} ({run.seconds:.0f}s)"
+    )
+    table = Table(title="Audience by segment and action", title_justify="left")
+    actions = [a for a in ("send", "holdout", "skip", "suppress") if a in run.segments.columns]
+    table.add_column("priority segment")
+    for a in actions:
+        table.add_column(a, justify="right")
+    for row in run.segments.itertuples(index=False):
+        values = row._asdict()
+        table.add_row(str(values["segment"]), *(f"{values[a]:,}" for a in actions))
+    table.add_row("[bold]total[/]", *(f"[bold]{run.actions.get(a, 0):,}[/]" for a in actions))
+    console.print(table)
+    console.print(
+        f"customers: {run.customers_eligible:,} signed up before as-of = {run.customers_scored:,} "
+        f"in the audience = " + " + ".join(f"{n:,} {a}" for a, n in run.actions.items())
+    )
+    if run.suppression:
+        console.print("suppressed: " + ", ".join(f"{k} {v:,}" for k, v in run.suppression.items()))
+    a, e = run.economics["audience"], run.economics["everyone"]
+    console.print(
+        f"expected incremental conversions: {a['incremental_conversions']:,.1f} from the "
+        f"{a['customers']:,} sent, {e['incremental_conversions']:,.1f} if all {e['customers']:,} "
+        f"who may be e-mailed were sent; expected incremental profit "
+        f"{a['incremental_profit']:,.2f} vs {e['incremental_profit']:,.2f}"
+    )
+    if run.changes is not None:
+        console.print(
+            "since the previous run: " + ", ".join(f"{k} {v:,}" for k, v in run.changes.items())
+        )
+    for note in run.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    console.print(f"summary: {run.summary_path}")
