@@ -59,6 +59,13 @@ def score(
     psi_fail: Annotated[
         float, typer.Option(min=0.0, help="Fail when a score's PSI against training exceeds this.")
     ] = 0.25,
+    reasons: Annotated[
+        str,
+        typer.Option(
+            help="targeted: reasons for the customers the policy would send (exact TreeSHAP is "
+            "costly); all: for everyone."
+        ),
+    ] = "targeted",
     strict_drift: Annotated[
         bool, typer.Option("--strict-drift", help="Fail on drifting features too, not only scores.")
     ] = False,
@@ -79,6 +86,8 @@ def score(
     from serving.champions import ScoringError
     from serving.policy import PolicyError
 
+    if reasons not in ("targeted", "all"):
+        raise fail(f"--reasons must be targeted or all; got {reasons!r}.", code=2)
     if out.suffix not in (".parquet", ".csv"):
         raise fail(f"--out must end in .parquet or .csv; got {out.name!r}.", code=2)
     settings = ScoreSettings(
@@ -101,6 +110,7 @@ def score(
         },  # fmt: skip
         psi_fail=psi_fail,
         strict_drift=strict_drift,
+        reasons=reasons,
     )
     quiet_mlflow()
     try:

@@ -44,7 +44,7 @@ from serving.audience import (
 )
 from serving.champions import ScoringError, check_inputs, load_models
 from serving.policy import Policy, assign_segments, load_policy, policy_digest, vip_cut
-from serving.scorer import score_chunk
+from serving.scorer import reasons, score_chunk
 
 __all__ = ["ScoreRun", "ScoreSettings", "run_scoring", "score_features_file"]
 
@@ -92,6 +92,7 @@ class ScoreSettings:
     versions: dict[str, str | None] = field(default_factory=dict)
     psi_fail: float = 0.25
     strict_drift: bool = False
+    reasons: str = "targeted"
     chunk_rows: int = CHUNK_ROWS
     quarantine_dir: Path | None = None
 
@@ -234,12 +235,16 @@ def score_features_file(
     for batch in pq.ParquetFile(features_file).iter_batches(batch_size=s.chunk_rows):
         chunk = batch.to_pandas()
         chunk.index = pd.RangeIndex(scored_rows, scored_rows + len(chunk))
-        scores = score_chunk(chunk, models, value_per_conversion=s.value_per_conversion)
-        scored = pd.concat([chunk[["customer_id"]], scores], axis=1)
+        scores = score_chunk(
+            chunk, models, value_per_conversion=s.value_per_conversion, with_reasons=False
+        )
         segments = assign_segments(
             pd.concat([chunk, scores], axis=1), policy, vip_threshold=vip_threshold
         )
         suppressed = suppression_reason(chunk, hard_bounce_min=policy.suppression.hard_bounce_min)
+        targeted = (segments["policy_action"] == "send").to_numpy() & (suppressed == "").to_numpy()
+        scores["reasons"] = reasons(chunk, models, None if s.reasons == "all" else targeted)
+        scored = pd.concat([chunk[["customer_id"]], scores], axis=1)
         out = pd.concat(
             [
                 scored,

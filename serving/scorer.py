@@ -12,7 +12,7 @@ import pandas as pd
 from models.explain import top_drivers
 from serving.champions import LoadedModel
 
-__all__ = ["SCORE_COLUMNS", "expected_incremental_value", "score_chunk"]
+__all__ = ["SCORE_COLUMNS", "expected_incremental_value", "reasons", "score_chunk"]
 
 #: Columns :func:`score_chunk` adds, in order (plus ``uplift_<variant>`` per variant).
 SCORE_COLUMNS = (
@@ -40,12 +40,34 @@ def expected_incremental_value(
     return uplift * np.where(np.isfinite(values), values, fill)
 
 
+def reasons(
+    features: pd.DataFrame,
+    models: dict[str, LoadedModel],
+    rows: np.ndarray | None = None,
+    *,
+    reasons_from: str = "propensity",
+) -> pd.Series:
+    """Top three TreeSHAP drivers of ``reasons_from``'s score, for ``rows`` (a mask) or all.
+
+    Exact TreeSHAP costs about a hundred times a prediction, so the scorer asks
+    only for the customers a campaign acts on; the others get ``""``.
+    """
+    out = pd.Series("", index=features.index, dtype=object)
+    chosen = features if rows is None else features[rows]
+    if len(chosen):
+        explainer = models[reasons_from].model
+        contributions = explainer.contributions(chosen).drop(columns="bias")
+        out.loc[chosen.index] = top_drivers(contributions.to_numpy(), list(contributions.columns))
+    return out
+
+
 def score_chunk(
     features: pd.DataFrame,
     models: dict[str, LoadedModel],
     *,
     value_per_conversion: float | None = None,
     reasons_from: str = "propensity",
+    with_reasons: bool = True,
 ) -> pd.DataFrame:
     """Score one chunk of customers with the churn, propensity and uplift models.
 
@@ -60,6 +82,8 @@ def score_chunk(
         when omitted.
     reasons_from : {"propensity", "churn"}
         Whose TreeSHAP contributions give the ``reasons``.
+    with_reasons : bool, default True
+        False leaves ``reasons`` empty, for :func:`reasons` to fill for chosen rows.
 
     Returns
     -------
@@ -69,8 +93,6 @@ def score_chunk(
     churn = models["churn"].model.predict_proba(features)[:, 1]
     purchase = models["propensity"].model.predict_proba(features)[:, 1]
     uplift = models["uplift"].model.predict_frame(features)
-    explainer = models[reasons_from].model
-    contributions = explainer.contributions(features).drop(columns="bias")
     order_value = (
         features["avg_order_value"].to_numpy(dtype=float, na_value=np.nan)
         if "avg_order_value" in features
@@ -85,7 +107,7 @@ def score_chunk(
             "expected_incremental_value": expected_incremental_value(
                 uplift["uplift"].to_numpy(), order_value, value_per_conversion
             ),
-            "reasons": top_drivers(contributions.to_numpy(), list(contributions.columns)),
+            "reasons": reasons(features, models, reasons_from=reasons_from) if with_reasons else "",
         },
         index=features.index,
     )

@@ -85,6 +85,9 @@ def test_every_customer_signed_up_before_as_of_appears_once(audience, world_dir)
     ]  # fmt: skip
     assert list(frame.columns) == expected
     assert set(frame["action"]) <= {"send", "holdout", "suppress", "skip"}
+    acted_on = frame["action"].isin(["send", "holdout"])
+    assert frame.loc[acted_on, "reasons"].str.count("[↑↓·]").eq(3).all()
+    assert frame.loc[frame["action"] == "suppress", "reasons"].eq("").all()
     summary = json.loads(out.with_name("audience_summary.json").read_text())
     assert summary["reconciles"] is True
     assert sum(summary["actions"].values()) == len(frame)
