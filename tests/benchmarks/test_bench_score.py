@@ -1,0 +1,127 @@
+"""The batch-scoring benchmark, end to end on a tiny world and population."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from benchmarks.bench_score import (
+    SCORE_CHUNK_PARTS,
+    STAGES,
+    main,
+    markdown_table,
+    resample_population,
+)
+from pipelines.score_job import OUTPUT_COLUMNS
+
+CUSTOMERS = 5_000
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Three models trained on 3,000 customers; 5,000 resampled customers scored in chunks."""
+    work = tmp_path_factory.mktemp("bench-score")
+    out = work / "score.json"
+    results = main(
+        [
+            "--world",
+            "3000",
+            "--customers",
+            str(CUSTOMERS),
+            "--chunk-rows",
+            "2000",
+            "--budget-share",
+            "0.1",
+            "--workdir",
+            str(work),
+            "--out",
+            str(out),
+            "--keep-audience",
+        ]  # fmt: skip
+    )
+    return results, json.loads(out.read_text()), work
+
+
+def _positive_finite(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def test_the_json_holds_every_figure_of_the_report(run):
+    results, written, _ = run
+    assert written == json.loads(json.dumps(results))
+    assert written["customers"] == [CUSTOMERS]
+    assert set(written["models"]) == {"churn", "propensity", "uplift"}
+    assert all(m["trees"] > 0 and m["features"] > 0 for m in written["models"].values())
+    r = written["populations"][str(CUSTOMERS)]
+    for key in ("customers_per_second", "bare_customers_per_second", "lightgbm_in_scorer_seconds"):
+        assert _positive_finite(r[key]), key
+    assert math.isfinite(r["overhead"])
+    scorer, bare = r["scorer"], r["bare"]
+    for key in ("seconds", "seconds_without_loading", "peak_rss_mb", "rss_after_loading_mb"):
+        assert _positive_finite(scorer[key]), key
+    for key in ("seconds", "peak_rss_mb", "encoding_seconds_not_counted"):
+        assert _positive_finite(bare[key]), key
+    assert set(scorer["stages"]) == set(STAGES)
+    assert set(scorer["score_chunk_parts"]) == set(SCORE_CHUNK_PARTS)
+    assert all(_positive_finite(v) for v in scorer["stages"].values() if v != 0)
+    assert sum(scorer["stages"].values()) <= scorer["seconds"]
+    assert sum(scorer["score_chunk_parts"].values()) <= scorer["stages"]["score_features_file"]
+    assert r["overhead"] == pytest.approx(scorer["seconds_without_loading"] / bare["seconds"] - 1)
+    # Only the overhead target can be judged without 1,000,000 and 5,000,000 customers.
+    assert set(written["targets"]) == {"overhead"}
+    assert written["stopped"] is None
+
+
+def test_the_baseline_replays_the_scorers_lightgbm_calls(run):
+    bare = run[1]["populations"][str(CUSTOMERS)]["bare"]
+    # churn predict; propensity predict and pred_contrib; two T-learners of two boosters each
+    assert bare["calls_per_chunk"] == {"churn": 1, "propensity": 2, "uplift": 4}
+    assert set(bare["by_call"]) == {
+        "churn_predict",
+        "propensity_predict",
+        "propensity_pred_contrib",
+        "uplift_predict",
+    }
+    assert bare["customers"] == CUSTOMERS
+    assert bare["max_abs_difference_vs_scorer"] < 1e-9
+
+
+def test_the_audience_has_one_row_per_customer(run):
+    _, written, work = run
+    scorer = written["populations"][str(CUSTOMERS)]["scorer"]
+    assert scorer["customers_scored"] == scorer["audience_rows"] == CUSTOMERS
+    assert scorer["audience_unique_ids"] == CUSTOMERS
+    assert sum(scorer["actions"].values()) == CUSTOMERS
+    assert scorer["actions"].get("send", 0) <= int(0.1 * CUSTOMERS)
+    audience = pd.read_parquet(work / f"score_audience_{CUSTOMERS}.parquet")
+    assert len(audience) == CUSTOMERS and audience["customer_id"].is_unique
+    assert [c for c in audience.columns if not c.startswith("uplift_")] == list(OUTPUT_COLUMNS)
+    assert audience["churn_probability"].between(0, 1).all()
+    acted_on = audience["action"].isin(["send", "holdout"])
+    assert audience.loc[acted_on, "reasons"].str.len().gt(0).all()
+
+
+def test_the_markdown_table_has_a_row_per_size_and_stage(run):
+    results = run[0]
+    table = markdown_table(results)
+    assert f"| {CUSTOMERS:,} |" in table
+    assert all(f"| {stage} |" in table for stage in STAGES)
+
+
+def test_a_population_draws_feature_rows_under_new_unique_ids(run, tmp_path):
+    work = run[2]
+    features = next(work.glob("score_world_*")) / "features.parquet"
+    out = resample_population(features, tmp_path / "population.parquet", 1_234, seed=3)
+    source = pd.read_parquet(features)
+    population = pd.read_parquet(out)
+    assert pq.read_schema(out) == pq.read_schema(features)
+    assert len(population) == 1_234 and population["customer_id"].is_unique
+    assert population["customer_id"].iloc[0] == "P000000000"
+    drawn = pd.util.hash_pandas_object(population.drop(columns="customer_id"), index=False)
+    known = pd.util.hash_pandas_object(source.drop(columns="customer_id"), index=False)
+    assert drawn.isin(known).all()
+    assert drawn.nunique() > 100  # drawn across the source, not one row repeated
