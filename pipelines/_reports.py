@@ -156,9 +156,13 @@ def report_scoring_run(run) -> None:
     console.print(
         f"expected incremental conversions: {a['incremental_conversions']:,.1f} from the "
         f"{a['customers']:,} sent, {e['incremental_conversions']:,.1f} if all {e['customers']:,} "
-        f"who may be e-mailed were sent; expected incremental profit "
-        f"{a['incremental_profit']:,.2f} vs {e['incremental_profit']:,.2f}"
+        "who may be e-mailed were sent (model expectations, not measured lift)"
     )
+    if run.settings.value_per_conversion is not None:
+        console.print(
+            f"expected incremental profit: {a['incremental_profit']:,.2f} from the audience, "
+            f"{e['incremental_profit']:,.2f} from sending to all who may be e-mailed"
+        )
     if run.changes is not None:
         console.print(
             "since the previous run: " + ", ".join(f"{k} {v:,}" for k, v in run.changes.items())

@@ -372,10 +372,10 @@ def run_scoring(
     )
     counts = decided["action"].value_counts().to_dict()
     suppression_counts = decided.loc[decided["suppression"] != "", "suppression"].value_counts()
-    value = s.value_per_conversion or 1.0
+    # Without a value per conversion, revenue and profit are counted in conversions.
     economics = campaign_economics(
-        decided.assign(uplift=decided["uplift"]),
-        value_per_conversion=value,
+        decided,
+        value_per_conversion=s.value_per_conversion or 1.0,
         cost_per_send=s.cost_per_send or 0.0,
     )
     changes = None
