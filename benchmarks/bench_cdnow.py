@@ -32,12 +32,9 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +43,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score
 
+from benchmarks._common import shared_data_dir, stage
 from features.cdnow import cdnow_tables, read_cdnow, write_tables
 from features.sources import connect
 from models.baseline import RecencyBaseline
@@ -74,7 +72,7 @@ ASYMMETRY = (
 
 def default_data_path() -> Path:
     """``$UPSEG_SHARED_DATA/CDNOW_master.txt``, by default in ``<repo>/../shared/data``."""
-    return Path(os.environ.get("UPSEG_SHARED_DATA", REPO.parent / "shared" / "data")) / CDNOW_FILE
+    return shared_data_dir() / CDNOW_FILE
 
 
 def first_customers(transactions: pd.DataFrame, n: int | None) -> pd.DataFrame:
@@ -228,20 +226,6 @@ def mean_and_sd(runs: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]
     return out
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (ru_maxrss is KB on Linux)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
-
-
-@contextmanager
-def _stage(name: str, stages: dict[str, dict[str, float]]) -> Iterator[None]:
-    """Record the wall time of the block and the process's peak memory at its end."""
-    started = time.perf_counter()
-    yield
-    stages[name] = {"seconds": time.perf_counter() - started, "peak_rss_mb": _peak_rss_mb()}
-
-
 def _bgnbd(orders: pd.DataFrame, fit_ids: pd.Series, score_ids: pd.Series):
     """BG/NBD fitted on ``fit_ids``' calibration period; P(purchase in the holdout) of the rest."""
     summary = rfm_summary(
@@ -285,12 +269,12 @@ def _lightgbm(data: TrainingData, params: dict, seed: int, threads: int | None):
 def _build(path: Path, customers: int | None, threads: int | None, stages: dict) -> tuple:
     """Convert CDNOW into the contract, validate it, build the training data and orders."""
     with tempfile.TemporaryDirectory(prefix="cdnow-") as tmp:
-        with _stage("convert", stages):
+        with stage("convert", stages):
             transactions = first_customers(read_cdnow(path), customers)
             write_tables(cdnow_tables(transactions), tmp)
-        with _stage("validate", stages):
+        with stage("validate", stages):
             tables = load_source(Path(tmp), con=connect(threads=threads)).result.tables
-        with _stage("features + labels", stages):
+        with stage("features + labels", stages):
             data = training_data(
                 tables, TASKS["propensity"], AS_OF, snapshots=0, horizon_days=HORIZON_DAYS
             )
@@ -313,15 +297,15 @@ def run(args: argparse.Namespace) -> dict:
     train, valid, test = data.part("train"), data.part("valid"), data.part("test")
     y = test["label"].to_numpy()
 
-    with _stage("BG/NBD fit + predict", stages):
+    with stage("BG/NBD fit + predict", stages):
         bgnbd, p_bgnbd = _bgnbd(calibration, train["customer_id"], test["customer_id"])
-    with _stage(f"LightGBM x{len(args.seeds)} seeds (trials {args.trials})", stages):
+    with stage(f"LightGBM x{len(args.seeds)} seeds (trials {args.trials})", stages):
         params, tuning = _lightgbm_params(data, args.trials, args.seeds[0], args.threads)
         fits = [_lightgbm(data, params, seed, args.threads) for seed in args.seeds]
-    with _stage("recency baseline", stages):
+    with stage("recency baseline", stages):
         p_recency = RecencyBaseline(increasing=False).fit(valid, valid["label"]).predict_proba(test)
     p_lgbm = np.vstack([p for _, p, _ in fits])
-    with _stage(f"bootstrap x{args.bootstrap}", stages):
+    with stage(f"bootstrap x{args.bootstrap}", stages):
         versus_bgnbd = paired_bootstrap_auc_difference(
             y, p_lgbm, p_bgnbd, n_resamples=args.bootstrap
         )
@@ -423,8 +407,8 @@ def _print_report(results: dict) -> None:
         f"train {split['train']:,} / valid {split['valid']:,} / test {split['test']:,}\n"
     )
     print(f"{'stage':<34}{'wall s':>9}{'peak MB':>10}")
-    for name, stage in results["stages"].items():
-        print(f"{name:<34}{stage['seconds']:>9.2f}{stage['peak_rss_mb']:>10.0f}")
+    for name, figures in results["stages"].items():
+        print(f"{name:<34}{figures['seconds']:>9.2f}{figures['peak_rss_mb']:>10.0f}")
     bgnbd = results["models"]["bgnbd"]["params"]
     lgbm = results["models"]["lightgbm"]
     print(

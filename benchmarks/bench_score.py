@@ -69,6 +69,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from benchmarks._common import progress
+
 REPO = Path(__file__).resolve().parents[1]
 #: Training cut-off: the synthetic world runs to 2026-07-01 (as in the tests).
 TRAIN_AS_OF = pd.Timestamp("2026-04-01", tz="UTC")
@@ -108,10 +110,6 @@ def _peak_rss_mb() -> float:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
-
-
-def _progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 class _Clock:
@@ -262,7 +260,7 @@ def score_features_file_timed(features_file: Path, models: dict, policy, s, cloc
         with clock("score_features_file"):
             decided, _, _ = score_features_file(
                 features_file, models, policy, s, eligible=eligible, work_dir=tmp_dir,
-                on_stage=_progress,
+                on_stage=progress,
             )  # fmt: skip
     finally:
         for leftover in tmp_dir.glob("*"):
@@ -430,13 +428,13 @@ def _setup(args: argparse.Namespace) -> dict:
     timings = {}
 
     started = time.perf_counter()
-    _progress(f"generating a world of {args.world:,} customers")
+    progress(f"generating a world of {args.world:,} customers")
     write_world(generate_world(args.world, seed=args.seed), world)
     timings["world"] = time.perf_counter() - started
 
     for task in ("churn", "propensity"):
         started = time.perf_counter()
-        _progress(f"training {task}")
+        progress(f"training {task}")
         run_training(
             TrainSettings(
                 task=task,
@@ -450,7 +448,7 @@ def _setup(args: argparse.Namespace) -> dict:
         )
         timings[task] = time.perf_counter() - started
     started = time.perf_counter()
-    _progress("training uplift (T-learner)")
+    progress("training uplift (T-learner)")
     run_uplift(
         UpliftSettings(
             tracking_uri=registry,
@@ -468,7 +466,7 @@ def _setup(args: argparse.Namespace) -> dict:
 
     # The features step of run_scoring, as it is written there.
     started = time.perf_counter()
-    _progress("building the features")
+    progress("building the features")
     con = connect()
     tables = load_source(world, con=con).result.tables
     columns = CUSTOMER_V1.columns(set(tables))
@@ -605,18 +603,18 @@ def run(args: argparse.Namespace) -> dict:
     for n in args.customers:
         population = home / f"population_{n}_{args.seed}.parquet"
         if not population.exists():
-            _progress(f"resampling {n:,} customers")
+            progress(f"resampling {n:,} customers")
             resample_population(Path(setup["features"]), population, n, seed=args.seed)
         audience = args.workdir / f"score_audience_{n}.parquet"
         results = {}
         for worker in WORKERS:
-            _progress(f"{worker} on {n:,} customers")
+            progress(f"{worker} on {n:,} customers")
             results[worker] = _run_worker(worker, population, setup, args, audience)
             if "error" in results[worker]:
                 break
         if any("error" in r for r in results.values()):
             stopped = {"customers": n, **next(r for r in results.values() if "error" in r)}
-            _progress(f"{n:,} customers: {stopped['error']}; larger sizes skipped")
+            progress(f"{n:,} customers: {stopped['error']}; larger sizes skipped")
             break
         sizes[n] = _summarize(n, results["scorer"], results["bare"])
         if not args.keep_audience:

@@ -50,13 +50,11 @@ import json
 import math
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +65,7 @@ from sklearn.model_selection import train_test_split
 from sklift.metrics import uplift_at_k
 from sklift.models import ClassTransformation
 
+from benchmarks._common import progress, shared_data_dir, stage
 from features.sources import connect
 from features.synthetic import CAMPAIGN_ID, generate_world, write_world
 from models.uplift.data import UpliftData, campaign_data, table_data
@@ -137,11 +136,6 @@ POLICY_METRICS = (
     "qini_auc_weighted",
 )
 TRUTH_METRICS = ("spearman", "oracle_share", "noise_free_share", "qini_auc")
-
-
-def default_data_dir() -> Path:
-    """``$UPSEG_SHARED_DATA``, by default ``<repo>/../shared/data``."""
-    return Path(os.environ.get("UPSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -302,24 +296,6 @@ def _bootstrap_sd(metric: Callable[..., float], y, s, t, n_boot: int, seed: int)
     return float(np.std(values, ddof=1))
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (ru_maxrss is KB on Linux)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
-
-
-@contextmanager
-def _stage(name: str, stages: dict[str, dict[str, float]]) -> Iterator[None]:
-    """Record the wall time of the block and the process's peak memory at its end."""
-    started = time.perf_counter()
-    yield
-    stages[name] = {"seconds": time.perf_counter() - started, "peak_rss_mb": _peak_rss_mb()}
-
-
-def _progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def _fit(data: UpliftData, train: pd.DataFrame, approach: str, seed: int) -> UpliftModel:
     """An :class:`UpliftModel` with default parameters, fitted on ``train``."""
     return UpliftModel(
@@ -366,7 +342,7 @@ def _grid(
     for case, variants in CASES.items():
         frame = _case_frame(data, case)
         for seed in seeds:
-            _progress(f"hillstrom {data.outcome} {case} seed {seed}")
+            progress(f"hillstrom {data.outcome} {case} seed {seed}")
             train_pos, test_pos = holdout_split(frame, test_size=TEST_SIZE, random_state=seed)
             train, test = frame.iloc[train_pos], frame.iloc[test_pos]
             y, arm = test["outcome"].to_numpy(dtype=float), test["arm"].to_numpy(dtype=object)
@@ -511,11 +487,11 @@ def _tutorial(
 def run_hillstrom(args: argparse.Namespace, stages: dict) -> dict:
     """Part 1: the grid on both targets and the tutorial's setting."""
     path = args.data / HILLSTROM_FILE if args.data.is_dir() else args.data
-    with _stage("hillstrom: read + check", stages):
+    with stage("hillstrom: read + check", stages):
         datas = {target: hillstrom_data(path, target) for target in args.targets}
     rows, policies = [], []
     for target, data in datas.items():
-        with _stage(f"hillstrom: {target}, 3 cases x {len(args.seeds)} seeds", stages):
+        with stage(f"hillstrom: {target}, 3 cases x {len(args.seeds)} seeds", stages):
             r, p = _grid(data, _approaches(data.kind, args.approaches), args.seeds, args.n_boot)
         rows += r
         policies += p
@@ -538,8 +514,8 @@ def run_hillstrom(args: argparse.Namespace, stages: dict) -> dict:
     if "visit" in datas:
         womens = [r for r in rows if r["target"] == "visit" and r["case"] == "womens"]
         best = max(womens, key=lambda r: r["metrics"]["uplift_at_30"]["mean"])["approach"]
-        with _stage("hillstrom: tutorial split", stages):
-            _progress("hillstrom tutorial split")
+        with stage("hillstrom: tutorial split", stages):
+            progress("hillstrom tutorial split")
             out["tutorial"] = _tutorial(
                 datas["visit"],
                 _approaches("binary", args.approaches),
@@ -598,7 +574,7 @@ def _truth_grid(
     runs: dict[str, dict[str, list]] = {a: {v: [] for v in data.variants} for a in approaches}
     scored = {}
     for seed in seeds:
-        _progress(f"synthetic {data.outcome} seed {seed}")
+        progress(f"synthetic {data.outcome} seed {seed}")
         train_pos, test_pos = holdout_split(data.frame, test_size=TEST_SIZE, random_state=seed)
         train, test = data.frame.iloc[train_pos], data.frame.iloc[test_pos]
         for approach in approaches:
@@ -634,7 +610,7 @@ def _large_world(
     out = {}
     for outcome, approach in best.items():
         data = datas[outcome]
-        _progress(f"synthetic large world {outcome} {approach}")
+        progress(f"synthetic large world {outcome} {approach}")
         train_pos, test_pos = holdout_split(
             data.frame, test_size=TEST_SIZE, random_state=first_seed
         )
@@ -663,7 +639,7 @@ def _large_world(
 
 def run_synthetic(args: argparse.Namespace, stages: dict) -> dict:
     """Part 2: every approach against the known truth, and a diagnosis when short of the aim."""
-    world_stage = _stage(f"synthetic: world of {args.customers:,} + features", stages)
+    world_stage = stage(f"synthetic: world of {args.customers:,} + features", stages)
     with tempfile.TemporaryDirectory(prefix="uplift-world-") as tmp, world_stage:
         datas, truth = synthetic_data(args.customers, args.world_seed, Path(tmp))
     out = {
@@ -678,7 +654,7 @@ def run_synthetic(args: argparse.Namespace, stages: dict) -> dict:
     short = {}
     for outcome, data in datas.items():
         approaches = _approaches(data.kind, args.approaches)
-        with _stage(f"synthetic: {outcome} x{len(args.synthetic_seeds)} seeds", stages):
+        with stage(f"synthetic: {outcome} x{len(args.synthetic_seeds)} seeds", stages):
             results, scored = _truth_grid(data, truth, approaches, args.synthetic_seeds)
         best = max(results, key=lambda a: results[a]["mean_of_variants"]["oracle_share"]["mean"])
         share = results[best]["mean_of_variants"]["oracle_share"]
@@ -717,7 +693,7 @@ def run_synthetic(args: argparse.Namespace, stages: dict) -> dict:
             short[outcome] = best
     out["large_world"] = None
     if short and args.large_customers:
-        with _stage(f"synthetic: diagnosis, world of {args.large_customers:,}", stages):
+        with stage(f"synthetic: diagnosis, world of {args.large_customers:,}", stages):
             out["large_world"] = _large_world(
                 args.large_customers, args.world_seed, short, args.synthetic_seeds[0]
             )
@@ -883,8 +859,8 @@ def _print_report(results: dict) -> None:
         f"total {results['seconds']:.0f} s\n"
     )
     print(f"{'stage':<48}{'wall s':>9}{'peak MB':>10}")
-    for name, stage in results["stages"].items():
-        print(f"{name:<48}{stage['seconds']:>9.1f}{stage['peak_rss_mb']:>10.0f}")
+    for name, figures in results["stages"].items():
+        print(f"{name:<48}{figures['seconds']:>9.1f}{figures['peak_rss_mb']:>10.0f}")
     if "hillstrom" in results:
         print("\n" + hillstrom_tables(results["hillstrom"]))
     if "synthetic" in results:
@@ -911,7 +887,7 @@ def run(args: argparse.Namespace) -> dict:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--data", type=Path, default=default_data_dir(), help="hillstrom.csv or its folder"
+        "--data", type=Path, default=shared_data_dir(), help="hillstrom.csv or its folder"
     )
     parser.add_argument("--only", choices=("hillstrom", "synthetic"), default=None)
     parser.add_argument("--approaches", nargs="+", choices=APPROACHES, default=list(APPROACHES))
