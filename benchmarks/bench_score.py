@@ -255,17 +255,14 @@ def score_features_file_timed(features_file: Path, models: dict, policy, s, cloc
         columns = [c for c in pq.read_schema(features_file).names if c != "customer_id"]
         check_inputs(models, CUSTOMER_V1.key, columns)
         eligible = pq.ParquetFile(features_file).metadata.num_rows
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{s.out.name}.", dir=s.out.parent))
-    try:
-        with clock("score_features_file"):
-            decided, _, _ = score_features_file(
-                features_file, models, policy, s, eligible=eligible, work_dir=tmp_dir,
-                on_stage=progress,
-            )  # fmt: skip
-    finally:
-        for leftover in tmp_dir.glob("*"):
-            leftover.unlink()
-        tmp_dir.rmdir()
+    with (
+        tempfile.TemporaryDirectory(prefix=f".{s.out.name}.", dir=s.out.parent) as tmp,
+        clock("score_features_file"),
+    ):
+        decided, _, _ = score_features_file(
+            features_file, models, policy, s, eligible=eligible, work_dir=Path(tmp),
+            on_stage=progress,
+        )  # fmt: skip
     counts = decided["action"].value_counts()
     return {
         "customers_scored": len(decided),

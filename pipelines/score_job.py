@@ -351,20 +351,15 @@ def run_scoring(
     eligible = int(spine.count().execute())
 
     Path(s.out).parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{Path(s.out).name}.", dir=Path(s.out).parent))
-    try:
+    with tempfile.TemporaryDirectory(prefix=f".{s.out.name}.", dir=s.out.parent) as tmp:
         on_stage(f"Building the features of {eligible:,} customers")
-        features_file = tmp_dir / "features.parquet"
+        features_file = Path(tmp) / "features.parquet"
         # Sorted, so that a rerun writes the same file, row for row.
         con.to_parquet(features.order_by("customer_id"), features_file)
         decided, drift, notes = score_features_file(
-            features_file, models, policy, s, eligible=eligible, work_dir=tmp_dir,
+            features_file, models, policy, s, eligible=eligible, work_dir=Path(tmp),
             on_stage=on_stage,
         )  # fmt: skip
-    finally:
-        for leftover in tmp_dir.glob("*"):
-            leftover.unlink()
-        tmp_dir.rmdir()
     scored_rows = len(decided)
 
     segments_table = (

@@ -6,20 +6,10 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli import app
 from tests.conftest import write_source
 from tests.features.test_validation import good_tables
-
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    result = runner.invoke(app, [str(a) for a in args])
-    # Rich wraps at the terminal width; compare words, not line breaks.
-    result.text = " ".join(result.output.split())
-    return result
+from tests.pipelines._invoke import invoke
 
 
 @pytest.fixture(scope="module")

@@ -7,22 +7,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from features.synthetic import CAMPAIGN_ID
 from models.tracking import local_tracking_uri
-from pipelines.cli import app
 from pipelines.train_job import TrainSettings, run_training
 from pipelines.uplift_job import UpliftSettings, run_uplift
 from tests.conftest import AS_OF
-
-runner = CliRunner()
-
-
-def invoke(*args) -> object:
-    result = runner.invoke(app, [str(a) for a in args])
-    result.text = " ".join(result.output.split())
-    return result
+from tests.pipelines._invoke import invoke
 
 
 @pytest.fixture(scope="module")

@@ -9,34 +9,16 @@ from pathlib import Path
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
-from typer.testing import CliRunner
 
 from models.tracking import local_tracking_uri
-from pipelines.cli import app
-
-runner = CliRunner()
+from tests.pipelines._invoke import invoke
 
 
 def train(world_dir, workdir, *extra: str, task: str = "churn"):
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            task,
-            "--data",
-            str(world_dir),
-            "--as-of",
-            "2026-04-01",
-            "--snapshots",
-            "2",
-            "--workdir",
-            str(workdir),
-            *extra,
-        ],
-    )
-    # Rich wraps at the terminal width; compare words, not line breaks.
-    result.text = " ".join(result.output.split())
-    return result
+    return invoke(
+        "train", task, "--data", world_dir, "--as-of", "2026-04-01", "--snapshots", "2",
+        "--workdir", workdir, *extra,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -5,20 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from typer.testing import CliRunner
 
 from models.tracking import local_tracking_uri
-from pipelines.cli import app
 from tests.models.uplift.test_data import HILLSTROM
-
-runner = CliRunner()
-
-
-def invoke(*args) -> object:
-    result = runner.invoke(app, [str(a) for a in args])
-    # Rich wraps at the terminal width; compare words, not line breaks.
-    result.text = " ".join(result.output.split())
-    return result
+from tests.pipelines._invoke import invoke
 
 
 @pytest.fixture(scope="module")
