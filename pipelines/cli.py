@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from pipelines import data_cli, demo_cli, import_cli, predict_cli, score_cli, train_cli
+from pipelines import (
+    analyze_cli,
+    data_cli,
+    demo_cli,
+    import_cli,
+    predict_cli,
+    retrain_cli,
+    score_cli,
+    train_cli,
+)
 
 __all__ = ["app"]
 
@@ -24,6 +33,8 @@ app.add_typer(import_cli.app)
 app.add_typer(train_cli.app)
 app.add_typer(predict_cli.app)
 app.add_typer(score_cli.app)
+app.add_typer(retrain_cli.app)
+app.add_typer(analyze_cli.app)
 app.add_typer(demo_cli.app)
 
 

@@ -1,0 +1,223 @@
+"""``upseg analyze`` end to end: real files in, results and a report out."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import proportion_effectsize
+
+from experiments.analysis import RESULT_COLUMNS
+from tests.pipelines._invoke import invoke
+
+HILLSTROM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom.csv"
+
+
+@pytest.fixture(scope="module")
+def hillstrom_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hillstrom")
+    result = invoke(
+        "analyze",
+        "--table",
+        HILLSTROM,
+        "--treatment",
+        "segment",
+        "--control",
+        "No E-Mail",
+        "--outcome",
+        "visit,conversion,spend",
+        "--by",
+        "zip_code,channel",
+        "--cuped",
+        "spend=history",
+        "--cost-per-send",
+        "0.1",
+        "--bootstrap",
+        "500",
+        "--out",
+        out,
+    )
+    return result, out
+
+
+def test_table_form_writes_tidy_results_and_a_report(hillstrom_run):
+    result, out = hillstrom_run
+    assert result.exit_code == 0, result.output
+    assert "Customers: 64,000 = 21,306 No E-Mail + 21,307 Mens E-Mail + 21,387 Womens E-Mail" in (
+        result.text
+    )
+    assert "Report:" in result.text
+    csv = pd.read_csv(out / "results.csv")
+    assert tuple(csv.columns) == RESULT_COLUMNS
+    payload = json.loads((out / "results.json").read_text())
+    assert len(payload["results"]) == len(csv)
+    assert {"p_value", "flagged", "observed", "expected"} <= set(payload["srm"][0])
+    assert payload["parameters"]["correction"] == "bh"
+    assert payload["parameters"]["cuped"] == {"spend": "history"}
+    html = (out / "report.html").read_text()
+    assert "<html" in html.lower() and "Executive summary" in html
+
+
+def test_json_and_csv_hold_the_same_numbers(hillstrom_run):
+    _, out = hillstrom_run
+    csv = pd.read_csv(out / "results.csv")
+    rows = pd.DataFrame(json.loads((out / "results.json").read_text())["results"])
+    rows = rows.astype({c: "float64" for c in ("abs_lift", "p_value", "p_value_adjusted")})
+    np.testing.assert_allclose(csv["abs_lift"], rows["abs_lift"], rtol=1e-12)
+    np.testing.assert_allclose(csv["p_value_adjusted"], rows["p_value_adjusted"], rtol=1e-12)
+
+
+def test_campaign_form_reads_the_data_contract(world_dir, tmp_path):
+    result = invoke(
+        "analyze",
+        "--data",
+        world_dir,
+        "--campaign",
+        "C2026-06-SUMMER",
+        "--by",
+        "rfm_segment",
+        "--bootstrap",
+        "200",
+        "--out",
+        tmp_path,
+    )
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tmp_path / "results.csv")
+    assert set(rows.metric) == {"conversion", "revenue", "visit", "click", "unsubscribe"}
+    assert set(rows.arm) == {"discount_10", "new_arrivals"}
+    assert "cuped_welch" in set(rows.method)
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("baseline", "mde", "alpha", "power", "ratio"),
+    [(0.05, 0.01, 0.05, 0.8, 1.0), (0.10, 0.005, 0.01, 0.9, 2.0), (0.3, -0.02, 0.05, 0.8, 0.5)],
+)
+def test_power_command_matches_statsmodels(baseline, mde, alpha, power, ratio):
+    result = invoke(
+        "analyze",
+        "power",
+        "--baseline",
+        baseline,
+        "--mde",
+        mde,
+        "--alpha",
+        alpha,
+        "--power",
+        power,
+        "--ratio",
+        ratio,
+    )
+    assert result.exit_code == 0, result.output
+    n1 = NormalIndPower().solve_power(
+        effect_size=proportion_effectsize(baseline + mde, baseline),
+        alpha=alpha,
+        power=power,
+        ratio=ratio,
+        alternative="two-sided",
+    )
+    expected_control = math.ceil(n1)
+    assert f"{expected_control:,}" in result.text
+
+
+def test_power_relative_mde():
+    absolute = invoke("analyze", "power", "--baseline", "0.04", "--mde", "0.004")
+    relative = invoke("analyze", "power", "--baseline", "0.04", "--mde", "0.1", "--relative")
+    assert absolute.exit_code == relative.exit_code == 0
+    assert absolute.text.split("total")[-1] == relative.text.split("total")[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "x"], "give either --data DIR --campaign ID"),
+        (["--table", HILLSTROM, "--out", "x"], "--table needs --treatment, --control, --outcome"),
+        (["--data", "d", "--out", "x"], "--data needs --campaign ID"),
+        (
+            [
+                "--table",
+                HILLSTROM,
+                "--treatment",
+                "segment",
+                "--control",
+                "No E-Mail",
+                "--outcome",
+                "visit",
+            ],
+            "--out DIR is required",
+        ),
+        (
+            [
+                "--table",
+                HILLSTROM,
+                "--treatment",
+                "segment",
+                "--control",
+                "No E-Mail",
+                "--outcome",
+                "visit",
+                "--out",
+                "x",
+                "--correction",
+                "sidak",
+            ],
+            "--correction must be bh, holm or none",
+        ),
+    ],
+)
+def test_bad_options_exit_2_naming_the_option(args, message):
+    result = invoke("analyze", *args)
+    assert result.exit_code == 2
+    assert message in result.text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--control", "Nobody"], "the control value 'Nobody' (--control) is not an arm"),
+        (["--outcome", "visit,zip_code"], "outcome 'zip_code' must be numeric"),
+        (["--by", "region"], "no column --by 'region'"),
+        (
+            ["--split", "Mens E-Mail=1,No E-Mail=1,Womens E-Mail=1,SMS=1"],
+            "--split names arm(s) ['SMS'] with no customers",
+        ),
+    ],
+)
+def test_bad_input_exits_1_with_the_reason(tmp_path, args, message):
+    base = {"--treatment": "segment", "--control": "No E-Mail", "--outcome": "visit"}
+    for key, value in zip(args[::2], args[1::2], strict=True):
+        base[key] = value
+    flat = [str(x) for pair in base.items() for x in pair]
+    result = invoke("analyze", "--table", HILLSTROM, *flat, "--out", tmp_path)
+    assert result.exit_code == 1
+    assert message in result.text
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_sample_ratio_mismatch_fails_when_asked(tmp_path):
+    frame = pd.read_csv(HILLSTROM)
+    frame = frame.drop(index=frame.index[frame.segment == "Mens E-Mail"][:1500])
+    path = tmp_path / "skewed.csv"
+    frame.to_csv(path, index=False)
+    args = (
+        "analyze",
+        "--table",
+        path,
+        "--treatment",
+        "segment",
+        "--control",
+        "No E-Mail",
+        "--outcome",
+        "conversion",
+        "--out",
+        tmp_path / "out",
+    )
+    warned = invoke(*args)
+    assert warned.exit_code == 0
+    assert "SAMPLE RATIO MISMATCH" in warned.text
+    assert invoke(*args, "--fail-on-srm").exit_code == 1
