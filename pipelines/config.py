@@ -254,7 +254,7 @@ class PromotionConfig(_Section):
 
     metric: _Metric = "roc_auc"
     margin: _Amount = 0.0
-    promote_other_feature_set: bool = False
+    force: bool = False
 
 
 class ScoringConfig(_Section):

@@ -71,6 +71,8 @@ class TrainSettings:
     promote: bool = False
     calibration: str = "sigmoid"
     quarantine_dir: Path | None = None
+    #: Tagged on the registered version; the retraining job skips a key it has seen.
+    training_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -313,7 +315,9 @@ def run_training(
         settings.experiment or f"upseg-{task.name}", settings.tracking_uri
     )
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"{task.name}-{data.holdout_as_of:%Y-%m-%d}"
+        experiment_id=experiment_id,
+        run_name=f"{task.name}-{data.holdout_as_of:%Y-%m-%d}",
+        nested=mlflow.active_run() is not None,  # a child of the retraining job's run
     ) as run:
         mlflow.set_tags(
             {
@@ -372,7 +376,11 @@ def run_training(
         model_uri=model_info.model_uri,
         run_id=run.info.run_id,
         model_id=model_info.model_id,
-        tags={"feature_set": data.feature_set.key, "data_fingerprint": digest},
+        tags={
+            "feature_set": data.feature_set.key,
+            "data_fingerprint": digest,
+            **({"training_key": settings.training_key} if settings.training_key else {}),
+        },
     )
     apply_decision(client, task.name, version, decision)
     return TrainingRun(

@@ -80,6 +80,8 @@ class UpliftSettings:
     margin: float = 0.0
     promote: bool = False
     quarantine_dir: Path | None = None
+    #: Tagged on the registered version; the retraining job skips a key it has seen.
+    training_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -377,7 +379,11 @@ def run_uplift(
         settings.experiment or f"upseg-{settings.model_name}", settings.tracking_uri
     )
     source = {**data.source, "sha256": digest}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"uplift-{data.outcome}") as run:
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"uplift-{data.outcome}",
+        nested=mlflow.active_run() is not None,  # a child of the retraining job's run
+    ) as run:
         mlflow.set_tags(
             {
                 "task": "uplift",
@@ -457,7 +463,11 @@ def run_uplift(
         model_uri=info.model_uri,
         run_id=run.info.run_id,
         model_id=info.model_id,
-        tags={"data_fingerprint": digest, "approach": selection.best},
+        tags={
+            "data_fingerprint": digest,
+            "approach": selection.best,
+            **({"training_key": settings.training_key} if settings.training_key else {}),
+        },
     )
     apply_decision(client, settings.model_name, version, decision)
     notes = tuple(

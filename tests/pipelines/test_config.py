@@ -103,7 +103,7 @@ def test_minimal_file_gets_the_documented_defaults(tmp_path):
     assert cfg.promotion.model_dump() == {
         "metric": "roc_auc",
         "margin": 0.0,
-        "promote_other_feature_set": False,
+        "force": False,
     }
     assert cfg.scoring.model_dump(exclude={"out"}) == {
         "campaign": "newsletter-{as_of:%Y-%m}",

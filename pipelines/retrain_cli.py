@@ -1,0 +1,76 @@
+"""``upseg retrain``: the monthly retraining job, driven by one configuration file.
+
+Exit status for schedulers: 0 when every enabled model was trained or found
+unchanged and the report is written (a model held back by its gate is a
+success: the champion stays); 1 with a one-line reason when the job could not
+run (bad data, unreachable tracking, too little data for a model); 2 for a bad
+option or configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipelines._console import console, fail, instant_option, quiet_mlflow
+
+app = typer.Typer()
+
+
+@app.command()
+def retrain(
+    config: Annotated[Path, typer.Option(help="The YAML configuration (see conf/upseg.yaml).")],
+    as_of: Annotated[
+        str, typer.Option(metavar="DATE", help="Train with everything strictly before this date.")
+    ],
+) -> None:
+    """Retrain churn, propensity and uplift; gate each; write the retraining report.
+
+    One MLflow parent run with a child run per model. Safe to rerun: a model
+    already trained from the same data, settings and code is not trained again,
+    so a rerun for the same month changes nothing in the registry.
+    """
+    from features.sources import DataSourceError
+    from features.validation import DataValidationError
+    from models.dataset import TrainingDataError
+    from models.tracking import TrackingUnavailable, ui_command
+    from models.uplift.data import ExperimentError
+    from pipelines.config import ConfigError, load_config
+    from pipelines.retrain_job import run_retrain
+
+    when = instant_option(as_of, "--as-of")
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise fail(str(exc), code=2) from None
+    quiet_mlflow()
+    try:
+        with console.status("Retraining…") as status:
+            run = run_retrain(cfg, when, on_stage=lambda m: status.update(f"{m}…"))
+    except (TrackingUnavailable, DataSourceError, TrainingDataError, ExperimentError) as exc:
+        raise fail(" ".join(str(exc).split())) from None
+    except DataValidationError:
+        raise fail(
+            f"the data in {cfg.data.path} is unusable; run `upseg validate --data "
+            f"{cfg.data.path}` for the list."
+        ) from None
+    table = Table(title=f"Retraining as of {when:%Y-%m-%d}", title_justify="left")
+    for column in ("model", "status", "version", "promoted", "why"):
+        table.add_column(column)
+    for outcome in run.models.values():
+        promoted = "—" if outcome.promoted is None else ("yes" if outcome.promoted else "no")
+        table.add_row(
+            outcome.name, outcome.status, outcome.version or "—", promoted, outcome.reason
+        )
+    console.print(table)
+    failing = int((run.drift["status"] == "fail").sum()) if len(run.drift) else 0
+    if failing:
+        console.print(f"[yellow]{failing} feature(s) drifted (PSI > 0.25); see the report.[/]")
+    console.print(f"Report:  {run.report}  (and {run.report_json.name})")
+    console.print(
+        f"MLflow:  parent run {run.parent_run_id}; {ui_command(run.summary['tracking_uri'])}"
+    )
+    console.print(f"Took {run.seconds:.0f} s")

@@ -1,0 +1,148 @@
+"""``upseg retrain`` and ``upseg score --config``: one configuration, a real local registry."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from features.synthetic import CAMPAIGN_ID
+from models.tracking import local_tracking_uri
+from pipelines.retrain_job import RETRAIN_EXPERIMENT
+from tests.pipelines._invoke import invoke
+
+AS_OF = "2026-03-01"
+
+
+def _config(world_dir, work, **models) -> dict:
+    return {
+        "version": 1,
+        "data": {"path": str(world_dir)},
+        "tracking": {"workdir": str(work)},
+        "models": {
+            "churn": {"trials": 0, "snapshots": 1},
+            "propensity": {"trials": 0, "snapshots": 1},
+            "uplift": {"campaign": CAMPAIGN_ID, "approaches": ["t_learner"], "n_folds": 2},
+            **models,
+        },
+        # the test world is small: promote whatever is trained so that scoring has champions
+        "promotion": {"force": True},
+        "scoring": {"campaign": "TEST-{as_of:%Y-%m}", "out": "audience-{as_of:%Y-%m-%d}.parquet"},
+        "reports": {"out": "reports"},
+    }
+
+
+@pytest.fixture(scope="module")
+def retrained(world_dir, tmp_path_factory):
+    work = tmp_path_factory.mktemp("retrain")
+    path = work / "upseg.yaml"
+    path.write_text(yaml.safe_dump(_config(world_dir, work)))
+    first = invoke("retrain", "--config", path, "--as-of", AS_OF)
+    return first, path, work
+
+
+def _versions(work) -> dict[str, list[str]]:
+    client = MlflowClient(local_tracking_uri(work))
+    return {
+        name: sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+        for name in ("churn", "propensity", "uplift")
+    }
+
+
+def test_retrain_trains_every_model_under_one_parent_run(retrained):
+    result, _, work = retrained
+    assert result.exit_code == 0, result.output
+    assert _versions(work) == {"churn": ["1"], "propensity": ["1"], "uplift": ["1"]}
+    client = MlflowClient(local_tracking_uri(work))
+    experiment = client.get_experiment_by_name(RETRAIN_EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 3
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert {c.data.tags["task"] for c in children} == {"churn", "propensity", "uplift"}
+    assert {c.data.tags["feature_set"] for c in children} == {"customer_v1"}
+    assert parents[0].data.tags["as_of"].startswith(AS_OF)
+
+
+def test_the_report_says_what_was_trained_and_promoted(retrained):
+    _, _, work = retrained
+    report = (work / "reports" / f"retrain-{AS_OF}.md").read_text()
+    assert "Trained 3 model(s) (churn, propensity, uplift)" in report
+    assert "| churn | trained | 1 | roc_auc |" in report
+    summary = json.loads((work / "reports" / f"retrain-{AS_OF}.json").read_text())
+    assert summary["models"]["propensity"]["promoted"] is True
+    assert summary["drift"]["note"].startswith("no propensity champion before this run")
+    tables = summary["data"]["tables"]
+    assert all(t["read"] == t["accepted"] + t["quarantined"] for t in tables.values())
+
+
+def test_a_rerun_for_the_same_month_changes_nothing_in_the_registry(retrained):
+    _, path, work = retrained
+    client = MlflowClient(local_tracking_uri(work))
+    aliases = {n: client.get_registered_model(n).aliases for n in ("churn", "propensity", "uplift")}
+    again = invoke("retrain", "--config", path, "--as-of", AS_OF)
+    assert again.exit_code == 0, again.output
+    assert again.text.count("unchanged") == 3
+    assert _versions(work) == {"churn": ["1"], "propensity": ["1"], "uplift": ["1"]}
+    assert {
+        n: client.get_registered_model(n).aliases for n in ("churn", "propensity", "uplift")
+    } == aliases
+
+
+def test_a_new_month_trains_again_and_reports_drift(retrained, world_dir):
+    _, path, work = retrained
+    config = yaml.safe_load(path.read_text())
+    config["models"]["uplift"]["enabled"] = False
+    later = work / "later.yaml"
+    later.write_text(yaml.safe_dump(config))
+    result = invoke("retrain", "--config", later, "--as-of", "2026-04-01")
+    assert result.exit_code == 0, result.output
+    assert _versions(work) == {"churn": ["1", "2"], "propensity": ["1", "2"], "uplift": ["1"]}
+    summary = json.loads((work / "reports" / "retrain-2026-04-01.json").read_text())
+    assert summary["models"]["uplift"]["status"] == "disabled"
+    assert "against the training reference of propensity version 1" in summary["drift"]["note"]
+    assert len(summary["drift"]["rows"]) > 10
+
+
+def test_score_reads_the_same_configuration(retrained):
+    _, path, work = retrained
+    result = invoke("score", "--config", path, "--as-of", "2026-05-01")
+    assert result.exit_code == 0, result.output
+    audience = pd.read_parquet(work / "audience-2026-05-01.parquet")
+    assert "TEST-2026-05" in result.text
+    shares = audience["action"].value_counts()
+    # the configuration's default holdout of 10% of the customers who would be sent
+    assert 0.05 < shares["holdout"] / (shares["holdout"] + shares["send"]) < 0.15
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"models": {"churn": {"trails": 1}}}, "models.churn.trails: unknown key"),
+        ({"scoring": {"holdout": 2}}, "scoring.holdout"),
+    ],
+)
+def test_a_bad_configuration_exits_2_naming_the_key(tmp_path, world_dir, change, message):
+    config = _config(world_dir, tmp_path)
+    for section, values in change.items():
+        for key, value in values.items():
+            if isinstance(value, dict):
+                config[section].setdefault(key, {}).update(value)
+            else:
+                config[section] = {**config.get(section, {}), key: value}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    for command in ("retrain", "score"):
+        result = invoke(command, "--config", path, "--as-of", AS_OF)
+        assert result.exit_code == 2, result.output
+        assert message in result.text
+
+
+def test_score_without_config_or_data_names_the_missing_options(tmp_path):
+    result = invoke("score", "--as-of", AS_OF)
+    assert result.exit_code == 2
+    assert "give --data, --campaign, --out or a --config that sets them" in result.text
