@@ -21,12 +21,25 @@ DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
 
 @app.command()
 def score(
-    data: Annotated[Path, typer.Option(help="Data source directory (docs/data-contract.md).")],
     as_of: Annotated[
         str, typer.Option(metavar="DATE", help="Score as of this date: events strictly before it.")
     ],
-    campaign: Annotated[str, typer.Option(help="Campaign name: seeds the holdout, names the run.")],
-    out: Annotated[Path, typer.Option(help="Audience file to write: .parquet or .csv.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML configuration (conf/upseg.yaml): data, policy, holdout, budget, tracking "
+            "and the audience path; options given here override it."
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Data source directory (docs/data-contract.md).")
+    ] = None,
+    campaign: Annotated[
+        str | None, typer.Option(help="Campaign name: seeds the holdout, names the run.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Audience file to write: .parquet or .csv.")
+    ] = None,
     policy: Annotated[
         Path | None, typer.Option(help="Segment policy YAML (default: the shipped policy).")
     ] = None,
@@ -57,8 +70,11 @@ def score(
     ] = None,
     uplift_version: Annotated[str | None, typer.Option(help="Use this uplift version.")] = None,
     psi_fail: Annotated[
-        float, typer.Option(min=0.0, help="Fail when a score's PSI against training exceeds this.")
-    ] = 0.25,
+        float | None,
+        typer.Option(
+            min=0.0, help="Fail when a score's PSI against training exceeds this.  [default: 0.25]"
+        ),
+    ] = None,
     reasons: Annotated[
         str,
         typer.Option(
@@ -86,16 +102,46 @@ def score(
     from serving.champions import ScoringError
     from serving.policy import PolicyError
 
+    when = instant_option(as_of, "--as-of")
+    uri = None
+    if config is not None:
+        from pipelines.config import ConfigError, load_config
+
+        try:
+            cfg = load_config(config)
+        except ConfigError as exc:
+            raise fail(str(exc), code=2) from None
+        scoring = cfg.scoring
+        data = data or Path(cfg.data.path)
+        campaign = campaign or cfg.scoring_campaign(when)
+        out = out or cfg.scoring_out(when)
+        policy = policy or (Path(scoring.policy) if scoring.policy else None)
+        holdout = scoring.holdout if holdout is None else holdout
+        budget = scoring.budget if budget is None else budget
+        cost_per_send = scoring.cost_per_send if cost_per_send is None else cost_per_send
+        if value_per_conversion is None:
+            value_per_conversion = scoring.value_per_conversion
+        strict_drift = strict_drift or scoring.strict_drift
+        psi_fail = scoring.psi_fail if psi_fail is None else psi_fail
+        workdir = Path(cfg.tracking.workdir)
+        uri = cfg.tracking_uri()
+    missing = [
+        name
+        for name, value in (("--data", data), ("--campaign", campaign), ("--out", out))
+        if value is None
+    ]
+    if missing:
+        raise fail(f"give {', '.join(missing)} or a --config that sets them.", code=2)
     if reasons not in ("targeted", "all"):
         raise fail(f"--reasons must be targeted or all; got {reasons!r}.", code=2)
     if out.suffix not in (".parquet", ".csv"):
         raise fail(f"--out must end in .parquet or .csv; got {out.name!r}.", code=2)
     settings = ScoreSettings(
         data_dir=data,
-        as_of=instant_option(as_of, "--as-of"),
+        as_of=when,
         campaign=campaign,
         out=out,
-        tracking_uri=tracking_uri(workdir),
+        tracking_uri=uri or tracking_uri(workdir),
         workdir=workdir,
         policy_path=policy,
         holdout=holdout,
@@ -108,7 +154,7 @@ def score(
             "propensity": propensity_version,
             "uplift": uplift_version,
         },  # fmt: skip
-        psi_fail=psi_fail,
+        psi_fail=0.25 if psi_fail is None else psi_fail,
         strict_drift=strict_drift,
         reasons=reasons,
     )
