@@ -1,4 +1,11 @@
-"""``upseg demo``: the main job end to end on the built-in synthetic world."""
+"""``upseg demo``: the whole monthly loop on the built-in synthetic world.
+
+generate → retrain (churn, propensity, uplift; tracked) → score (audience with
+holdout) → simulate the campaign's outcomes from the world's truth → analyze
+→ where to look. The demo writes its own configuration (``upseg.yaml`` in the
+output folder) and runs the same jobs as ``upseg retrain --config`` and
+``upseg score --config``.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +14,43 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+import yaml
 
-from features.synthetic import generate_world, write_world
-from pipelines import jobs
-from pipelines._console import (
-    console,
-    err_console,
-    print_problems,
-    quiet_mlflow,
-    report_features_run,
-    validation_table,
-)
-from pipelines._reports import report_scoring_run, report_training_run, report_uplift_run
+from pipelines._console import console, err_console, quiet_mlflow
+from pipelines._reports import report_scoring_run
 
 app = typer.Typer()
 
+#: Training cutoff: the churn label needs 90 days of data after it.
 DEMO_AS_OF = "2026-04-01"
-#: The demo scores a new campaign after the synthetic world's June experiment.
+#: The demo scores and sends a new campaign after the world's June experiment.
 DEMO_SCORE_AS_OF = pd.Timestamp("2026-06-20", tz="UTC")
-DEMO_CAMPAIGN = "DEMO-2026-07"
+#: The demo campaign's cost of one e-mail, for the ROI in the report.
+DEMO_COST_PER_SEND = 0.05
+
+
+def demo_config(out: Path, *, trials: int, seed: int) -> dict:
+    """The demo's configuration: everything inside ``out``, small tuning budgets."""
+    from features.synthetic import CAMPAIGN_ID
+
+    out = out.resolve()
+    return {
+        "version": 1,
+        "data": {"path": str(out / "data")},
+        "tracking": {"workdir": str(out)},
+        "seed": seed,
+        "models": {
+            "churn": {"trials": trials},
+            "propensity": {"trials": trials},
+            "uplift": {"campaign": CAMPAIGN_ID, "trials": 0},
+        },
+        "scoring": {
+            "campaign": "DEMO-{as_of:%Y-%m}",
+            "out": str(out / "audience.parquet"),
+            "cost_per_send": DEMO_COST_PER_SEND,
+        },
+        "reports": {"out": str(out / "reports")},
+    }
 
 
 @app.command()
@@ -35,91 +60,131 @@ def demo(
     ),
     customers: Annotated[int, typer.Option(min=100, help="Customers in the world.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed of the world.")] = 0,
-    as_of: Annotated[str, typer.Option(help="Cutoff date of the features.")] = DEMO_AS_OF,
-    trials: Annotated[int, typer.Option(min=0, help="Optuna trials per model.")] = 3,
+    as_of: Annotated[str, typer.Option(help="Training cutoff of the models.")] = DEMO_AS_OF,
+    trials: Annotated[int, typer.Option(min=0, help="Optuna trials per predictive model.")] = 3,
 ) -> None:
-    """Run generate → validate → features → train the three models → score; say where it all is.
+    """Run generate → retrain → score → simulate outcomes → analyze; say where it all is.
 
     Models are tracked in a SQLite MLflow store inside --out, unless
     MLFLOW_TRACKING_URI points elsewhere.
     """
-    from features.synthetic import CAMPAIGN_ID
-    from models.tracking import tracking_uri, ui_command
+    from experiments.analysis import AnalysisSettings
+    from features.simulation import simulate_campaign
+    from features.synthetic import generate_world, write_world
+    from models.tracking import ui_command
+    from pipelines import jobs
+    from pipelines.analyze_job import AnalyzeSettings, run_analysis
+    from pipelines.config import load_config
+    from pipelines.retrain_job import run_retrain
     from pipelines.score_job import ScoreSettings, run_scoring
-    from pipelines.train_job import TrainSettings, run_training
-    from pipelines.uplift_job import UpliftSettings, run_uplift
 
     cutoff = jobs.parse_instant(as_of, option="--as-of")
     data = out / "data"
-    features_path = out / f"features_{cutoff.date().isoformat()}.parquet"
-    with console.status(f"1/7 generating a world of {customers:,} customers…"):
+    with console.status(f"1/5 generating a world of {customers:,} customers…"):
         write_world(generate_world(customers, seed=seed), data)
-    console.print(f"[bold]1/7 generate[/]  synthetic world in {data}")
-    with console.status("2/7 validating, 3/7 building features…"):
-        run = jobs.run_features(data, cutoff, features_path)
-    console.print("[bold]2/7 validate[/]")
-    console.print(validation_table(run.source.result))
-    print_problems(run.source.result)
-    console.print("[bold]3/7 features[/]")
-    report_features_run(run)
+    console.print(f"[bold]1/5 generate[/]  synthetic world in {data}")
+
+    config_path = out / "upseg.yaml"
+    config_path.write_text(yaml.safe_dump(demo_config(out, trials=trials, seed=seed)))
+    cfg = load_config(config_path)
     quiet_mlflow()
-    uri = tracking_uri(out)
-    trained_runs = {}
-    for step, task in enumerate(("churn", "propensity"), start=4):
-        settings = TrainSettings(
-            task=task,
-            data_dir=data,
-            as_of=cutoff,
-            tracking_uri=uri,
-            workdir=out,
-            trials=trials,
-        )
-        with console.status(f"{step}/7 training {task}…") as status:
-            trained = run_training(settings, on_stage=lambda m, s=status: s.update(f"{m}…"))
-        console.print(f"[bold]{step}/7 train {task}[/]")
-        report_training_run(trained, uri)
-        trained_runs[task] = trained
-    with console.status("6/7 training uplift…") as status:
-        uplift = run_uplift(
-            UpliftSettings(tracking_uri=uri, workdir=out, data_dir=data, campaign=CAMPAIGN_ID),
-            on_stage=lambda m: status.update(f"6/7 {m}…"),
-        )
-    console.print(f"[bold]6/7 train uplift[/] on campaign {CAMPAIGN_ID}")
-    report_uplift_run(uplift, uri)
-    trained_runs["uplift"] = uplift
-    audience = out / "audience.parquet"
-    # A demo world can be too small for a model to pass its gate; the demo then scores
-    # with the version it just trained, and says so, rather than stopping short.
-    held = {role: run.version for role, run in trained_runs.items() if not run.decision.promote}
+    with console.status("2/5 retraining…") as status:
+        retrained = run_retrain(cfg, cutoff, on_stage=lambda m: status.update(f"2/5 {m}…"))
+    console.print(f"[bold]2/5 retrain[/]  as of {cutoff:%Y-%m-%d} (config {config_path})")
+    for o in retrained.models.values():
+        verdict = "promoted" if o.promoted else "held"
+        console.print(f"  {o.name:<11} version {o.version} {o.status}, {verdict}: {o.reason}")
+
+    # A tiny world can leave a model below its gate; the demo then scores with the version
+    # it just trained, and says so, rather than stopping short.
+    held = {n: o.version for n, o in retrained.models.items() if o.version and not o.promoted}
     for role, version in held.items():
         err_console.print(
             f"[yellow]warning:[/] {role} version {version} did not pass the champion gate; the "
             "demo scores with it anyway to show the audience. Do not use it for a campaign.",
             highlight=False,
         )
-    with console.status("7/7 scoring…") as status:
+    scoring = cfg.scoring
+    audience_path = cfg.scoring_out(DEMO_SCORE_AS_OF)
+    campaign = cfg.scoring_campaign(DEMO_SCORE_AS_OF)
+    with console.status("3/5 scoring…") as status:
         scored = run_scoring(
             ScoreSettings(
                 data_dir=data,
                 as_of=DEMO_SCORE_AS_OF,
-                campaign=DEMO_CAMPAIGN,
-                out=audience,
-                tracking_uri=uri,
-                workdir=out,
+                campaign=campaign,
+                out=audience_path,
+                tracking_uri=cfg.tracking_uri(),
+                workdir=Path(cfg.tracking.workdir),
+                holdout=scoring.holdout,
+                cost_per_send=scoring.cost_per_send,
                 versions=held,
             ),
-            on_stage=lambda m: status.update(f"7/7 {m}…"),
+            on_stage=lambda m: status.update(f"3/5 {m}…"),
         )
-    console.print(f"[bold]7/7 score[/] the audience of {DEMO_CAMPAIGN}")
+    console.print(f"[bold]3/5 score[/]  the audience of {campaign}")
     report_scoring_run(scored)
+
+    with console.status("4/5 simulating the campaign's outcomes…"):
+        audience = pd.read_parquet(audience_path)
+        outcomes = simulate_campaign(
+            pd.read_parquet(data / "truth.parquet"),
+            audience,
+            assigned_at=DEMO_SCORE_AS_OF,
+            seed=seed,
+        )
+        features = jobs.run_features(data, DEMO_SCORE_AS_OF, out / "features_scored.parquet")
+        pre = pd.read_parquet(
+            features.out, columns=["customer_id", "monetary_365d", "rfm_segment", "lifecycle_stage"]
+        )
+        outcomes = outcomes.merge(pre.astype({"customer_id": str}), on="customer_id", how="left")
+        outcomes_path = out / "campaign_outcomes.parquet"
+        outcomes.to_parquet(outcomes_path, index=False)
+    sent = outcomes[outcomes["arm"] == "email"]
     console.print(
-        "\nOutputs:\n"
-        f"  data source      {data}/ (customers, orders, email_events, web_events, "
-        "campaign_assignments)\n"
-        f"  ground truth     {data}/truth.parquet (for evaluation only)\n"
-        f"  features         {features_path}\n"
-        f"  models           registered as churn, propensity and uplift in {uri}\n"
-        f"  audience         {audience} (summary: {scored.summary_path})\n"
-        f"  MLflow UI        {ui_command(uri)}\n"
-        "Next: `upseg train --help`, docs/models.md, docs/uplift.md, docs/data-contract.md"
+        f"[bold]4/5 simulate[/] {len(sent):,} sent, {len(outcomes) - len(sent):,} held out → "
+        f"{outcomes_path}; true mean effect on the sent: "
+        f"{100 * sent['true_uplift'].mean():+.2f} points of conversion"
+    )
+
+    with console.status("5/5 analysing the experiment…") as status:
+        analysis = run_analysis(
+            AnalyzeSettings(
+                out=out / "experiment",
+                table=outcomes_path,
+                treatment="arm",
+                control="control",
+                outcomes=("conversion", "revenue"),
+                id_column="customer_id",
+                cuped={"revenue": "monetary_365d"},
+                audience=audience_path,
+                title=f"Experiment report — {campaign} (simulated outcomes)",
+                analysis=AnalysisSettings(
+                    by=("rfm_segment", "lifecycle_stage"),
+                    # the scorer holds out this share of the customers it would send
+                    planned_split={"control": scoring.holdout, "email": 1 - scoring.holdout},
+                    cost_per_send=scoring.cost_per_send or 0.0,
+                    seed=seed,
+                ),
+            ),
+            on_stage=lambda m: status.update(f"5/5 {m}…"),
+        )
+    overall = [
+        r
+        for r in analysis.payload["results"]
+        if r["segment_by"] == "overall" and r["metric"] == "conversion"
+    ][0]
+    console.print(
+        f"[bold]5/5 analyze[/] measured conversion lift {100 * overall['abs_lift']:+.2f} points "
+        f"[{100 * overall['abs_lift_ci_low']:+.2f}, {100 * overall['abs_lift_ci_high']:+.2f}] "
+        f"(p = {overall['p_value']:.2g})"
+    )
+    console.print(
+        "\nWhere to look:\n"
+        f"  audience            {audience_path} (summary: {scored.summary_path})\n"
+        f"  experiment report   {analysis.report} (tidy results: {analysis.results_csv})\n"
+        f"  retraining report   {retrained.report}\n"
+        f"  configuration       {config_path} (upseg retrain/score --config)\n"
+        f"  MLflow UI           {ui_command(cfg.tracking_uri())}\n"
+        "Next: docs/experiments.md, docs/config.md, docs/models.md, notebooks/"
     )
