@@ -35,3 +35,23 @@ def test_readme_starts_with_the_two_commands():
     text = (DOCS.parent / "README.md").read_text()
     assert "make demo" in text and "make test" in text
     assert "BENCHMARK_TABLE" not in text, "the benchmark figures are filled in"
+
+
+def test_experiments_doc_names_every_results_column_and_method():
+    from experiments.analysis import RESULT_COLUMNS
+
+    text = (DOCS / "experiments.md").read_text()
+    missing = [c for c in RESULT_COLUMNS if f"`{c}`" not in text and f"`{c}," not in text]
+    assert not missing, f"undocumented results columns: {missing}"
+    for method in ("z_test", "welch", "bootstrap", "cuped_welch"):
+        assert f"`{method}`" in text, method
+
+
+def test_cli_doc_has_a_section_for_every_command():
+    from typer.main import get_command
+
+    from pipelines.cli import app
+
+    text = (DOCS / "cli.md").read_text()
+    for name in get_command(app).commands:
+        assert f"## `upseg {name}" in text, name
