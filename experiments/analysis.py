@@ -22,7 +22,7 @@ an arm, and missing outcome values are counted per metric and arm.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -113,7 +113,6 @@ class AnalysisSettings:
     bootstrap_resamples: int = 2000
     seed: int = 0
     targeting_outcome: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _check_settings(experiment: Experiment, settings: AnalysisSettings) -> None:
@@ -485,7 +484,6 @@ def analyze(experiment: Experiment, settings: AnalysisSettings | None = None) ->
             "seed": settings.seed,
             "cuped": dict(experiment.covariates),
             "mde_power": MDE_POWER,
-            **settings.extra,
         },
         "counts": _counts(experiment),
         "srm": out.pop("srm"),

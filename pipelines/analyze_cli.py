@@ -20,10 +20,10 @@ app = typer.Typer()
 analyze_app = typer.Typer(
     name="analyze",
     help=(
-        "Measure the causal lift of each arm, overall and per segment: lift with confidence "
-        "intervals, p-values adjusted for multiple testing, sample-ratio check, CUPED, power, "
-        "ROI, and the uplift model's targeting. Writes results.csv, results.json and a "
-        "self-contained report.html.\n\n"
+        "Measure the causal lift of each arm, overall and per segment; plan a test.\n\n"
+        "Lift with confidence intervals, p-values adjusted for multiple testing, the "
+        "sample-ratio check, CUPED, power, ROI, and the uplift model's targeting. Writes "
+        "results.csv, results.json and a self-contained report.html (docs/experiments.md).\n\n"
         "A campaign of the data contract: upseg analyze --data DIR --campaign ID --out DIR\n\n"
         "A one-row-per-customer table: upseg analyze --table FILE --treatment COL --control VALUE "
         "--outcome COL[,COL] --out DIR\n\n"

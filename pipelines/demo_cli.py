@@ -29,6 +29,15 @@ DEMO_SCORE_AS_OF = pd.Timestamp("2026-06-20", tz="UTC")
 DEMO_COST_PER_SEND = 0.05
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def demo_config(out: Path, *, trials: int, seed: int) -> dict:
     """The demo's configuration: everything inside ``out``, small tuning budgets."""
     from features.synthetic import CAMPAIGN_ID
@@ -82,7 +91,7 @@ def demo(
     data = out / "data"
     with console.status(f"1/5 generating a world of {customers:,} customers…"):
         write_world(generate_world(customers, seed=seed), data)
-    console.print(f"[bold]1/5 generate[/]  synthetic world in {data}")
+    console.print(f"[bold]1/5 generate[/]  synthetic world in {_shown(data)}")
 
     config_path = out / "upseg.yaml"
     config_path.write_text(yaml.safe_dump(demo_config(out, trials=trials, seed=seed)))
@@ -90,7 +99,7 @@ def demo(
     quiet_mlflow()
     with console.status("2/5 retraining…") as status:
         retrained = run_retrain(cfg, cutoff, on_stage=lambda m: status.update(f"2/5 {m}…"))
-    console.print(f"[bold]2/5 retrain[/]  as of {cutoff:%Y-%m-%d} (config {config_path})")
+    console.print(f"[bold]2/5 retrain[/]  as of {cutoff:%Y-%m-%d} (config {_shown(config_path)})")
     for o in retrained.models.values():
         verdict = "promoted" if o.promoted else "held"
         console.print(f"  {o.name:<11} version {o.version} {o.status}, {verdict}: {o.reason}")
@@ -143,7 +152,7 @@ def demo(
     sent = outcomes[outcomes["arm"] == "email"]
     console.print(
         f"[bold]4/5 simulate[/] {len(sent):,} sent, {len(outcomes) - len(sent):,} held out → "
-        f"{outcomes_path}; true mean effect on the sent: "
+        f"{_shown(outcomes_path)}; true mean effect on the sent: "
         f"{100 * sent['true_uplift'].mean():+.2f} points of conversion"
     )
 
@@ -181,10 +190,11 @@ def demo(
     )
     console.print(
         "\nWhere to look:\n"
-        f"  audience            {audience_path} (summary: {scored.summary_path})\n"
-        f"  experiment report   {analysis.report} (tidy results: {analysis.results_csv})\n"
-        f"  retraining report   {retrained.report}\n"
-        f"  configuration       {config_path} (upseg retrain/score --config)\n"
+        f"  audience            {_shown(audience_path)} (summary: {_shown(scored.summary_path)})\n"
+        f"  experiment report   {_shown(analysis.report)} (tidy results: "
+        f"{_shown(analysis.results_csv)})\n"
+        f"  retraining report   {_shown(retrained.report)}\n"
+        f"  configuration       {_shown(config_path)} (upseg retrain/score --config)\n"
         f"  MLflow UI           {ui_command(cfg.tracking_uri())}\n"
-        "Next: docs/experiments.md, docs/config.md, docs/models.md, notebooks/"
+        "Next: docs/experiments.md, docs/retrain.md, docs/config.md, notebooks/"
     )

@@ -25,12 +25,22 @@ from experiments.report.payload import (
 )
 
 
+def _source_text(source: object) -> object:
+    """``table /path · rows 64,000 · treatment segment`` from the source mapping."""
+    if not isinstance(source, Mapping):
+        return source
+    return " · ".join(
+        f"{key} {format_count(value) if isinstance(value, int) else value}"
+        for key, value in source.items()
+    )
+
+
 def _header(payload: Mapping, title: str) -> str:
     parameters = payload["parameters"]
     facts = [
         ("Generated", parameters.get("generated_at")),
         ("Code version", parameters.get("code_version")),
-        ("Source", parameters.get("source")),
+        ("Source", _source_text(parameters.get("source"))),
         ("Campaign", parameters.get("campaign")),
         ("Audience", parameters.get("audience")),
     ]

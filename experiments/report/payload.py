@@ -6,30 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from experiments.analysis import RESULT_COLUMNS
 from experiments.report.format import is_missing
 
 __all__ = ["RESULT_KEYS", "ReportPayloadError"]
 
-RESULT_KEYS = (
-    "metric",
-    "segment_by",
-    "segment",
-    "arm",
-    "control",
-    "n_arm",
-    "n_control",
-    "mean_arm",
-    "mean_control",
-    "abs_lift",
-    "abs_lift_ci_low",
-    "abs_lift_ci_high",
-    "rel_lift",
-    "rel_lift_ci_low",
-    "rel_lift_ci_high",
-    "p_value",
-    "p_value_adjusted",
-    "method",
-)
+RESULT_KEYS = RESULT_COLUMNS
 """The columns of every row of ``results`` (and of ``targeting["send_vs_holdout"]``)."""
 _REQUIRED_PARAMETERS = ("arms", "outcomes", "alpha", "correction")
 _CORRECTIONS = {"bh": "Benjamini–Hochberg", "holm": "Holm", "none": "no correction"}
