@@ -100,7 +100,7 @@ trained.data.counts()
 # the version just trained.
 
 # %%
-client = MlflowClient(tracking_uri=TRACKING_URI)
+client = MlflowClient(tracking_uri=TRACKING_URI, registry_uri=TRACKING_URI)
 set_tracking(TRACKING_URI)  # `models:/` URIs resolve through the registry named here
 champion = champion_version(client, "churn")
 version = champion if champion is not None else client.get_model_version("churn", trained.version)

@@ -264,6 +264,7 @@ def run_retrain(
                 "config_digest": config.digest(),
             }
         )
+        mlflow.log_dict(config.model_dump(mode="json"), "config.json")
         for name in ("churn", "propensity", "uplift"):
             if not getattr(config.models, name).enabled:
                 outcomes[name] = ModelOutcome(name=name, status="disabled", reason="disabled")

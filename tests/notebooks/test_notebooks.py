@@ -48,7 +48,8 @@ def _world_features(out: Path) -> None:
 
 
 def _churn_registered(out: Path) -> None:
-    client = MlflowClient(tracking_uri=local_tracking_uri(out / "churn"))
+    uri = local_tracking_uri(out / "churn")
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions("name='churn'")
     assert len(versions) == 1
     assert client.get_run(versions[0].run_id).data.tags["feature_set"] == CUSTOMER_V1.key

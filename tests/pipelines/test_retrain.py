@@ -66,6 +66,8 @@ def test_retrain_trains_every_model_under_one_parent_run(retrained):
     assert {c.data.tags["task"] for c in children} == {"churn", "propensity", "uplift"}
     assert {c.data.tags["feature_set"] for c in children} == {"customer_v1"}
     assert parents[0].data.tags["as_of"].startswith(AS_OF)
+    logged = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert {"config.json", f"retrain-{AS_OF}.md", f"retrain-{AS_OF}.json"} <= logged
 
 
 def test_the_report_says_what_was_trained_and_promoted(retrained):
