@@ -110,11 +110,17 @@ def test_a_new_month_trains_again_and_reports_drift(retrained, world_dir):
     assert len(summary["drift"]["rows"]) > 10
 
 
-def test_score_reads_the_same_configuration(retrained):
+@pytest.fixture(scope="module")
+def scored(retrained):
     _, path, work = retrained
     result = invoke("score", "--config", path, "--as-of", "2026-05-01")
+    return result, work / "audience-2026-05-01.parquet"
+
+
+def test_score_reads_the_same_configuration(scored):
+    result, out = scored
     assert result.exit_code == 0, result.output
-    audience = pd.read_parquet(work / "audience-2026-05-01.parquet")
+    audience = pd.read_parquet(out)
     assert "TEST-2026-05" in result.text
     shares = audience["action"].value_counts()
     # the configuration's default holdout of 10% of the customers who would be sent
@@ -148,3 +154,22 @@ def test_score_without_config_or_data_names_the_missing_options(tmp_path):
     result = invoke("score", "--as-of", AS_OF)
     assert result.exit_code == 2
     assert "give --data, --campaign, --out or a --config that sets them" in result.text
+
+
+def test_analyze_judges_the_scored_audience_on_the_campaign(scored, world_dir, tmp_path):
+    _, audience = scored
+    result = invoke(
+        "analyze", "--data", world_dir, "--campaign", CAMPAIGN_ID, "--audience", audience,
+        "--outcome", "conversion,revenue", "--bootstrap", "200", "--out", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads((tmp_path / "results.json").read_text())
+    targeting = payload["targeting"]
+    assert (
+        targeting["audience"]["matched"]
+        == payload["counts"]["customers"]
+        - (targeting["audience"]["experiment_customers_not_in_audience"])
+    )
+    assert {q["segment"] for q in targeting["qini"]} >= {"all"}
+    assert {r["segment_by"] for r in payload["results"]} >= {"priority_segment", "send_vs_holdout"}
+    assert "Targeting" in (tmp_path / "report.html").read_text()
