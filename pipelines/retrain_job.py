@@ -8,7 +8,7 @@ fingerprint and the code version), and a model whose key is already registered
 is not trained again, so a rerun for the same month changes nothing in the
 registry. The retraining report (Markdown and JSON) says what was trained,
 challenger against champion, what was promoted and why, and how the features
-drifted since the champion before this run was trained.
+drifted since the last propensity model was trained.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from features.build import build_features
 from features.pit import customer_spine
 from features.sources import connect, data_fingerprint, find_table_files
 from models.drift import drift_report
-from models.registry import CHAMPION, champion_version
+from models.registry import CHAMPION
 from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from pipelines.config import UpsegConfig
 from pipelines.jobs import load_source, write_atomically
@@ -199,27 +199,32 @@ def _path(value) -> Path | None:
     return None if value is None else Path(value)
 
 
-def _feature_drift(
-    client: MlflowClient, previous_champion, tables: dict, as_of: pd.Timestamp
-) -> tuple[pd.DataFrame, str]:
-    """PSI of today's features against the propensity champion's training reference."""
-    if previous_champion is None:
-        return pd.DataFrame(columns=["column", "psi", "status"]), (
-            "no propensity champion before this run: nothing to compare the data with"
-        )
+def _last_version(client: MlflowClient, name: str):
+    """The newest registered version of ``name`` (promoted or not), or ``None``."""
     try:
-        reference = mlflow.artifacts.load_dict(f"runs:/{previous_champion.run_id}/reference.json")
+        versions = client.search_model_versions(f"name = '{name}'")
+    except mlflow.exceptions.MlflowException:
+        return None
+    return max(versions, key=lambda v: int(v.version)) if versions else None
+
+
+def _feature_drift(previous, tables: dict, as_of: pd.Timestamp) -> tuple[pd.DataFrame, str]:
+    """PSI of today's features against the training reference of the last propensity model."""
+    empty = pd.DataFrame(columns=["column", "psi", "status"])
+    if previous is None:
+        return empty, "no propensity model trained before this run: nothing to compare with"
+    try:
+        reference = mlflow.artifacts.load_dict(f"runs:/{previous.run_id}/reference.json")
     except Exception as exc:  # an old run without a reference still lets the job finish
-        return pd.DataFrame(columns=["column", "psi", "status"]), (
-            f"propensity version {previous_champion.version} has no reference.json ({exc})"
-        )
+        return empty, f"propensity version {previous.version} has no reference.json ({exc})"
     features = build_features(tables, customer_spine(tables["customers"], as_of)).execute()
     if len(features) > DRIFT_SAMPLE:
         features = features.sample(DRIFT_SAMPLE, random_state=0)
     report = drift_report(reference.get("features", {}), features)
     return report, (
         f"features as of {as_of:%Y-%m-%d} ({len(features):,} customers) against the training "
-        f"reference of propensity version {previous_champion.version}"
+        f"reference of propensity version {previous.version}, the last one trained before "
+        "this run"
     )
 
 
@@ -249,7 +254,7 @@ def run_retrain(
     source = load_source(data_dir, con=connect(), quarantine_dir=_path(config.data.quarantine))
     digest = data_fingerprint(find_table_files(data_dir))
     code = code_version()
-    previous_propensity = champion_version(client, "propensity")
+    previous_propensity = _last_version(client, "propensity")
     experiment_id = ensure_experiment(RETRAIN_EXPERIMENT, uri)
     outcomes: dict[str, ModelOutcome] = {}
     with mlflow.start_run(
@@ -283,8 +288,8 @@ def run_retrain(
                 continue
             on_stage(f"Training {name}")
             outcomes[name], _ = _train(config, name, as_of, uri, key, on_stage)
-        on_stage("Measuring drift since the last champion")
-        drift, drift_note = _feature_drift(client, previous_propensity, source.result.tables, as_of)
+        on_stage("Measuring drift since the last run")
+        drift, drift_note = _feature_drift(previous_propensity, source.result.tables, as_of)
         summary = {
             "as_of": as_of.isoformat(),
             "parent_run_id": parent.info.run_id,

@@ -83,7 +83,7 @@ def render_markdown(summary: dict) -> str:
         "above); uplift on its held-out experiment customers (weighted Qini). A challenger is "
         "promoted only if it beats the simple baseline and the champion by the margin.",
         "",
-        "## Data drift since the last champion",
+        "## Data drift since the last run",
         "",
         *_drift_lines(summary["drift"]),
         "",

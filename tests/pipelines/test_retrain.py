@@ -77,7 +77,7 @@ def test_the_report_says_what_was_trained_and_promoted(retrained):
     assert "| churn | trained | 1 | roc_auc |" in report
     summary = json.loads((work / "reports" / f"retrain-{AS_OF}.json").read_text())
     assert summary["models"]["propensity"]["promoted"] is True
-    assert summary["drift"]["note"].startswith("no propensity champion before this run")
+    assert summary["drift"]["note"].startswith("no propensity model trained before this run")
     tables = summary["data"]["tables"]
     assert all(t["read"] == t["accepted"] + t["quarantined"] for t in tables.values())
 
