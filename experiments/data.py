@@ -32,6 +32,7 @@ from features.build import build_features
 from features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
 from features.pit import campaign_spine
 from features.sets import CUSTOMER_V1
+from models.uplift.data import ExperimentError, check_outcome_window
 
 __all__ = [
     "CAMPAIGN_COVARIATES",
@@ -294,6 +295,10 @@ def campaign_experiment(
             "use --table for a one-row-per-customer experiment."
         )
     n_assigned = _campaign_rows(tables, campaign_id)
+    try:
+        check_outcome_window(tables, campaign_id, window_days)
+    except ExperimentError as exc:
+        raise ExperimentInputError(str(exc)) from None
     assignments = tables["campaign_assignments"]
     spine = campaign_spine(assignments, campaign_id)
     outcomes = campaign_outcomes(

@@ -39,6 +39,7 @@ __all__ = [
     "UpliftData",
     "campaign_data",
     "check_experiment",
+    "check_outcome_window",
     "outcome_kind",
     "table_data",
 ]
@@ -294,7 +295,7 @@ def campaign_data(
             f"campaign_assignments: no customer is assigned to {campaign_id!r}; "
             f"campaigns in the data: {known}."
         )
-    _check_outcome_window(tables, campaign_id, window_days)
+    check_outcome_window(tables, campaign_id, window_days)
     _check_signed_up_before_assignment(tables, campaign_id)
     spine = campaign_spine(assignments, campaign_id)
     columns = feature_set.columns(set(tables))
@@ -336,7 +337,15 @@ def campaign_data(
     )
 
 
-def _check_outcome_window(tables: dict[str, ibis.Table], campaign_id: str, days: int) -> None:
+def check_outcome_window(tables: dict[str, ibis.Table], campaign_id: str, days: int) -> None:
+    """Refuse a campaign whose outcome window is not yet covered by the orders.
+
+    Raises
+    ------
+    ExperimentError
+        When the latest order is more than a day before the last assignment plus
+        ``days``: outcomes would be cut short.
+    """
     a = tables["campaign_assignments"]
     last_assigned = a.filter(a.campaign_id == campaign_id).assigned_at.max().execute()
     last_order = tables["orders"].ordered_at.max().execute()

@@ -343,3 +343,15 @@ def test_targeting_judges_the_audience_score(tmp_path):
 def test_an_audience_without_the_scorer_columns_is_refused(hillstrom):
     with pytest.raises(ExperimentInputError, match=r"lacks column\(s\) \['priority_segment'"):
         with_audience(hillstrom, pd.DataFrame({"customer_id": ["1"]}), name="aud.parquet")
+
+
+def test_a_campaign_whose_window_is_not_over_is_refused(world_tables):
+    with pytest.raises(ExperimentInputError, match=r"need orders until 2026-07-31"):
+        campaign_experiment(world_tables, "C2026-06-SUMMER", window_days=60)
+
+
+def test_an_unknown_campaign_lists_the_known_ones(world_tables):
+    with pytest.raises(
+        ExperimentInputError, match=r"campaigns in the data are \['C2026-06-SUMMER'\]"
+    ):
+        campaign_experiment(world_tables, "C1999")
