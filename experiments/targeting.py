@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.analysis import AnalysisSettings, comparison_rows, results_frame
-from experiments.data import Experiment
+from experiments.data import NOT_IN_AUDIENCE, Experiment
 from models.uplift.metrics import qini_auc, qini_auc_ci, qini_curve, uplift_curve
 
 __all__ = ["CURVE_POINTS", "SEND_VS_HOLDOUT", "curve_points", "targeting"]
@@ -60,11 +60,22 @@ def _qini_entry(
     segment: str,
     min_size: int,
     seed: int,
-) -> dict | None:
+) -> dict:
+    """The Qini entry of one segment and arm, or its ``skipped`` entry when too small."""
     both = sub.loc[sub["arm"].isin([arm, control]) & sub[outcome].notna() & sub[score].notna()]
     t = (both["arm"] == arm).to_numpy(np.int8)
     if min(t.sum(), len(t) - t.sum()) < min_size:
-        return None
+        return _skipped(
+            outcome,
+            f"qini ({segment_by})",
+            segment,
+            arm,
+            control,
+            int(t.sum()),
+            int(len(t) - t.sum()),
+            min_size,
+            "a Qini curve",
+        )
     y, s = both[outcome].to_numpy("float64"), both[score].to_numpy("float64")
     x, qini = qini_curve(y, s, t)
     xu, upl = uplift_curve(y, s, t)
@@ -83,6 +94,30 @@ def _qini_entry(
     }
 
 
+def _skipped(
+    metric: str,
+    segment_by: str,
+    segment: str,
+    arm: str,
+    control: str,
+    n_arm: int,
+    n_control: int,
+    minimum: int,
+    what: str,
+) -> dict:
+    """A comparison with too few customers, in the shape of the analysis's ``skipped``."""
+    return {
+        "metric": metric,
+        "segment_by": segment_by,
+        "segment": segment,
+        "arm": arm,
+        "control": control,
+        "n_arm": n_arm,
+        "n_control": n_control,
+        "reason": f"too few customers for {what} ({min(n_arm, n_control)} < {minimum} per arm)",
+    }
+
+
 def _targeting_outcome(experiment: Experiment, settings: AnalysisSettings) -> str:
     if settings.targeting_outcome:
         return settings.targeting_outcome
@@ -92,12 +127,16 @@ def _targeting_outcome(experiment: Experiment, settings: AnalysisSettings) -> st
     return (binary or list(experiment.outcomes))[0]
 
 
-def _send_vs_holdout(experiment: Experiment, settings: AnalysisSettings) -> list[dict]:
+def _send_vs_holdout(
+    experiment: Experiment, settings: AnalysisSettings
+) -> tuple[list[dict], list[dict]]:
+    """Result rows of sent against held-out customers per priority segment, and the skipped."""
     frame = experiment.frame
     control = experiment.control
-    rows = []
+    rows, skipped = [], []
     labels = frame["priority_segment"].astype("string")
-    for segment in ["all", *sorted(labels.dropna().unique())]:
+    scored = sorted(set(labels.dropna().unique()) - {NOT_IN_AUDIENCE})
+    for segment in ["all", *scored]:
         in_segment = labels.notna() if segment == "all" else labels == segment
         held = frame.loc[in_segment & (frame["arm"] == control) & (frame["action"] == "holdout")]
         for arm in experiment.treated:
@@ -106,6 +145,19 @@ def _send_vs_holdout(experiment: Experiment, settings: AnalysisSettings) -> list
                 y1 = sent[metric].dropna().to_numpy("float64")
                 y0 = held[metric].dropna().to_numpy("float64")
                 if min(len(y1), len(y0)) < settings.min_segment_size:
+                    skipped.append(
+                        _skipped(
+                            metric,
+                            SEND_VS_HOLDOUT,
+                            segment,
+                            arm,
+                            control,
+                            len(y1),
+                            len(y0),
+                            settings.min_segment_size,
+                            "a test",
+                        )
+                    )
                     continue
                 key = {
                     "metric": metric,
@@ -117,7 +169,7 @@ def _send_vs_holdout(experiment: Experiment, settings: AnalysisSettings) -> list
                 rows.extend(
                     comparison_rows(metric, experiment.kinds[metric], key, y1, y0, settings)
                 )
-    return rows
+    return rows, skipped
 
 
 def targeting(experiment: Experiment, settings: AnalysisSettings) -> dict:
@@ -134,17 +186,19 @@ def targeting(experiment: Experiment, settings: AnalysisSettings) -> dict:
     dict
         ``score``, ``outcome``, ``audience`` (how the customers matched),
         ``qini`` (one entry per segment × arm with enough customers, each with
-        its curves) and ``send_vs_holdout`` (tidy result rows, p-values
-        adjusted within their own family).
+        its curves), ``send_vs_holdout`` (tidy result rows, p-values
+        adjusted within their own family) and ``skipped`` (what was too small
+        to judge, with the reason).
     """
     if experiment.audience is None:
         raise ValueError("targeting needs an experiment with an audience; see with_audience.")
     outcome = _targeting_outcome(experiment, settings)
     frame = experiment.frame.loc[experiment.frame["arm"].notna()]
-    entries = []
+    entries, skipped = [], []
     segments = [("overall", "all", frame)] + [
         ("priority_segment", str(name), sub)
         for name, sub in frame.groupby("priority_segment", sort=True, observed=True)
+        if name != NOT_IN_AUDIENCE  # no score to rank them by
     ]
     for segment_by, segment, sub in segments:
         for arm in experiment.treated:
@@ -159,13 +213,13 @@ def targeting(experiment: Experiment, settings: AnalysisSettings) -> dict:
                 settings.min_segment_size,
                 settings.seed,
             )
-            if entry is not None:
-                entries.append(entry)
-    rows = results_frame(_send_vs_holdout(experiment, settings), settings.correction)
+            (entries if "qini_auc" in entry else skipped).append(entry)
+    rows, too_small = _send_vs_holdout(experiment, settings)
     return {
         "score": "uplift",
         "outcome": outcome,
         "audience": experiment.audience,
         "qini": entries,
-        "send_vs_holdout": rows.to_dict(orient="records"),
+        "send_vs_holdout": results_frame(rows, settings.correction).to_dict(orient="records"),
+        "skipped": skipped + too_small,
     }

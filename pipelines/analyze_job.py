@@ -166,6 +166,7 @@ def run_analysis(
         on_stage("Judging the targeting")
         payload["targeting"] = targeting(experiment, analysis)
         payload["results"] += payload["targeting"]["send_vs_holdout"]
+        payload["skipped"] += payload["targeting"]["skipped"]
     payload["parameters"].update(
         {
             "campaign": settings.campaign,

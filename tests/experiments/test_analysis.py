@@ -334,6 +334,13 @@ def test_targeting_judges_the_audience_score(tmp_path):
     assert len(overall["curve"]["x"]) == 101
     rows = pd.DataFrame(result["send_vs_holdout"])
     assert set(rows.segment_by) == {SEND_VS_HOLDOUT}
+    assert result["skipped"] == []
+    small = targeting(attached, AnalysisSettings(min_segment_size=2000))
+    assert {(s["segment_by"], s["segment"]) for s in small["skipped"]} >= {
+        ("qini (priority_segment)", "low"),
+        (SEND_VS_HOLDOUT, "persuadable"),
+    }
+    assert all("too few customers" in s["reason"] for s in small["skipped"])
     persuadable = rows[rows.segment == "persuadable"].iloc[0]
     low = rows[rows.segment == "low"].iloc[0]
     assert persuadable.abs_lift_ci_low > 0
