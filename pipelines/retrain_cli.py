@@ -3,8 +3,9 @@
 Exit status for schedulers: 0 when every enabled model was trained or found
 unchanged and the report is written (a model held back by its gate is a
 success: the champion stays); 1 with a one-line reason when the job could not
-run (bad data, unreachable tracking, too little data for a model); 2 for a bad
-option or configuration.
+run (bad data, unreachable tracking) or a model could not be trained (too little
+data for it: the others are still trained, and the report says why); 2 for a
+bad option or configuration.
 """
 
 from __future__ import annotations
@@ -74,3 +75,8 @@ def retrain(
         f"MLflow:  parent run {run.parent_run_id}; {ui_command(run.summary['tracking_uri'])}"
     )
     console.print(f"Took {run.seconds:.0f} s")
+    if run.failed:
+        raise fail(
+            f"{', '.join(run.failed)} could not be trained (see the report); the other models "
+            "were trained and gated as usual, and the current champions stay."
+        )

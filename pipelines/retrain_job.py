@@ -27,9 +27,11 @@ from mlflow.tracking import MlflowClient
 from features.build import build_features
 from features.pit import customer_spine
 from features.sources import connect, data_fingerprint, find_table_files
+from models.dataset import TrainingDataError
 from models.drift import drift_report
 from models.registry import CHAMPION
 from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from models.uplift.data import ExperimentError
 from pipelines.config import UpsegConfig
 from pipelines.jobs import load_source, write_atomically
 from pipelines.retrain_report import render_markdown
@@ -49,7 +51,7 @@ class ModelOutcome:
     """What the job did with one model."""
 
     name: str
-    status: str  # trained | unchanged | disabled
+    status: str  # trained | unchanged | failed | disabled
     version: str | None = None
     promoted: bool | None = None
     reason: str = ""
@@ -75,6 +77,11 @@ class RetrainRun:
     summary: dict
     seconds: float
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def failed(self) -> list[str]:
+        """Models whose training could not run (their reason is in ``models``)."""
+        return [name for name, outcome in self.models.items() if outcome.status == "failed"]
 
 
 def training_key(name: str, settings: dict, *, as_of: str, data: str, code: str) -> str:
@@ -287,7 +294,12 @@ def run_retrain(
                 on_stage(f"{name}: unchanged (version {existing.version})")
                 continue
             on_stage(f"Training {name}")
-            outcomes[name], _ = _train(config, name, as_of, uri, key, on_stage)
+            try:
+                outcomes[name], _ = _train(config, name, as_of, uri, key, on_stage)
+            except (TrainingDataError, ExperimentError) as exc:
+                # one model's data problem must not cost the others their month
+                reason = " ".join(str(exc).split())
+                outcomes[name] = ModelOutcome(name=name, status="failed", reason=reason)
         on_stage("Measuring drift since the last run")
         drift, drift_note = _feature_drift(previous_propensity, source.result.tables, as_of)
         summary = {
@@ -328,8 +340,13 @@ def run_retrain(
                     bool(o.promoted) and o.status == "trained" for o in outcomes.values()
                 ),
                 "features_drifting": int((drift["status"] == "fail").sum()) if len(drift) else 0,
+                "models_failed": sum(o.status == "failed" for o in outcomes.values()),
             }
         )
+        if any(o.status == "failed" for o in outcomes.values()):
+            mlflow.set_tag(
+                "failed_models", ",".join(n for n, o in outcomes.items() if o.status == "failed")
+            )
     return RetrainRun(
         as_of=as_of,
         parent_run_id=parent.info.run_id,

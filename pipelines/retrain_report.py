@@ -69,6 +69,9 @@ def render_markdown(summary: dict) -> str:
     )
     if unchanged:
         headline += f"; {', '.join(unchanged)} unchanged (already trained on this data and code)"
+    failed = [n for n, m in models.items() if m["status"] == "failed"]
+    if failed:
+        headline += f"; **{', '.join(failed)} could not be trained** (the champion stays)"
     data = summary["data"]
     lines = [
         f"# Retraining report — as of {summary['as_of'][:10]}",

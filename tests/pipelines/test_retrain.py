@@ -173,3 +173,21 @@ def test_analyze_judges_the_scored_audience_on_the_campaign(scored, world_dir, t
     assert {q["segment"] for q in targeting["qini"]} >= {"all"}
     assert {r["segment_by"] for r in payload["results"]} >= {"priority_segment", "send_vs_holdout"}
     assert "Targeting" in (tmp_path / "report.html").read_text()
+
+
+def test_a_model_that_cannot_be_trained_does_not_stop_the_others(world_dir, tmp_path):
+    config = _config(world_dir, tmp_path)
+    # a churn label 400 days long needs data past the end of the world
+    config["models"]["churn"]["horizon_days"] = 400
+    config["models"]["uplift"]["enabled"] = False
+    path = tmp_path / "upseg.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = invoke("retrain", "--config", path, "--as-of", AS_OF)
+    assert result.exit_code == 1
+    assert "churn could not be trained (see the report)" in result.text
+    assert _versions(tmp_path) == {"churn": [], "propensity": ["1"], "uplift": []}
+    summary = json.loads((tmp_path / "reports" / f"retrain-{AS_OF}.json").read_text())
+    assert summary["models"]["churn"]["status"] == "failed"
+    assert "400-day horizon" in summary["models"]["churn"]["reason"]
+    report = (tmp_path / "reports" / f"retrain-{AS_OF}.md").read_text()
+    assert "**churn could not be trained**" in report
