@@ -9,7 +9,7 @@ with replacement (seed ``--seed``) and written as CSV, once, under
 ``<workdir>/analyze_data`` for the next run.
 
 For each size, three stages, each in a fresh subprocess whose wall time and
-peak resident memory (``VmHWM``, see :func:`_peak_rss_mb`) are its own; the
+peak resident memory (``VmHWM``, see :func:`benchmarks._common.peak_rss_mb`) are its own; the
 clock starts after the imports:
 
 - ``analyze``: the whole :func:`pipelines.analyze_job.run_analysis`, as
@@ -53,7 +53,6 @@ import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -63,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import REPO, progress, shared_data_dir
+from benchmarks._common import REPO, peak_rss_mb, progress, shared_data_dir
 
 HILLSTROM_FILE = "hillstrom.csv"
 TREATMENT, CONTROL, ARM = "segment", "No E-Mail", "Mens E-Mail"
@@ -83,25 +82,6 @@ QUICK_ROWS = (5_000,)
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB.
-
-    On Linux, ``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` (what
-    :func:`benchmarks._common.peak_rss_mb` reads) starts a subprocess at its
-    parent's resident size, which here holds a resampled table. Elsewhere
-    ``ru_maxrss`` (KB on Linux, bytes on macOS).
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
 
 
 def _sizes(text: str) -> list[int]:
@@ -233,7 +213,7 @@ def _analyze_worker(table: Path, out: Path, by: tuple[str, ...], resamples: int,
         marks.append((message, time.perf_counter()))
         progress(f"  {message}")
 
-    rss_start = _peak_rss_mb()
+    rss_start = peak_rss_mb()
     started = time.perf_counter()
     run = run_analysis(settings, on_stage=on_stage)
     ended = time.perf_counter()
@@ -248,7 +228,7 @@ def _analyze_worker(table: Path, out: Path, by: tuple[str, ...], resamples: int,
     )
     return {
         "seconds": ended - started,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "rss_after_imports_mb": rss_start,
         "stages": stages,
         "bootstrap_calls": boot["calls"],
@@ -271,7 +251,7 @@ def _bootstrap_worker(arrays: Path, args: argparse.Namespace) -> dict:
     from experiments.stats import bootstrap_diff_ci
 
     arm, control = _load_arrays(arrays)
-    rss_loaded = _peak_rss_mb()
+    rss_loaded = peak_rss_mb()
     bootstrap_diff_ci(arm[:WARMUP_VALUES], control[:WARMUP_VALUES], n_resamples=10)
     seconds, runs, interval = _timed_median(
         lambda: bootstrap_diff_ci(
@@ -284,7 +264,7 @@ def _bootstrap_worker(arrays: Path, args: argparse.Namespace) -> dict:
     return {
         "seconds": seconds,
         "runs": runs,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "rss_after_loading_mb": rss_loaded,
         "interval": list(interval),
         "n_arm": int(arm.size),
@@ -297,7 +277,7 @@ def _scipy_worker(arrays: Path, args: argparse.Namespace) -> dict:
     from scipy import stats
 
     arm, control = _load_arrays(arrays)
-    rss_loaded = _peak_rss_mb()
+    rss_loaded = peak_rss_mb()
     batch = scipy_batch(arm.size + control.size, args.resamples, args.baseline_batch_mb)
 
     def call(x: np.ndarray, y: np.ndarray, resamples: int) -> list[float]:
@@ -320,7 +300,7 @@ def _scipy_worker(arrays: Path, args: argparse.Namespace) -> dict:
     return {
         "seconds": seconds,
         "runs": runs,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "rss_after_loading_mb": rss_loaded,
         "interval": interval,
         "batch": batch,

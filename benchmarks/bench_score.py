@@ -25,7 +25,7 @@ that 5 million customers need no 5-million-customer world (about 4 GB per
 million customers to generate).
 
 Each population is scored in two fresh subprocesses, whose wall time and peak
-resident memory (``VmHWM``, see :func:`_peak_rss_mb`) are their own:
+resident memory (``VmHWM``, see :func:`benchmarks._common.peak_rss_mb`) are their own:
 
 - ``scorer``: the scorer's stages above, on the population's features file;
 - ``bare``: the same file in the same chunks, each chunk encoded outside the
@@ -50,7 +50,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -69,7 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from benchmarks._common import progress
+from benchmarks._common import peak_rss_mb, progress
 
 REPO = Path(__file__).resolve().parents[1]
 #: Training cut-off: the synthetic world runs to 2026-07-01 (as in the tests).
@@ -91,25 +90,6 @@ SCORE_CHUNK_PARTS = ("lightgbm_predict", "lightgbm_pred_contrib", "top_drivers")
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB.
-
-    On Linux, ``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` starts a
-    subprocess at its parent's resident size at the fork (Linux keeps it across
-    ``execve``), so a parent that trained the models would lend its children
-    its own peak. Elsewhere ``ru_maxrss`` (KB on Linux, bytes on macOS).
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
 
 
 class _Clock:
@@ -280,7 +260,7 @@ def _scorer_worker(population: Path, registry: str, out: Path, chunk_rows: int, 
     started = time.perf_counter()
     with clock("load_models"):
         models = _load(registry)
-    rss_loaded = _peak_rss_mb()
+    rss_loaded = peak_rss_mb()
     _instrument(models, clock)
     policy = load_policy(None)
     settings = ScoreSettings(
@@ -303,7 +283,7 @@ def _scorer_worker(population: Path, registry: str, out: Path, chunk_rows: int, 
     )
     counts = score_features_file_timed(population, models, policy, settings, clock)
     seconds = time.perf_counter() - started
-    peak = _peak_rss_mb()
+    peak = peak_rss_mb()
     audience = pq.ParquetFile(out)
     ids = pq.read_table(out, columns=["customer_id"]).column(0)
     return {
@@ -353,7 +333,7 @@ def _record_calls(models: dict, sample: pd.DataFrame) -> dict[str, list]:
 
 def _bare_worker(population: Path, registry: str, chunk_rows: int) -> dict:
     models = _load(registry)
-    rss_loaded = _peak_rss_mb()
+    rss_loaded = peak_rss_mb()
     source = pq.ParquetFile(population)
     sample = next(source.iter_batches(batch_size=WARMUP_ROWS)).to_pandas()
     calls = _record_calls(models, sample)
@@ -393,7 +373,7 @@ def _bare_worker(population: Path, registry: str, chunk_rows: int) -> dict:
         "calls_per_chunk": {role: len(recorded) for role, recorded in calls.items()},
         "max_abs_difference_vs_scorer": worst,
         "customers": rows,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "rss_after_loading_mb": rss_loaded,
     }
 
