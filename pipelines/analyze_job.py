@@ -29,9 +29,8 @@ from experiments.data import (
 from experiments.report import write_report
 from experiments.targeting import targeting
 from features.labels import OUTCOME_WINDOW_DAYS
-from features.sources import connect, data_fingerprint, find_table_files
 from models.tracking import code_version
-from pipelines.jobs import load_source, write_atomically
+from pipelines.jobs import validated_data, write_atomically
 
 __all__ = ["AnalyzeRun", "AnalyzeSettings", "json_ready", "run_analysis"]
 
@@ -97,15 +96,14 @@ def _experiment(settings: AnalyzeSettings) -> tuple[Experiment, str]:
             by=tuple(c for c in settings.analysis.by if c not in ("priority_segment", "action")),
         )
         return experiment, hashlib.sha256(Path(settings.table).read_bytes()).hexdigest()
-    source = load_source(settings.data_dir, con=connect(), quarantine_dir=settings.quarantine_dir)
+    validated = validated_data(settings.data_dir, quarantine_dir=settings.quarantine_dir)
     experiment = campaign_experiment(
-        source.result.tables,
+        validated.source.result.tables,
         settings.campaign,
         control=settings.control,
         window_days=settings.window_days,
     )
-    experiment = _restricted(experiment, settings)
-    return experiment, data_fingerprint(find_table_files(settings.data_dir))
+    return _restricted(experiment, settings), validated.digest
 
 
 def _restricted(experiment: Experiment, settings: AnalyzeSettings) -> Experiment:

@@ -19,16 +19,18 @@ import pyarrow.parquet as pq
 
 from features.build import build_features
 from features.pit import as_utc, customer_spine
-from features.sources import connect, find_table_files
+from features.sources import connect, data_fingerprint, find_table_files
 from features.validation import ValidationResult, validate_source, write_quarantine
 
 __all__ = [
     "FeaturesRun",
     "SourceRun",
+    "ValidatedData",
     "check_source",
     "load_source",
     "parse_instant",
     "run_features",
+    "validated_data",
     "write_atomically",
 ]
 
@@ -114,6 +116,24 @@ def load_source(
     result.raise_if_unusable(quarantining=quarantine_dir is not None)
     written = write_quarantine(result, quarantine_dir) if quarantine_dir is not None else {}
     return SourceRun(result, written)
+
+
+@dataclass(frozen=True)
+class ValidatedData:
+    """A data source validated once and its fingerprint, for every stage of one job."""
+
+    source: SourceRun
+    digest: str
+
+
+def validated_data(data_dir: Path, *, quarantine_dir: Path | None = None) -> ValidatedData:
+    """Validate ``data_dir`` (see :func:`load_source`) and fingerprint its files.
+
+    A job that runs several stages on the same data (``upseg retrain``) calls it
+    once and hands the result to each stage instead of validating again.
+    """
+    source = load_source(data_dir, con=connect(), quarantine_dir=quarantine_dir)
+    return ValidatedData(source, data_fingerprint(find_table_files(data_dir)))
 
 
 def run_features(

@@ -26,14 +26,13 @@ from mlflow.tracking import MlflowClient
 
 from features.build import build_features
 from features.pit import customer_spine
-from features.sources import connect, data_fingerprint, find_table_files
 from models.dataset import TrainingDataError
 from models.drift import drift_report
 from models.registry import CHAMPION
 from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from models.uplift.data import ExperimentError
 from pipelines.config import UpsegConfig
-from pipelines.jobs import load_source, write_atomically
+from pipelines.jobs import ValidatedData, validated_data, write_atomically
 from pipelines.retrain_report import render_markdown
 from pipelines.train_job import TrainSettings, run_training
 from pipelines.uplift_job import UpliftSettings, run_uplift
@@ -136,6 +135,7 @@ def _train(
     as_of: pd.Timestamp,
     uri: str,
     key: str,
+    validated: ValidatedData,
     on_stage: Callable[[str], None],
 ) -> tuple[ModelOutcome, object]:
     model = getattr(config.models, name)
@@ -160,6 +160,7 @@ def _train(
                 training_key=key,
             ),
             on_stage=lambda m: on_stage(f"uplift: {m}"),
+            validated=validated,
         )
     else:
         run = run_training(
@@ -182,6 +183,7 @@ def _train(
                 training_key=key,
             ),
             on_stage=lambda m: on_stage(f"{name}: {m}"),
+            validated=validated,
         )
     decision = run.decision
     outcome = ModelOutcome(
@@ -258,8 +260,8 @@ def run_retrain(
     client = MlflowClient(uri)
     data_dir = Path(config.data.path)
     on_stage(f"Validating {data_dir}")
-    source = load_source(data_dir, con=connect(), quarantine_dir=_path(config.data.quarantine))
-    digest = data_fingerprint(find_table_files(data_dir))
+    validated = validated_data(data_dir, quarantine_dir=_path(config.data.quarantine))
+    source, digest = validated.source, validated.digest
     code = code_version()
     previous_propensity = _last_version(client, "propensity")
     experiment_id = ensure_experiment(RETRAIN_EXPERIMENT, uri)
@@ -295,7 +297,7 @@ def run_retrain(
                 continue
             on_stage(f"Training {name}")
             try:
-                outcomes[name], _ = _train(config, name, as_of, uri, key, on_stage)
+                outcomes[name], _ = _train(config, name, as_of, uri, key, validated, on_stage)
             except (TrainingDataError, ExperimentError) as exc:
                 # one model's data problem must not cost the others their month
                 reason = " ".join(str(exc).split())

@@ -23,7 +23,6 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from features.sets import FeatureSet
-from features.sources import connect, data_fingerprint, find_table_files
 from models import plots
 from models.baseline import RecencyBaseline
 from models.classifier import CalibratedLGBMClassifier
@@ -42,7 +41,7 @@ from models.registry import (
 )
 from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from models.tuning import TuningResult, study_name, tune
-from pipelines.jobs import load_source
+from pipelines.jobs import ValidatedData, validated_data
 
 __all__ = ["TrainSettings", "TrainingRun", "run_training"]
 
@@ -227,9 +226,15 @@ def _trial_reporter(trials: int, on_stage: Callable[[str], None]):
 
 
 def run_training(
-    settings: TrainSettings, *, on_stage: Callable[[str], None] = lambda _: None
+    settings: TrainSettings,
+    *,
+    on_stage: Callable[[str], None] = lambda _: None,
+    validated: ValidatedData | None = None,
 ) -> TrainingRun:
     """Train, evaluate, track, register and gate one predictive model.
+
+    ``validated`` is ``settings.data_dir`` already validated by the calling job;
+    without it the data is validated here.
 
     Raises
     ------
@@ -245,11 +250,10 @@ def run_training(
     set_tracking(settings.tracking_uri)
     client = MlflowClient(settings.tracking_uri)
 
-    on_stage(f"Validating {settings.data_dir}")
-    con = connect()
-    source = load_source(settings.data_dir, con=con, quarantine_dir=settings.quarantine_dir)
-    files = find_table_files(settings.data_dir)
-    digest = data_fingerprint(files)
+    if validated is None:
+        on_stage(f"Validating {settings.data_dir}")
+        validated = validated_data(settings.data_dir, quarantine_dir=settings.quarantine_dir)
+    source, digest = validated.source, validated.digest
 
     on_stage("Building features and labels of every snapshot")
     data = training_data(

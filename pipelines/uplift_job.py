@@ -23,7 +23,6 @@ from lightgbm import LGBMRegressor
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from features.sources import connect, data_fingerprint, find_table_files
 from models import plots
 from models.drift import reference_distribution
 from models.evaluation import shap_importance
@@ -48,7 +47,7 @@ from models.uplift.metrics import (
 from models.uplift.model import UpliftModel, encode_features
 from models.uplift.selection import Selection, holdout_split, select_approach
 from models.uplift.tuning import tune_uplift
-from pipelines.jobs import load_source
+from pipelines.jobs import ValidatedData, validated_data
 
 __all__ = ["UpliftRun", "UpliftSettings", "run_uplift"]
 
@@ -105,7 +104,9 @@ class UpliftRun:
     notes: tuple[str, ...] = field(default=())
 
 
-def _load(settings: UpliftSettings) -> tuple[UpliftData, str, Path | None]:
+def _load(
+    settings: UpliftSettings, validated: ValidatedData | None
+) -> tuple[UpliftData, str, Path | None]:
     """The experiment, its fingerprint, and the data directory (campaign mode)."""
     if settings.table is not None:
         data = table_data(
@@ -117,14 +118,15 @@ def _load(settings: UpliftSettings) -> tuple[UpliftData, str, Path | None]:
             exclude=settings.exclude,
         )
         return data, hashlib.sha256(Path(settings.table).read_bytes()).hexdigest(), None
-    source = load_source(settings.data_dir, con=connect(), quarantine_dir=settings.quarantine_dir)
+    if validated is None:
+        validated = validated_data(settings.data_dir, quarantine_dir=settings.quarantine_dir)
     data = campaign_data(
-        source.result.tables,
+        validated.source.result.tables,
         settings.campaign,
         outcome=settings.outcome,
         control=settings.control,
     )
-    return data, data_fingerprint(find_table_files(settings.data_dir)), settings.data_dir
+    return data, validated.digest, settings.data_dir
 
 
 def _truth_metrics(
@@ -290,9 +292,16 @@ def _write_artifacts(
 
 
 def run_uplift(
-    settings: UpliftSettings, *, on_stage: Callable[[str], None] = lambda _: None
+    settings: UpliftSettings,
+    *,
+    on_stage: Callable[[str], None] = lambda _: None,
+    validated: ValidatedData | None = None,
 ) -> UpliftRun:
-    """Train, choose, evaluate, track, register and gate one uplift model."""
+    """Train, choose, evaluate, track, register and gate one uplift model.
+
+    ``validated`` is ``settings.data_dir`` already validated by the calling job
+    (campaign mode); without it the data is validated here.
+    """
     started = time.perf_counter()
     on_stage(f"Checking the tracking store {settings.tracking_uri}")
     check_tracking(settings.tracking_uri)
@@ -300,7 +309,7 @@ def run_uplift(
     client = MlflowClient(settings.tracking_uri)
 
     on_stage("Reading the experiment")
-    data, digest, data_dir = _load(settings)
+    data, digest, data_dir = _load(settings, validated)
     train_idx, test_idx = holdout_split(
         data.frame, test_size=settings.test_size, random_state=settings.seed
     )
