@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import sys
 import time
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["REPO", "peak_rss_mb", "progress", "shared_data_dir", "stage"]
+__all__ = ["REPO", "machine", "peak_rss_mb", "progress", "shared_data_dir", "stage"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,6 +19,15 @@ REPO = Path(__file__).resolve().parents[1]
 def shared_data_dir() -> Path:
     """``$UPSEG_SHARED_DATA``, by default ``<repo>/../shared/data``."""
     return Path(os.environ.get("UPSEG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def machine() -> dict[str, object]:
+    """What a benchmark's results were measured on, for its JSON output."""
+    return {
+        "arch": platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+    }
 
 
 def peak_rss_mb() -> float:

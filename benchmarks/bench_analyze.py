@@ -51,8 +51,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -62,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import REPO, peak_rss_mb, progress, shared_data_dir
+from benchmarks._common import REPO, machine, peak_rss_mb, progress, shared_data_dir
 
 HILLSTROM_FILE = "hillstrom.csv"
 TREATMENT, CONTROL, ARM = "segment", "No E-Mail", "Mens E-Mail"
@@ -429,11 +427,7 @@ def run(args: argparse.Namespace) -> dict:
             "agree_share": AGREE_SHARE,
         },
         "sizes": {str(n): r for n, r in sizes.items()},
-        "machine": {
-            "arch": platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "seconds": time.perf_counter() - started,
     }
 

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score
 
-from benchmarks._common import shared_data_dir, stage
+from benchmarks._common import machine, shared_data_dir, stage
 from features.cdnow import cdnow_tables, read_cdnow, write_tables
 from features.sources import connect
 from models.baseline import RecencyBaseline
@@ -351,7 +351,7 @@ def run(args: argparse.Namespace) -> dict:
             "lightgbm_minus_recency": versus_recency,
         },
         "stages": stages,
-        "machine": {"arch": platform.machine(), "cores": os.cpu_count()},
+        "machine": machine(),
         "threads": args.threads,
         "asymmetry": ASYMMETRY,
     }

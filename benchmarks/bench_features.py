@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from benchmarks._common import machine
+
 STAGES = ("validate", "features", "pandas")
 
 
@@ -170,7 +172,7 @@ def main() -> None:
         "customers": args.customers,
         "input_rows": rows_in,
         "as_of": args.as_of,
-        "machine": {"arch": platform.machine(), "cores": os.cpu_count()},
+        "machine": machine(),
         "stages": results,
         "max_abs_difference": agreement,
     }

@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -68,7 +67,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from benchmarks._common import peak_rss_mb, progress
+from benchmarks._common import machine, peak_rss_mb, progress
 
 REPO = Path(__file__).resolve().parents[1]
 #: Training cut-off: the synthetic world runs to 2026-07-01 (as in the tests).
@@ -610,11 +609,7 @@ def run(args: argparse.Namespace) -> dict:
         "populations": {str(n): r for n, r in sizes.items()},
         "targets": _targets(sizes),
         "stopped": stopped,
-        "machine": {
-            "arch": platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "seconds": time.perf_counter() - started,
     }
 

@@ -65,7 +65,7 @@ from sklearn.model_selection import train_test_split
 from sklift.metrics import uplift_at_k
 from sklift.models import ClassTransformation
 
-from benchmarks._common import progress, shared_data_dir, stage
+from benchmarks._common import machine, progress, shared_data_dir, stage
 from features.sources import connect
 from features.synthetic import CAMPAIGN_ID, generate_world, write_world
 from models.uplift.data import UpliftData, campaign_data, table_data
@@ -880,7 +880,7 @@ def run(args: argparse.Namespace) -> dict:
         "approaches": list(args.approaches),
         "stages": stages,
         "seconds": time.perf_counter() - started,
-        "machine": {"arch": platform.machine(), "cores": os.cpu_count()},
+        "machine": machine(),
     }
 
 
