@@ -1,36 +1,64 @@
 # The two commands of the README: `make demo` and `make test`.
+#
+# Both install from hash-pinned lock files made by uv from pyproject.toml:
+# requirements.lock (what upseg needs to run) and requirements-dev.lock (that
+# plus the test tools, with the same pins). `make lock` remakes them after a
+# change to pyproject.toml; tests/test_packaging.py fails when they disagree.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip --disable-pip-version-check --quiet
+# uv is bootstrapped with pip into the user's site when it is not on the PATH.
+UV := $(shell command -v uv 2>/dev/null || echo $(PYTHON) -m uv)
+LOCK_FLAGS := --universal --generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test check lint format typecheck bench lock clean uv
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -e .
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv
+
+$(VENV)/.installed: requirements.lock pyproject.toml | uv
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.installed
-	$(PIP) install -e ".[dev]"
+$(VENV)/.dev-installed: requirements-dev.lock $(VENV)/.installed | uv
+	$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
-## demo: create .venv, install upseg, run the main job on a synthetic world
+## demo: create .venv, install upseg from the lock, run the whole monthly loop on a synthetic world
 demo: $(VENV)/.installed
 	$(VENV)/bin/upseg demo --out demo-output
 
-## test: install the dev dependencies and run the linter and the whole suite
-test: $(VENV)/.dev-installed
-	$(PY) -m ruff check .
+## test: install the dev lock, check formatting, lint, types, then run the whole suite
+test: check
 	$(PY) -m pytest
 
-lint: $(VENV)/.dev-installed
-	$(PY) -m ruff check .
+## check: formatting, lint and types, without the suite (seconds)
+check: $(VENV)/.dev-installed
 	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+lint: check
+
+format: $(VENV)/.dev-installed
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+typecheck: $(VENV)/.dev-installed
+	$(PY) -m mypy
+
+## lock: remake both lock files from pyproject.toml, keeping every pin that still fits
+lock: | uv
+	$(UV) pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements-dev.lock
+	cp requirements-dev.lock requirements.lock
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
 
 ## bench: the features benchmark on 1,000,000 customers (several minutes)
 bench: $(VENV)/.dev-installed
 	$(PY) -m benchmarks.bench_features --customers 1000000
 
 clean:
-	rm -rf demo-output upseg-work benchmarks/output .pytest_cache
+	rm -rf demo-output upseg-work benchmarks/output .pytest_cache .mypy_cache

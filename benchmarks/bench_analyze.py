@@ -148,7 +148,7 @@ def prepare_size(source: Path, rows: int, home: Path, *, seed: int = 0) -> tuple
     """
     import pandas as pd
 
-    from experiments.data import read_table
+    from upseg.experiments.data import read_table
 
     raw = pd.read_csv(source)
     source_rows = len(raw)
@@ -179,12 +179,12 @@ def prepare_size(source: Path, rows: int, home: Path, *, seed: int = 0) -> tuple
 
 
 def _analyze_worker(table: Path, out: Path, by: tuple[str, ...], resamples: int, seed: int) -> dict:
-    import experiments.stats
-    from experiments.analysis import AnalysisSettings
-    from pipelines.analyze_job import AnalyzeSettings, run_analysis
+    from upseg.experiments import stats
+    from upseg.experiments.analysis import AnalysisSettings
+    from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
 
     boot = {"calls": 0, "seconds": 0.0}
-    original = experiments.stats.bootstrap_diff_ci
+    original = stats.bootstrap_diff_ci
 
     def timed_bootstrap(*args: Any, **kwargs: Any) -> tuple[float, float]:
         started = time.perf_counter()
@@ -195,7 +195,7 @@ def _analyze_worker(table: Path, out: Path, by: tuple[str, ...], resamples: int,
             boot["seconds"] += time.perf_counter() - started
 
     # experiments.analysis calls it as stats.bootstrap_diff_ci: replaced for this process only.
-    experiments.stats.bootstrap_diff_ci = timed_bootstrap
+    stats.bootstrap_diff_ci = timed_bootstrap
     settings = AnalyzeSettings(
         out=out,
         analysis=AnalysisSettings(by=by, bootstrap_resamples=resamples, seed=seed, alpha=ALPHA),
@@ -246,7 +246,7 @@ def _load_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bootstrap_worker(arrays: Path, args: argparse.Namespace) -> dict:
-    from experiments.stats import bootstrap_diff_ci
+    from upseg.experiments.stats import bootstrap_diff_ci
 
     arm, control = _load_arrays(arrays)
     rss_loaded = peak_rss_mb()

@@ -44,15 +44,15 @@ from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score
 
 from benchmarks._common import machine, shared_data_dir, stage
-from features.cdnow import cdnow_tables, read_cdnow, write_tables
-from features.sources import connect
-from models.baseline import RecencyBaseline
-from models.bgnbd import BetaGeoModel, rfm_summary
-from models.classifier import CalibratedLGBMClassifier
-from models.dataset import TASKS, TrainingData, training_data
-from models.evaluation import classification_metrics, lift_at
-from models.tuning import tune
-from pipelines.jobs import load_source
+from upseg.features.cdnow import cdnow_tables, read_cdnow, write_tables
+from upseg.features.sources import connect
+from upseg.models.baseline import RecencyBaseline
+from upseg.models.bgnbd import BetaGeoModel, rfm_summary
+from upseg.models.classifier import CalibratedLGBMClassifier
+from upseg.models.dataset import TASKS, TrainingData, training_data
+from upseg.models.evaluation import classification_metrics, lift_at
+from upseg.models.tuning import tune
+from upseg.pipelines.jobs import load_source
 
 REPO = Path(__file__).resolve().parents[1]
 CDNOW_FILE = "CDNOW_master.txt"

@@ -33,13 +33,13 @@ def _worker(stage: str, data: Path, as_of: str, out: Path, threads: int | None) 
     started = time.perf_counter()
     cutoff = pd.Timestamp(as_of, tz="UTC")
     if stage == "validate":
-        from features.sources import connect
-        from pipelines.jobs import load_source
+        from upseg.features.sources import connect
+        from upseg.pipelines.jobs import load_source
 
         load_source(data, con=connect(threads=threads))
         rows = None
     elif stage == "features":
-        from pipelines.jobs import run_features
+        from upseg.pipelines.jobs import run_features
 
         rows = run_features(data, cutoff, out, threads=threads).customers_scored
     else:
@@ -130,7 +130,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "pipelines.cli",
+                "upseg.pipelines.cli",
                 "generate",
                 "--out",
                 str(args.data),

@@ -170,8 +170,8 @@ def _model_info(models: dict) -> dict[str, dict]:
 def _load(registry: str) -> dict:
     from mlflow.tracking import MlflowClient
 
-    from models.tracking import set_tracking
-    from serving.champions import load_models
+    from upseg.models.tracking import set_tracking
+    from upseg.serving.champions import load_models
 
     set_tracking(registry)
     return load_models(MlflowClient(registry))
@@ -183,8 +183,8 @@ def _matrix(model: Any, chunk: pd.DataFrame) -> np.ndarray:
     Categories become their training codes (missing for an unknown label), as
     LightGBM itself turns a pandas categorical into numbers.
     """
-    from models.classifier import model_frame
-    from models.uplift.model import UpliftModel, encode_features
+    from upseg.models.classifier import model_frame
+    from upseg.models.uplift.model import UpliftModel, encode_features
 
     names = list(model.feature_names_in_)
     if isinstance(model, UpliftModel):
@@ -209,7 +209,7 @@ def _instrument(models: dict, clock: _Clock) -> None:
     Each booster's ``predict`` is replaced on the instance (not the class) by a
     timed call of the original; ``top_drivers`` in :mod:`serving.scorer` likewise.
     """
-    import serving.scorer
+    from upseg.serving import scorer
 
     def kind(kwargs: dict) -> str:
         return "lightgbm_pred_contrib" if kwargs.get("pred_contrib") else "lightgbm_predict"
@@ -217,7 +217,7 @@ def _instrument(models: dict, clock: _Clock) -> None:
     for loaded in models.values():
         for booster in _boosters(loaded.model):
             booster.predict = clock.wrap(booster.predict, kind)
-    serving.scorer.top_drivers = clock.wrap(serving.scorer.top_drivers, lambda _: "top_drivers")
+    scorer.top_drivers = clock.wrap(scorer.top_drivers, lambda _: "top_drivers")
 
 
 def score_features_file_timed(features_file: Path, models: dict, policy, s, clock: _Clock) -> dict:
@@ -226,9 +226,9 @@ def score_features_file_timed(features_file: Path, models: dict, policy, s, cloc
     The very function ``upseg score`` runs after building its features; the
     LightGBM calls inside it are timed by :func:`_instrument`.
     """
-    from features.sets import CUSTOMER_V1
-    from pipelines.score_job import score_features_file
-    from serving.champions import check_inputs
+    from upseg.features.sets import CUSTOMER_V1
+    from upseg.pipelines.score_job import score_features_file
+    from upseg.serving.champions import check_inputs
 
     with clock("checks"):
         columns = [c for c in pq.read_schema(features_file).names if c != "customer_id"]
@@ -252,8 +252,8 @@ def score_features_file_timed(features_file: Path, models: dict, policy, s, cloc
 
 
 def _scorer_worker(population: Path, registry: str, out: Path, chunk_rows: int, budget) -> dict:
-    from pipelines.score_job import ScoreSettings
-    from serving.policy import load_policy
+    from upseg.pipelines.score_job import ScoreSettings
+    from upseg.serving.policy import load_policy
 
     clock = _Clock()
     started = time.perf_counter()
@@ -305,7 +305,7 @@ def _scorer_worker(population: Path, registry: str, out: Path, chunk_rows: int, 
 
 def _record_calls(models: dict, sample: pd.DataFrame) -> dict[str, list]:
     """The LightGBM calls ``score_chunk`` makes, per model: ``(booster, kwargs, output)``."""
-    from serving.scorer import score_chunk
+    from upseg.serving.scorer import score_chunk
 
     calls: dict[str, list] = {role: [] for role in models}
     recorded = []
@@ -382,15 +382,15 @@ def _bare_worker(population: Path, registry: str, chunk_rows: int) -> dict:
 
 def _setup(args: argparse.Namespace) -> dict:
     """The world, its three models in an MLflow store and its features; reused when present."""
-    from features.build import build_features
-    from features.pit import customer_spine
-    from features.sets import CUSTOMER_V1
-    from features.sources import connect
-    from features.synthetic import CAMPAIGN_ID, generate_world, write_world
-    from models.tracking import local_tracking_uri
-    from pipelines.jobs import load_source
-    from pipelines.train_job import TrainSettings, run_training
-    from pipelines.uplift_job import UpliftSettings, run_uplift
+    from upseg.features.build import build_features
+    from upseg.features.pit import customer_spine
+    from upseg.features.sets import CUSTOMER_V1
+    from upseg.features.sources import connect
+    from upseg.features.synthetic import CAMPAIGN_ID, generate_world, write_world
+    from upseg.models.tracking import local_tracking_uri
+    from upseg.pipelines.jobs import load_source
+    from upseg.pipelines.train_job import TrainSettings, run_training
+    from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
 
     home = args.workdir / f"score_world_{args.world}_{args.seed}"
     done = home / "setup.json"
@@ -723,7 +723,7 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
     """Run the benchmark, print the report, write the JSON file and return its content."""
     args = _parser().parse_args(argv)
     if args.chunk_rows is None:
-        from pipelines.score_job import CHUNK_ROWS
+        from upseg.pipelines.score_job import CHUNK_ROWS
 
         args.chunk_rows = CHUNK_ROWS
     if args.worker == "scorer":

@@ -66,19 +66,19 @@ from sklift.metrics import uplift_at_k
 from sklift.models import ClassTransformation
 
 from benchmarks._common import machine, progress, shared_data_dir, stage
-from features.sources import connect
-from features.synthetic import CAMPAIGN_ID, generate_world, write_world
-from models.uplift.data import UpliftData, campaign_data, table_data
-from models.uplift.learners import APPROACHES, approaches_for
-from models.uplift.metrics import (
+from upseg.features.sources import connect
+from upseg.features.synthetic import CAMPAIGN_ID, generate_world, write_world
+from upseg.models.uplift.data import UpliftData, campaign_data, table_data
+from upseg.models.uplift.learners import APPROACHES, approaches_for
+from upseg.models.uplift.metrics import (
     best_variant_metrics,
     oracle_qini_share,
     qini_auc,
     spearman,
 )
-from models.uplift.model import UpliftModel
-from models.uplift.selection import holdout_split
-from pipelines.jobs import load_source
+from upseg.models.uplift.model import UpliftModel
+from upseg.models.uplift.selection import holdout_split
+from upseg.pipelines.jobs import load_source
 
 REPO = Path(__file__).resolve().parents[1]
 HILLSTROM_FILE = "hillstrom.csv"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.segments import NO_PURCHASE_SEGMENT, RFM_GRID
+from upseg.features.segments import NO_PURCHASE_SEGMENT, RFM_GRID
 
 WINDOWS = (30, 90, 365)
 KEY = "customer_id"

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experiments import stats
-from experiments.data import Experiment
+from upseg.experiments import stats
+from upseg.experiments.data import Experiment
+from upseg.errors import UpsegError
 
 __all__ = [
     "MISSING_SEGMENT",
@@ -72,7 +73,7 @@ MAX_NUMERIC_LEVELS = 12
 MDE_POWER = 0.8
 
 
-class AnalysisError(ValueError):
+class AnalysisError(UpsegError, ValueError):
     """The analysis cannot run with the options given."""
 
 

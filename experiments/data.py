@@ -27,12 +27,13 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from features._compose import KEYS
-from features.build import build_features
-from features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
-from features.pit import campaign_spine
-from features.sets import CUSTOMER_V1
-from models.uplift.data import ExperimentError, check_outcome_window
+from upseg.features._compose import KEYS
+from upseg.features.build import build_features
+from upseg.features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
+from upseg.features.pit import campaign_spine
+from upseg.features.sets import CUSTOMER_V1
+from upseg.models.uplift.data import ExperimentError, check_outcome_window
+from upseg.errors import UpsegError
 
 __all__ = [
     "CAMPAIGN_COVARIATES",
@@ -59,7 +60,7 @@ CAMPAIGN_COVARIATES = {
 NOT_IN_AUDIENCE = "(not in audience)"
 
 
-class ExperimentInputError(ValueError):
+class ExperimentInputError(UpsegError, ValueError):
     """The experiment's input cannot be analysed as given."""
 
 

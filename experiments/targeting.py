@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.analysis import AnalysisSettings, comparison_rows, results_frame
-from experiments.data import NOT_IN_AUDIENCE, Experiment
-from models.uplift.metrics import qini_auc, qini_auc_ci, qini_curve, uplift_curve
+from upseg.experiments.analysis import AnalysisSettings, comparison_rows, results_frame
+from upseg.experiments.data import NOT_IN_AUDIENCE, Experiment
+from upseg.models.uplift.metrics import qini_auc, qini_auc_ci, qini_curve, uplift_curve
 
 __all__ = ["CURVE_POINTS", "SEND_VS_HOLDOUT", "curve_points", "targeting"]
 

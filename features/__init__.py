@@ -6,13 +6,13 @@ feature definitions that run on any Ibis engine (:mod:`features.build`) and
 labels kept apart from them (:mod:`features.labels`).
 """
 
-from features.build import build_features
-from features.contract import CONTRACT
-from features.labels import campaign_outcomes, churn_labels, purchase_labels
-from features.pit import campaign_spine, customer_spine
-from features.sets import CUSTOMER_V1, FeatureSet, get_feature_set
-from features.sources import connect, find_table_files
-from features.validation import DataValidationError, ValidationResult, validate_source
+from upseg.features.build import build_features
+from upseg.features.contract import CONTRACT
+from upseg.features.labels import campaign_outcomes, churn_labels, purchase_labels
+from upseg.features.pit import campaign_spine, customer_spine
+from upseg.features.sets import CUSTOMER_V1, FeatureSet, get_feature_set
+from upseg.features.sources import connect, find_table_files
+from upseg.features.validation import DataValidationError, ValidationResult, validate_source
 
 __all__ = [
     "CONTRACT",

@@ -11,8 +11,8 @@ from functools import partial
 
 import ibis
 
-from features._compose import KEYS
-from features.pit import EVENT_AT, days_between, within
+from upseg.features._compose import KEYS
+from upseg.features.pit import EVENT_AT, days_between, within
 
 __all__ = ["WEB_AGGREGATES", "WEB_COUNTS", "WEB_DERIVED", "sessions"]
 

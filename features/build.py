@@ -10,14 +10,14 @@ from collections.abc import Mapping
 
 import ibis
 
-from features._compose import KEYS, aggregate, attach, derive
-from features.behaviour import WEB_AGGREGATES, WEB_COUNTS, WEB_DERIVED, sessions
-from features.contract import CONTRACT
-from features.engagement import EMAIL_AGGREGATES, EMAIL_COUNTS, EMAIL_DERIVED
-from features.pit import days_between, events_before
-from features.rfm import ORDER_AGGREGATES, ORDER_COUNTS, ORDER_DERIVED, favourite_category
-from features.segments import with_lifecycle_stage, with_rfm
-from features.sets import CUSTOMER_V1, FeatureSet
+from upseg.features._compose import KEYS, aggregate, attach, derive
+from upseg.features.behaviour import WEB_AGGREGATES, WEB_COUNTS, WEB_DERIVED, sessions
+from upseg.features.contract import CONTRACT
+from upseg.features.engagement import EMAIL_AGGREGATES, EMAIL_COUNTS, EMAIL_DERIVED
+from upseg.features.pit import days_between, events_before
+from upseg.features.rfm import ORDER_AGGREGATES, ORDER_COUNTS, ORDER_DERIVED, favourite_category
+from upseg.features.segments import with_lifecycle_stage, with_rfm
+from upseg.features.sets import CUSTOMER_V1, FeatureSet
 
 __all__ = ["attribute_columns", "build_features", "customer_attributes"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import CONTRACT
-from features.sources import DataSourceError, find_table_files
+from upseg.features.contract import CONTRACT
+from upseg.features.sources import DataSourceError, find_table_files
 
 __all__ = [
     "CDNOW_COLUMNS",

@@ -10,8 +10,8 @@ from functools import partial
 
 import ibis
 
-from features._compose import ratio
-from features.pit import EVENT_AT, days_between, within
+from upseg.features._compose import ratio
+from upseg.features.pit import EVENT_AT, days_between, within
 
 __all__ = ["EMAIL_AGGREGATES", "EMAIL_COUNTS", "EMAIL_DERIVED"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ibis
 
-from features._compose import KEYS, attach
-from features.pit import campaign_spine, events_in_window
+from upseg.features._compose import KEYS, attach
+from upseg.features.pit import campaign_spine, events_in_window
 
 __all__ = [
     "ACTIVE_DAYS",

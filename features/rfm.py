@@ -11,8 +11,8 @@ from functools import partial
 
 import ibis
 
-from features._compose import ratio
-from features.pit import EVENT_AT, days_between, since, within
+from upseg.features._compose import ratio
+from upseg.features.pit import EVENT_AT, days_between, since, within
 
 __all__ = ["ORDER_AGGREGATES", "ORDER_COUNTS", "ORDER_DERIVED", "favourite_category"]
 

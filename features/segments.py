@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ibis
 
-from features._compose import attach
+from upseg.features._compose import attach
 
 __all__ = [
     "CHURNED_AFTER_DAYS",

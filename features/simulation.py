@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.synthetic import OUTCOME_WINDOW_DAYS
+from upseg.features.synthetic import OUTCOME_WINDOW_DAYS
 
 __all__ = ["COMPLETED_SHARE", "simulate_campaign"]
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import ibis
 from ibis.backends import BaseBackend
 
-from features.contract import CONTRACT
+from upseg.features.contract import CONTRACT
+from upseg.errors import UpsegError
 
 __all__ = [
     "DataSourceError",
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 
-class DataSourceError(ValueError):
+class DataSourceError(UpsegError, ValueError):
     """A data source directory cannot be read as the contract describes."""
 
 

@@ -22,8 +22,9 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from features.contract import CONTRACT, ColumnSpec, TableSpec
-from features.sources import TableFile, read_raw_table
+from upseg.features.contract import CONTRACT, ColumnSpec, TableSpec
+from upseg.features.sources import TableFile, read_raw_table
+from upseg.errors import UpsegError
 
 __all__ = [
     "DataValidationError",
@@ -130,7 +131,7 @@ class ValidationResult:
             raise DataValidationError(self.problems)
 
 
-class DataValidationError(ValueError):
+class DataValidationError(UpsegError, ValueError):
     """The data source breaks the contract; the message lists every problem."""
 
     def __init__(self, problems: tuple[Problem, ...]):

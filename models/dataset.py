@@ -19,16 +19,17 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from features._compose import KEYS
-from features.build import build_features
-from features.labels import (
+from upseg.features._compose import KEYS
+from upseg.features.build import build_features
+from upseg.features.labels import (
     CHURN_HORIZON_DAYS,
     PURCHASE_HORIZON_DAYS,
     churn_labels,
     purchase_labels,
 )
-from features.pit import as_utc, customer_spine
-from features.sets import CUSTOMER_V1, FeatureSet
+from upseg.features.pit import as_utc, customer_spine
+from upseg.features.sets import CUSTOMER_V1, FeatureSet
+from upseg.errors import UpsegError
 
 __all__ = [
     "MIN_PER_CLASS",
@@ -48,7 +49,7 @@ MIN_PER_CLASS = 30
 LABEL_COVERAGE_SLACK = pd.Timedelta(days=7)
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(UpsegError, ValueError):
     """The data cannot give a sound training set for the requested cutoff."""
 
 

@@ -26,7 +26,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from models.evaluation import _validated, capture_rate_at, reliability_table
+from upseg.models.evaluation import _validated, capture_rate_at, reliability_table
 
 __all__ = [
     "DPI",

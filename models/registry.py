@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 
-from models.evaluation import is_better
+from upseg.models.evaluation import is_better
 
 __all__ = [
     "CHALLENGER",

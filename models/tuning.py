@@ -17,7 +17,7 @@ import optuna
 import pandas as pd
 from optuna_integration.lightgbm import LightGBMPruningCallback
 
-from models.classifier import DEFAULT_PARAMS, CalibratedLGBMClassifier
+from upseg.models.classifier import DEFAULT_PARAMS, CalibratedLGBMClassifier
 
 __all__ = ["TuningResult", "open_study", "search_space", "study_name", "tune"]
 

@@ -37,18 +37,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from features.build import build_features
-from features.pit import customer_spine
-from features.sets import CUSTOMER_V1
-from features.sources import connect
-from features.synthetic import (
+from upseg.features.build import build_features
+from upseg.features.pit import customer_spine
+from upseg.features.sets import CUSTOMER_V1
+from upseg.features.sources import connect
+from upseg.features.synthetic import (
     CAMPAIGN_ASSIGNED_AT,
     CAMPAIGN_ID,
     DEFAULT_END,
     generate_world,
     write_world,
 )
-from pipelines.jobs import check_source, load_source
+from upseg.pipelines.jobs import check_source, load_source
 
 WORK = Path(os.environ.get("UPSEG_NOTEBOOK_OUT", "notebook-output")).resolve() / "world"
 CUSTOMERS = int(os.environ.get("UPSEG_NOTEBOOK_CUSTOMERS", "20000"))

@@ -42,15 +42,15 @@ import pandas as pd
 from IPython.display import display
 from mlflow.tracking import MlflowClient
 
-from features.sets import CUSTOMER_V1
-from features.synthetic import generate_world, write_world
-from models import plots
-from models.baseline import RecencyBaseline
-from models.evaluation import classification_metrics, reliability_table, shap_importance
-from models.explain import top_drivers
-from models.registry import champion_version
-from models.tracking import local_tracking_uri, set_tracking, ui_command
-from pipelines.train_job import TrainSettings, run_training
+from upseg.features.sets import CUSTOMER_V1
+from upseg.features.synthetic import generate_world, write_world
+from upseg.models import plots
+from upseg.models.baseline import RecencyBaseline
+from upseg.models.evaluation import classification_metrics, reliability_table, shap_importance
+from upseg.models.explain import top_drivers
+from upseg.models.registry import champion_version
+from upseg.models.tracking import local_tracking_uri, set_tracking, ui_command
+from upseg.pipelines.train_job import TrainSettings, run_training
 
 WORK = Path(os.environ.get("UPSEG_NOTEBOOK_OUT", "notebook-output")).resolve() / "churn"
 CUSTOMERS = int(os.environ.get("UPSEG_NOTEBOOK_CUSTOMERS", "20000"))

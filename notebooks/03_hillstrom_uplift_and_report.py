@@ -38,14 +38,14 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-import features
-from experiments.analysis import AnalysisSettings
-from models.uplift.data import ExperimentError, table_data
-from models.uplift.metrics import uplift_metrics
-from models.uplift.model import UpliftModel
-from models.uplift.plots import qini_figure, uplift_by_decile_figure, uplift_curve_figure
-from models.uplift.selection import holdout_split
-from pipelines.analyze_job import AnalyzeSettings, run_analysis
+import upseg
+from upseg.experiments.analysis import AnalysisSettings
+from upseg.models.uplift.data import ExperimentError, table_data
+from upseg.models.uplift.metrics import uplift_metrics
+from upseg.models.uplift.model import UpliftModel
+from upseg.models.uplift.plots import qini_figure, uplift_by_decile_figure, uplift_curve_figure
+from upseg.models.uplift.selection import holdout_split
+from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
 
 WORK = Path(os.environ.get("UPSEG_NOTEBOOK_OUT", "notebook-output")).resolve() / "hillstrom"
 ROWS = int(os.environ.get("UPSEG_NOTEBOOK_ROWS", "64000"))
@@ -58,7 +58,7 @@ def find_hillstrom() -> Path:
     if os.environ.get("UPSEG_SHARED_DATA"):
         return Path(os.environ["UPSEG_SHARED_DATA"]) / "hillstrom.csv"
     tried = []
-    for start in (Path.cwd(), Path(features.__file__).resolve().parent):
+    for start in (Path.cwd(), Path(upseg.__file__).resolve().parent):
         repo = next((f for f in (start, *start.parents) if (f / "pyproject.toml").exists()), None)
         if repo is not None and (repo / "features").is_dir():
             candidate = repo.parent / "shared" / "data" / "hillstrom.csv"

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from features.validation import ValidationResult, format_problems
-from pipelines.jobs import FeaturesRun, parse_instant
+from upseg.features.validation import ValidationResult, format_problems
+from upseg.pipelines.jobs import FeaturesRun, parse_instant
 
 # soft_wrap: a path or a message stays on one line, whatever the terminal width.
 # Piped or logged output (a scheduler, `make`) has no terminal width; use a wide one.

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from pipelines._console import console, err_console
+from upseg.pipelines._console import console, err_console
 
 
 def _print_registration(name: str, run, uri: str) -> None:
     """The registered version, its alias and why, and where to browse the run."""
-    from models.tracking import ui_command
+    from upseg.models.tracking import ui_command
 
     alias = "@champion" if run.decision.promote else "@challenger"
     colour = "green" if run.decision.promote else "yellow"
@@ -26,7 +26,7 @@ def _print_registration(name: str, run, uri: str) -> None:
 
 
 def _metrics_table(run) -> Table:
-    from models.evaluation import METRIC_DIRECTIONS
+    from upseg.models.evaluation import METRIC_DIRECTIONS
 
     table = Table(title="Held-out test customers", title_justify="left")
     table.add_column("metric")
@@ -44,7 +44,7 @@ def _metrics_table(run) -> Table:
 
 def report_training_run(run, uri: str) -> None:
     """Print what a training run did: data, tuning, metrics, and the gate's decision."""
-    from models.dataset import TASKS
+    from upseg.models.dataset import TASKS
 
     data, s = run.data, run.settings
     counts = data.frame["role"].value_counts()

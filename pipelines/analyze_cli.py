@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines._console import console, err_console, fail
+from upseg.pipelines._console import console, err_console, fail
 
 app = typer.Typer()
 
@@ -170,11 +170,11 @@ def analyze(
     """Measure the lift of each arm, overall and per segment, and write the report."""
     if ctx.invoked_subcommand is not None:
         return
-    from experiments.analysis import AnalysisError, AnalysisSettings
-    from experiments.data import ExperimentInputError
-    from features.sources import DataSourceError
-    from features.validation import DataValidationError
-    from pipelines.analyze_job import AnalyzeSettings, run_analysis
+    from upseg.experiments.analysis import AnalysisError, AnalysisSettings
+    from upseg.experiments.data import ExperimentInputError
+    from upseg.features.sources import DataSourceError
+    from upseg.features.validation import DataValidationError
+    from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
 
     problems = _mode_problems(data, campaign, table, treatment, control, outcome)
     if out is None:
@@ -320,7 +320,7 @@ def power(
     ] = False,
 ) -> None:
     """Customers needed per arm to detect a lift in a conversion rate (two-sided z-test)."""
-    from experiments.stats import sample_size_proportions
+    from upseg.experiments.stats import sample_size_proportions
 
     absolute = mde * baseline if relative else mde
     try:

@@ -18,19 +18,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.analysis import RESULT_COLUMNS, AnalysisSettings, analyze
-from experiments.data import (
+from upseg.experiments.analysis import RESULT_COLUMNS, AnalysisSettings, analyze
+from upseg.experiments.data import (
     Experiment,
     campaign_experiment,
     read_table,
     table_experiment,
     with_audience,
 )
-from experiments.report import write_report
-from experiments.targeting import targeting
-from features.labels import OUTCOME_WINDOW_DAYS
-from models.tracking import code_version
-from pipelines.jobs import validated_data, write_atomically
+from upseg.experiments.report import write_report
+from upseg.experiments.targeting import targeting
+from upseg.features.labels import OUTCOME_WINDOW_DAYS
+from upseg.models.tracking import code_version
+from upseg.pipelines.jobs import validated_data, write_atomically
 
 __all__ = ["AnalyzeRun", "AnalyzeSettings", "json_ready", "run_analysis"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pipelines import (
+from upseg.pipelines import (
     analyze_cli,
     data_cli,
     demo_cli,
@@ -15,7 +15,7 @@ from pipelines import (
     train_cli,
 )
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="upseg",
@@ -38,5 +38,10 @@ app.add_typer(analyze_cli.app)
 app.add_typer(demo_cli.app)
 
 
-if __name__ == "__main__":  # pragma: no cover
+def main() -> None:
+    """Run the ``upseg`` command line (the console script's entry point)."""
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

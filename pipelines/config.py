@@ -37,10 +37,11 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
-from features.sets import FEATURE_SETS
-from models.evaluation import METRIC_DIRECTIONS
-from models.uplift.learners import APPROACHES
+from upseg.features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
+from upseg.features.sets import FEATURE_SETS
+from upseg.models.evaluation import METRIC_DIRECTIONS
+from upseg.models.uplift.learners import APPROACHES
+from upseg.errors import UpsegError
 
 __all__ = [
     "ChurnConfig",
@@ -70,7 +71,7 @@ _SAMPLE_AS_OF = pd.Timestamp("2026-06-01")
 _AUDIENCE_SUFFIXES = (".parquet", ".csv")
 
 
-class ConfigError(ValueError):
+class ConfigError(UpsegError, ValueError):
     """The configuration file is missing, is not YAML, or breaks the schema.
 
     Attributes
@@ -326,7 +327,7 @@ class UpsegConfig(_Section):
         The environment is the one given to :func:`load_config`, ``os.environ`` by default.
         """
         # MLflow loads only when a URI is asked for, not when a file is validated.
-        from models.tracking import local_tracking_uri
+        from upseg.models.tracking import local_tracking_uri
 
         environ = os.environ if self._environ is None else self._environ
         return (

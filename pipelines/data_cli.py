@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from features.sources import DataSourceError, connect
-from features.synthetic import generate_world, write_world
-from features.validation import DataValidationError, ValidationResult, write_quarantine
-from pipelines import jobs
-from pipelines._console import (
+from upseg.features.sources import DataSourceError, connect
+from upseg.features.synthetic import generate_world, write_world
+from upseg.features.validation import DataValidationError, ValidationResult, write_quarantine
+from upseg.pipelines import jobs
+from upseg.pipelines._console import (
     console,
     err_console,
     fail,

@@ -16,8 +16,8 @@ import pandas as pd
 import typer
 import yaml
 
-from pipelines._console import console, err_console, quiet_mlflow
-from pipelines._reports import report_scoring_run
+from upseg.pipelines._console import console, err_console, quiet_mlflow
+from upseg.pipelines._reports import report_scoring_run
 
 app = typer.Typer()
 
@@ -40,7 +40,7 @@ def _shown(path: Path) -> str:
 
 def demo_config(out: Path, *, trials: int, seed: int) -> dict:
     """The demo's configuration: everything inside ``out``, small tuning budgets."""
-    from features.synthetic import CAMPAIGN_ID
+    from upseg.features.synthetic import CAMPAIGN_ID
 
     out = out.resolve()
     return {
@@ -77,15 +77,15 @@ def demo(
     Models are tracked in a SQLite MLflow store inside --out, unless
     MLFLOW_TRACKING_URI points elsewhere.
     """
-    from experiments.analysis import AnalysisSettings
-    from features.simulation import simulate_campaign
-    from features.synthetic import generate_world, write_world
-    from models.tracking import ui_command
-    from pipelines import jobs
-    from pipelines.analyze_job import AnalyzeSettings, run_analysis
-    from pipelines.config import load_config
-    from pipelines.retrain_job import run_retrain
-    from pipelines.score_job import ScoreSettings, run_scoring
+    from upseg.experiments.analysis import AnalysisSettings
+    from upseg.features.simulation import simulate_campaign
+    from upseg.features.synthetic import generate_world, write_world
+    from upseg.models.tracking import ui_command
+    from upseg.pipelines import jobs
+    from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
+    from upseg.pipelines.config import load_config
+    from upseg.pipelines.retrain_job import run_retrain
+    from upseg.pipelines.score_job import ScoreSettings, run_scoring
 
     cutoff = jobs.parse_instant(as_of, option="--as-of")
     data = out / "data"

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from features.cdnow import cdnow_tables, read_cdnow, write_tables
-from features.sources import DataSourceError, connect
-from pipelines import jobs
-from pipelines._console import console, fail, print_problems, validation_table
+from upseg.features.cdnow import cdnow_tables, read_cdnow, write_tables
+from upseg.features.sources import DataSourceError, connect
+from upseg.pipelines import jobs
+from upseg.pipelines._console import console, fail, print_problems, validation_table
 
 app = typer.Typer()
 import_app = typer.Typer(

@@ -17,10 +17,10 @@ import ibis
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.build import build_features
-from features.pit import as_utc, customer_spine
-from features.sources import connect, data_fingerprint, find_table_files
-from features.validation import ValidationResult, validate_source, write_quarantine
+from upseg.features.build import build_features
+from upseg.features.pit import as_utc, customer_spine
+from upseg.features.sources import connect, data_fingerprint, find_table_files
+from upseg.features.validation import ValidationResult, validate_source, write_quarantine
 
 __all__ = [
     "FeaturesRun",

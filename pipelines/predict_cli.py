@@ -9,7 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from pipelines._console import console, fail, quiet_mlflow
+from upseg.pipelines._console import console, fail, quiet_mlflow
 
 app = typer.Typer()
 predict_app = typer.Typer(help="Score customers with a registered model.", no_args_is_help=True)
@@ -77,8 +77,8 @@ def predict_uplift(
     """
     import mlflow
 
-    from models.tracking import tracking_uri
-    from pipelines.jobs import write_atomically
+    from upseg.models.tracking import tracking_uri
+    from upseg.pipelines.jobs import write_atomically
 
     if out.suffix not in (".parquet", ".csv"):
         raise fail(f"--out must end in .parquet or .csv; got {out.name!r}.")

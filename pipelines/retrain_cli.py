@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines._console import console, fail, instant_option, quiet_mlflow
+from upseg.pipelines._console import console, fail, instant_option, quiet_mlflow
 
 app = typer.Typer()
 
@@ -34,13 +34,13 @@ def retrain(
     already trained from the same data, settings and code is not trained again,
     so a rerun for the same month changes nothing in the registry.
     """
-    from features.sources import DataSourceError
-    from features.validation import DataValidationError
-    from models.dataset import TrainingDataError
-    from models.tracking import TrackingUnavailable, ui_command
-    from models.uplift.data import ExperimentError
-    from pipelines.config import ConfigError, load_config
-    from pipelines.retrain_job import run_retrain
+    from upseg.features.sources import DataSourceError
+    from upseg.features.validation import DataValidationError
+    from upseg.models.dataset import TrainingDataError
+    from upseg.models.tracking import TrackingUnavailable, ui_command
+    from upseg.models.uplift.data import ExperimentError
+    from upseg.pipelines.config import ConfigError, load_config
+    from upseg.pipelines.retrain_job import run_retrain
 
     when = instant_option(as_of, "--as-of")
     try:

@@ -24,18 +24,18 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from features.build import build_features
-from features.pit import customer_spine
-from models.dataset import TrainingDataError
-from models.drift import drift_report
-from models.registry import CHAMPION
-from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
-from models.uplift.data import ExperimentError
-from pipelines.config import UpsegConfig
-from pipelines.jobs import ValidatedData, validated_data, write_atomically
-from pipelines.retrain_report import render_markdown
-from pipelines.train_job import TrainSettings, run_training
-from pipelines.uplift_job import UpliftSettings, run_uplift
+from upseg.features.build import build_features
+from upseg.features.pit import customer_spine
+from upseg.models.dataset import TrainingDataError
+from upseg.models.drift import drift_report
+from upseg.models.registry import CHAMPION
+from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from upseg.models.uplift.data import ExperimentError
+from upseg.pipelines.config import UpsegConfig
+from upseg.pipelines.jobs import ValidatedData, validated_data, write_atomically
+from upseg.pipelines.retrain_report import render_markdown
+from upseg.pipelines.train_job import TrainSettings, run_training
+from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
 
 __all__ = ["RETRAIN_EXPERIMENT", "ModelOutcome", "RetrainRun", "run_retrain", "training_key"]
 

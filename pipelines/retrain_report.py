@@ -7,7 +7,7 @@ always hold the same numbers.
 
 from __future__ import annotations
 
-from models.tracking import ui_command
+from upseg.models.tracking import ui_command
 
 __all__ = ["render_markdown"]
 

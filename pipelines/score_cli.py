@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from pipelines._console import console, fail, instant_option, quiet_mlflow
-from pipelines._reports import report_scoring_run
+from upseg.pipelines._console import console, fail, instant_option, quiet_mlflow
+from upseg.pipelines._reports import report_scoring_run
 
 app = typer.Typer()
 
@@ -95,17 +95,17 @@ def score(
     reasons and an action (send, holdout, suppress or skip), written atomically,
     with a JSON run summary beside it and a scoring run in MLflow.
     """
-    from features.sources import DataSourceError
-    from features.validation import DataValidationError
-    from models.tracking import TrackingUnavailable, tracking_uri
-    from pipelines.score_job import ScoreSettings, run_scoring
-    from serving.champions import ScoringError
-    from serving.policy import PolicyError
+    from upseg.features.sources import DataSourceError
+    from upseg.features.validation import DataValidationError
+    from upseg.models.tracking import TrackingUnavailable, tracking_uri
+    from upseg.pipelines.score_job import ScoreSettings, run_scoring
+    from upseg.serving.champions import ScoringError
+    from upseg.serving.policy import PolicyError
 
     when = instant_option(as_of, "--as-of")
     uri = None
     if config is not None:
-        from pipelines.config import ConfigError, load_config
+        from upseg.pipelines.config import ConfigError, load_config
 
         try:
             cfg = load_config(config)

@@ -27,14 +27,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from mlflow.tracking import MlflowClient
 
-from features.build import build_features
-from features.pit import customer_spine
-from features.sets import CUSTOMER_V1
-from features.sources import connect, data_fingerprint, find_table_files
-from models.drift import drift_report
-from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
-from pipelines.jobs import load_source, write_atomically
-from serving.audience import (
+from upseg.features.build import build_features
+from upseg.features.pit import customer_spine
+from upseg.features.sets import CUSTOMER_V1
+from upseg.features.sources import connect, data_fingerprint, find_table_files
+from upseg.models.drift import drift_report
+from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from upseg.pipelines.jobs import load_source, write_atomically
+from upseg.serving.audience import (
     campaign_economics,
     choose_actions,
     holdout_draw,
@@ -42,9 +42,9 @@ from serving.audience import (
     segment_changes,
     suppression_reason,
 )
-from serving.champions import ScoringError, check_inputs, load_models
-from serving.policy import Policy, assign_segments, load_policy, policy_digest, vip_cut
-from serving.scorer import reasons, score_chunk
+from upseg.serving.champions import ScoringError, check_inputs, load_models
+from upseg.serving.policy import Policy, assign_segments, load_policy, policy_digest, vip_cut
+from upseg.serving.scorer import reasons, score_chunk
 
 __all__ = ["ScoreRun", "ScoreSettings", "run_scoring", "score_features_file"]
 

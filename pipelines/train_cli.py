@@ -13,18 +13,18 @@ from typing import Annotated
 
 import typer
 
-from features.sources import DataSourceError
-from features.validation import DataValidationError
-from models.dataset import TASKS, TrainingDataError
-from models.evaluation import METRIC_DIRECTIONS
-from pipelines._console import (
+from upseg.features.sources import DataSourceError
+from upseg.features.validation import DataValidationError
+from upseg.models.dataset import TASKS, TrainingDataError
+from upseg.models.evaluation import METRIC_DIRECTIONS
+from upseg.pipelines._console import (
     console,
     err_console,
     fail,
     instant_option,
     quiet_mlflow,
 )
-from pipelines._reports import report_training_run, report_uplift_run
+from upseg.pipelines._reports import report_training_run, report_uplift_run
 
 app = typer.Typer()
 train_app = typer.Typer(
@@ -102,8 +102,8 @@ def _train(task: str):
             Path | None, typer.Option(help="Set bad rows aside here instead of refusing.")
         ] = None,
     ) -> None:
-        from models.tracking import TrackingUnavailable, tracking_uri
-        from pipelines.train_job import TrainSettings, run_training
+        from upseg.models.tracking import TrackingUnavailable, tracking_uri
+        from upseg.pipelines.train_job import TrainSettings, run_training
 
         uri = tracking_uri(workdir)
         settings = TrainSettings(
@@ -222,9 +222,9 @@ def uplift(
     bootstrap interval, uplift@k and deciles. The version becomes @champion only
     if it beats random targeting and the current champion on those customers.
     """
-    from models.tracking import TrackingUnavailable, tracking_uri
-    from models.uplift.data import ExperimentError
-    from pipelines.uplift_job import UpliftSettings, run_uplift
+    from upseg.models.tracking import TrackingUnavailable, tracking_uri
+    from upseg.models.uplift.data import ExperimentError
+    from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
 
     if (data is None) == (table is None):
         raise fail("give either --data DIR with --campaign ID, or --table FILE with --treatment.")

@@ -22,16 +22,16 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from features.sets import FeatureSet
-from models import plots
-from models.baseline import RecencyBaseline
-from models.classifier import CalibratedLGBMClassifier
-from models.dataset import TASKS, TrainingData, training_data
-from models.drift import reference_distribution, reference_distributions
-from models.evaluation import classification_metrics, gains_table, reliability_table
-from models.evaluation import shap_importance as importance_table
-from models.explain import top_drivers
-from models.registry import (
+from upseg.features.sets import FeatureSet
+from upseg.models import plots
+from upseg.models.baseline import RecencyBaseline
+from upseg.models.classifier import CalibratedLGBMClassifier
+from upseg.models.dataset import TASKS, TrainingData, training_data
+from upseg.models.drift import reference_distribution, reference_distributions
+from upseg.models.evaluation import classification_metrics, gains_table, reliability_table
+from upseg.models.evaluation import shap_importance as importance_table
+from upseg.models.explain import top_drivers
+from upseg.models.registry import (
     CHAMPION,
     GateDecision,
     apply_decision,
@@ -39,9 +39,9 @@ from models.registry import (
     gate_decision,
     register_version,
 )
-from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
-from models.tuning import TuningResult, study_name, tune
-from pipelines.jobs import ValidatedData, validated_data
+from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from upseg.models.tuning import TuningResult, study_name, tune
+from upseg.pipelines.jobs import ValidatedData, validated_data
 
 __all__ = ["TrainSettings", "TrainingRun", "run_training"]
 

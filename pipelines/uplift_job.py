@@ -23,31 +23,31 @@ from lightgbm import LGBMRegressor
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from models import plots
-from models.drift import reference_distribution
-from models.evaluation import shap_importance
-from models.registry import (
+from upseg.models import plots
+from upseg.models.drift import reference_distribution
+from upseg.models.evaluation import shap_importance
+from upseg.models.registry import (
     CHAMPION,
     GateDecision,
     apply_decision,
     champion_version,
     register_version,
 )
-from models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
-from models.tuning import TuningResult
-from models.uplift import plots as uplift_plots
-from models.uplift.data import ExperimentError, UpliftData, campaign_data, table_data
-from models.uplift.learners import approaches_for
-from models.uplift.metrics import (
+from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from upseg.models.tuning import TuningResult
+from upseg.models.uplift import plots as uplift_plots
+from upseg.models.uplift.data import ExperimentError, UpliftData, campaign_data, table_data
+from upseg.models.uplift.learners import approaches_for
+from upseg.models.uplift.metrics import (
     best_variant_metrics,
     oracle_qini_share,
     spearman,
     uplift_by_decile,
 )
-from models.uplift.model import UpliftModel, encode_features
-from models.uplift.selection import Selection, holdout_split, select_approach
-from models.uplift.tuning import tune_uplift
-from pipelines.jobs import ValidatedData, validated_data
+from upseg.models.uplift.model import UpliftModel, encode_features
+from upseg.models.uplift.selection import Selection, holdout_split, select_approach
+from upseg.models.uplift.tuning import tune_uplift
+from upseg.pipelines.jobs import ValidatedData, validated_data
 
 __all__ = ["UpliftRun", "UpliftSettings", "run_uplift"]
 

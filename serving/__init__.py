@@ -1,6 +1,6 @@
 """The batch scorer: champions from the registry → scores, reasons → policy → audience."""
 
-from serving.policy import (
+from upseg.serving.policy import (
     Policy,
     PolicyError,
     assign_segments,

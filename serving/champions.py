@@ -16,7 +16,8 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from models.registry import CHAMPION
+from upseg.models.registry import CHAMPION
+from upseg.errors import UpsegError
 
 __all__ = ["MODEL_NAMES", "LoadedModel", "ScoringError", "check_inputs", "load_models"]
 
@@ -24,7 +25,7 @@ __all__ = ["MODEL_NAMES", "LoadedModel", "ScoringError", "check_inputs", "load_m
 MODEL_NAMES = {"churn": "churn", "propensity": "propensity", "uplift": "uplift"}
 
 
-class ScoringError(RuntimeError):
+class ScoringError(UpsegError, RuntimeError):
     """A scoring run cannot go on; the message is one line a scheduler can show."""
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from numpy.typing import ArrayLike
+from upseg.errors import UpsegError
 
 __all__ = [
     "ACTIONS",
@@ -246,7 +247,7 @@ def builtin_segment_name(quadrant: str, churn_risk: str, value_tier: str) -> str
     return f"{quadrant}{_SEPARATOR}{churn_risk} churn{_SEPARATOR}{value_tier}"
 
 
-class PolicyError(ValueError):
+class PolicyError(UpsegError, ValueError):
     """A policy that cannot be used; ``problems`` holds one line per problem found.
 
     Each line reads ``<file>: <key path>: <what is wrong>; expected <allowed>; got <given>``.

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.explain import top_drivers
-from serving.champions import LoadedModel
+from upseg.models.explain import top_drivers
+from upseg.serving.champions import LoadedModel
 
 __all__ = ["SCORE_COLUMNS", "expected_incremental_value", "reasons", "score_chunk"]
 

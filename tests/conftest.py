@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.sources import connect, find_table_files
-from features.synthetic import generate_world, write_world
-from features.validation import validate_source
-from pipelines.jobs import load_source
+from upseg.features.sources import connect, find_table_files
+from upseg.features.synthetic import generate_world, write_world
+from upseg.features.validation import validate_source
+from upseg.pipelines.jobs import load_source
 
 NOW = pd.Timestamp("2026-11-01", tz="UTC")
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from features.contract import CONTRACT
-from features.segments import LIFECYCLE_STAGES, RFM_SEGMENTS
-from features.sets import CUSTOMER_V1
+from upseg.features.contract import CONTRACT
+from upseg.features.segments import LIFECYCLE_STAGES, RFM_SEGMENTS
+from upseg.features.sets import CUSTOMER_V1
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -38,7 +38,7 @@ def test_readme_starts_with_the_two_commands():
 
 
 def test_experiments_doc_names_every_results_column_and_method():
-    from experiments.analysis import RESULT_COLUMNS
+    from upseg.experiments.analysis import RESULT_COLUMNS
 
     text = (DOCS / "experiments.md").read_text()
     missing = [c for c in RESULT_COLUMNS if f"`{c}`" not in text and f"`{c}," not in text]
@@ -50,7 +50,7 @@ def test_experiments_doc_names_every_results_column_and_method():
 def test_cli_doc_has_a_section_for_every_command():
     from typer.main import get_command
 
-    from pipelines.cli import app
+    from upseg.pipelines.cli import app
 
     text = (DOCS / "cli.md").read_text()
     for name in get_command(app).commands:

@@ -19,7 +19,7 @@ look for every number of the results exactly as the page shows it:
 - p-values below 0.001 show as ``<0.001``, others with three significant digits.
 """
 
-from experiments.report.format import (
+from upseg.experiments.report.format import (
     DASH,
     format_ci,
     format_count,
@@ -31,8 +31,8 @@ from experiments.report.format import (
     format_value,
     is_missing,
 )
-from experiments.report.page import render_report, write_report
-from experiments.report.payload import RESULT_KEYS, ReportPayloadError
+from upseg.experiments.report.page import render_report, write_report
+from upseg.experiments.report.payload import RESULT_KEYS, ReportPayloadError
 
 __all__ = [
     "DASH",

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from experiments.report._html import (
+from upseg.experiments.report._html import (
     _Column,
     _e,
     _metric_heading,
@@ -17,7 +17,7 @@ from experiments.report._html import (
     _sign,
     _table,
 )
-from experiments.report.format import (
+from upseg.experiments.report.format import (
     DASH,
     format_count,
     format_float,
@@ -28,7 +28,7 @@ from experiments.report.format import (
     format_value,
     is_missing,
 )
-from experiments.report.payload import _Setup, _sorted
+from upseg.experiments.report.payload import _Setup, _sorted
 
 
 def _kind_of(row: Mapping, setup: _Setup) -> str:

@@ -12,9 +12,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from experiments.report._html import _e
-from experiments.report.format import format_float, is_missing
-from experiments.report.payload import _primary, _rank, _segment_name, _Setup, _significant
+from upseg.experiments.report._html import _e
+from upseg.experiments.report.format import format_float, is_missing
+from upseg.experiments.report.payload import _primary, _rank, _segment_name, _Setup, _significant
 
 _ARM_COLOURS = ("#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#57606a")
 _DPI = 110

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from experiments.report.format import is_missing
-from experiments.report.payload import _OVERALL
+from upseg.experiments.report.format import is_missing
+from upseg.experiments.report.payload import _OVERALL
 
 
 class _Html(str):

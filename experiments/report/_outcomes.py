@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from experiments.report._figures import _image, _lift_figure
-from experiments.report._html import (
+from upseg.experiments.report._figures import _image, _lift_figure
+from upseg.experiments.report._html import (
     _Column,
     _e,
     _Html,
@@ -18,7 +18,7 @@ from experiments.report._html import (
     _slug,
     _table,
 )
-from experiments.report.format import (
+from upseg.experiments.report.format import (
     DASH,
     format_ci,
     format_count,
@@ -27,7 +27,7 @@ from experiments.report.format import (
     format_share,
     format_value,
 )
-from experiments.report.payload import _METHODS, _after, _Setup, _significant, _sorted
+from upseg.experiments.report.payload import _METHODS, _after, _Setup, _significant, _sorted
 
 
 def _comparison(row: Mapping) -> tuple[str, str, str, str]:

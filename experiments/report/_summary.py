@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from experiments.report._html import _e, _section, _sign
-from experiments.report._targeting import _qini_sentence
-from experiments.report.format import (
+from upseg.experiments.report._html import _e, _section, _sign
+from upseg.experiments.report._targeting import _qini_sentence
+from upseg.experiments.report.format import (
     _p_phrase,
     format_count,
     format_lift,
@@ -15,7 +15,7 @@ from experiments.report.format import (
     format_value,
     is_missing,
 )
-from experiments.report.payload import (
+from upseg.experiments.report.payload import (
     _OVERALL,
     _after,
     _primary,

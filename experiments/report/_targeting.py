@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from experiments.report._figures import _image, _targeting_figure
-from experiments.report._html import (
+from upseg.experiments.report._figures import _image, _targeting_figure
+from upseg.experiments.report._html import (
     _Column,
     _e,
     _section,
@@ -14,9 +14,9 @@ from experiments.report._html import (
     _segmentation_heading,
     _table,
 )
-from experiments.report._outcomes import _results_table
-from experiments.report.format import format_count, format_float, is_missing
-from experiments.report.payload import _segment_name, _Setup, _sorted
+from upseg.experiments.report._outcomes import _results_table
+from upseg.experiments.report.format import format_count, format_float, is_missing
+from upseg.experiments.report.payload import _segment_name, _Setup, _sorted
 
 
 def _qini_ci(entry: Mapping) -> str:

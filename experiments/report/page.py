@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from experiments.report._appendix import (
+from upseg.experiments.report._appendix import (
     _cuped_section,
     _data_section,
     _how_to_read,
@@ -16,12 +16,12 @@ from experiments.report._appendix import (
     _skipped_section,
     _srm_section,
 )
-from experiments.report._html import _e, _slug
-from experiments.report._outcomes import _outcome_section
-from experiments.report._style import _CSP, _CSS
-from experiments.report._summary import _header, _nav, _srm_banner, _summary
-from experiments.report._targeting import _targeting_section
-from experiments.report.payload import ReportPayloadError, _payload_problems, _setup
+from upseg.experiments.report._html import _e, _slug
+from upseg.experiments.report._outcomes import _outcome_section
+from upseg.experiments.report._style import _CSP, _CSS
+from upseg.experiments.report._summary import _header, _nav, _srm_banner, _summary
+from upseg.experiments.report._targeting import _targeting_section
+from upseg.experiments.report.payload import ReportPayloadError, _payload_problems, _setup
 
 __all__ = ["render_report", "write_report"]
 

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from experiments.analysis import RESULT_COLUMNS
-from experiments.report.format import is_missing
+from upseg.experiments.analysis import RESULT_COLUMNS
+from upseg.experiments.report.format import is_missing
+from upseg.errors import UpsegError
 
 __all__ = ["RESULT_KEYS", "ReportPayloadError"]
 
@@ -27,7 +28,7 @@ _BINARY_METHODS = ("z_test", "cuped_z_test")
 _OVERALL = "overall"
 
 
-class ReportPayloadError(ValueError):
+class ReportPayloadError(UpsegError, ValueError):
     """The payload is not the results of an analysis."""
 
 

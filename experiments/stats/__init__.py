@@ -44,18 +44,18 @@ References
    2nd ed., ch. 6 (the arcsine effect size h).
 """
 
-from experiments.stats.bootstrap import bootstrap_diff_ci
-from experiments.stats.cuped import Cuped, cuped
-from experiments.stats.lifts import Lift, mean_lift, proportion_lift
-from experiments.stats.multiplicity import CORRECTIONS, adjust_p_values
-from experiments.stats.power import (
+from upseg.experiments.stats.bootstrap import bootstrap_diff_ci
+from upseg.experiments.stats.cuped import Cuped, cuped
+from upseg.experiments.stats.lifts import Lift, mean_lift, proportion_lift
+from upseg.experiments.stats.multiplicity import CORRECTIONS, adjust_p_values
+from upseg.experiments.stats.power import (
     SampleSize,
     mde_means,
     mde_proportion,
     roi,
     sample_size_proportions,
 )
-from experiments.stats.srm import SRM_THRESHOLD, Srm, srm_test
+from upseg.experiments.stats.srm import SRM_THRESHOLD, Srm, srm_test
 
 __all__ = [
     "CORRECTIONS",

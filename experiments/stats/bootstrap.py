@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from experiments.stats._checks import _is_count, _open_unit_problems, _samples
+from upseg.experiments.stats._checks import _is_count, _open_unit_problems, _samples
 
 __all__ = ["bootstrap_diff_ci"]
 

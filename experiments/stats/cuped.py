@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from experiments.stats._checks import _raise_if, _sample
+from upseg.experiments.stats._checks import _raise_if, _sample
 
 __all__ = ["Cuped", "cuped"]
 

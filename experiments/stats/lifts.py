@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-from experiments.stats._checks import _is_count, _open_unit_problems, _raise_if, _samples
+from upseg.experiments.stats._checks import _is_count, _open_unit_problems, _raise_if, _samples
 
 __all__ = ["Lift", "mean_lift", "proportion_lift"]
 

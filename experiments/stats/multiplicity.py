@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from experiments.stats._checks import _raise_if
+from upseg.experiments.stats._checks import _raise_if
 
 __all__ = ["CORRECTIONS", "adjust_p_values"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from scipy import optimize
 from scipy.stats import norm
 
-from experiments.stats._checks import _is_count, _is_number, _raise_if
+from upseg.experiments.stats._checks import _is_count, _is_number, _raise_if
 
 __all__ = ["SampleSize", "mde_means", "mde_proportion", "roi", "sample_size_proportions"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from experiments.stats._checks import _is_count, _is_number, _open_unit_problems, _raise_if
+from upseg.experiments.stats._checks import _is_count, _is_number, _open_unit_problems, _raise_if
 
 __all__ = ["SRM_THRESHOLD", "Srm", "srm_test"]
 

@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from features._compose import KEYS
-from features.build import build_features
-from features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
-from features.pit import campaign_spine
-from features.sets import CUSTOMER_V1, FeatureSet
+from upseg.features._compose import KEYS
+from upseg.features.build import build_features
+from upseg.features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
+from upseg.features.pit import campaign_spine
+from upseg.features.sets import CUSTOMER_V1, FeatureSet
+from upseg.errors import UpsegError
 
 __all__ = [
     "MIN_PER_ARM",
@@ -53,7 +54,7 @@ MIN_PER_ARM = 300
 PRE_TREATMENT_P = 1e-6
 
 
-class ExperimentError(ValueError):
+class ExperimentError(UpsegError, ValueError):
     """The experiment cannot give a sound uplift model."""
 
 

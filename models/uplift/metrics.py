@@ -39,7 +39,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import spearmanr
 from sklift.metrics import qini_auc_score, uplift_auc_score
 
-from models.evaluation import _as_float
+from upseg.models.evaluation import _as_float
 
 __all__ = [
     "BootstrapInterval",

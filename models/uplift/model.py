@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from models.uplift.learners import make_learner
+from upseg.models.uplift.learners import make_learner
 
 __all__ = ["UpliftModel", "encode_features"]
 

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 from sklift.metrics import perfect_qini_curve, perfect_uplift_curve
 
-from models.plots import _REFERENCE, _figure
-from models.uplift.metrics import (
+from upseg.models.plots import _REFERENCE, _figure
+from upseg.models.uplift.metrics import (
     _validated,
     auuc,
     is_binary,

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from models.uplift.metrics import qini_auc
-from models.uplift.model import UpliftModel
+from upseg.models.uplift.metrics import qini_auc
+from upseg.models.uplift.model import UpliftModel
 
 __all__ = [
     "Selection",

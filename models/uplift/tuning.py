@@ -15,8 +15,8 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from models.tuning import TuningResult, open_study
-from models.uplift.selection import cross_validated_qini
+from upseg.models.tuning import TuningResult, open_study
+from upseg.models.uplift.selection import cross_validated_qini
 
 __all__ = ["uplift_search_space", "tune_uplift"]
 

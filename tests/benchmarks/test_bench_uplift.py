@@ -22,7 +22,7 @@ from benchmarks.bench_uplift import (
     summarize,
     tutorial_split,
 )
-from models.uplift.metrics import oracle_qini_share
+from upseg.models.uplift.metrics import oracle_qini_share
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,21 +11,21 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttest_ind
 
-from experiments.analysis import (
+from upseg.experiments.analysis import (
     MISSING_SEGMENT,
     RESULT_COLUMNS,
     AnalysisError,
     AnalysisSettings,
     analyze,
 )
-from experiments.data import (
+from upseg.experiments.data import (
     NOT_IN_AUDIENCE,
     ExperimentInputError,
     campaign_experiment,
     table_experiment,
     with_audience,
 )
-from experiments.targeting import SEND_VS_HOLDOUT, targeting
+from upseg.experiments.targeting import SEND_VS_HOLDOUT, targeting
 
 HILLSTROM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom.csv"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.report import (
+from upseg.experiments.report import (
     DASH,
     ReportPayloadError,
     format_ci,
@@ -521,7 +521,7 @@ def test_a_failed_write_keeps_the_old_report(tmp_path: Path, payload: dict, monk
     def refuse(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("experiments.report.page.os.replace", refuse)
+    monkeypatch.setattr("upseg.experiments.report.page.os.replace", refuse)
     with pytest.raises(OSError, match="disk full"):
         write_report(payload, path)
     assert path.read_text(encoding="utf-8") == "old"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.report import write_report
+from upseg.experiments.report import write_report
 from tests.experiments._payload import example_payload
 
 CHROMIUM = "/usr/bin/chromium"

@@ -21,7 +21,7 @@ from statsmodels.stats.proportion import (
 )
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttest_ind
 
-from experiments.stats import (
+from upseg.experiments.stats import (
     CORRECTIONS,
     SRM_THRESHOLD,
     Lift,

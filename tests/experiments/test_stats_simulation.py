@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from experiments.stats import adjust_p_values, cuped, mean_lift, proportion_lift
+from upseg.experiments.stats import adjust_p_values, cuped, mean_lift, proportion_lift
 
 
 def _covers(low: np.ndarray, high: np.ndarray, truth: float) -> float:

@@ -11,11 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from features.cdnow import cdnow_tables, read_cdnow, write_tables
-from features.sources import DataSourceError, find_table_files
-from features.validation import validate_source
-from models.bgnbd import BetaGeoModel, rfm_summary
-from pipelines import import_cli
+from upseg.features.cdnow import cdnow_tables, read_cdnow, write_tables
+from upseg.features.sources import DataSourceError, find_table_files
+from upseg.features.validation import validate_source
+from upseg.models.bgnbd import BetaGeoModel, rfm_summary
+from upseg.pipelines import import_cli
 from tests.conftest import NOW
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.build import build_features
-from features.labels import campaign_outcomes, churn_labels, purchase_labels
-from features.pit import campaign_spine, customer_spine
+from upseg.features.build import build_features
+from upseg.features.labels import campaign_outcomes, churn_labels, purchase_labels
+from upseg.features.pit import campaign_spine, customer_spine
 from tests.conftest import customers_frame, orders_frame, ts
 
 AS_OF = "2024-06-01"

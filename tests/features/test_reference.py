@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from benchmarks.pandas_features import pandas_features, read_tables
-from features.build import build_features
-from features.pit import customer_spine
-from features.sets import CUSTOMER_V1
-from features.sources import connect, find_table_files
-from features.synthetic import generate_world, write_world
-from features.validation import validate_source
+from upseg.features.build import build_features
+from upseg.features.pit import customer_spine
+from upseg.features.sets import CUSTOMER_V1
+from upseg.features.sources import connect, find_table_files
+from upseg.features.synthetic import generate_world, write_world
+from upseg.features.validation import validate_source
 
 AS_OF = pd.Timestamp("2026-02-15T12:00", tz="UTC")
 

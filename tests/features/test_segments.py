@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.build import build_features
-from features.pit import customer_spine
-from features.segments import NO_PURCHASE_SEGMENT, RFM_GRID, RFM_SEGMENTS
+from upseg.features.build import build_features
+from upseg.features.pit import customer_spine
+from upseg.features.segments import NO_PURCHASE_SEGMENT, RFM_GRID, RFM_SEGMENTS
 from tests.conftest import customers_frame, orders_frame
 
 AS_OF = "2024-06-01"

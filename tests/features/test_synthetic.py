@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.contract import EMAIL_EVENT_TYPES, ORDER_STATUSES, WEB_EVENT_TYPES
-from features.synthetic import (
+from upseg.features.contract import EMAIL_EVENT_TYPES, ORDER_STATUSES, WEB_EVENT_TYPES
+from upseg.features.synthetic import (
     CAMPAIGN_ASSIGNED_AT,
     CAMPAIGN_ID,
     CAMPAIGN_VARIANTS,
@@ -395,8 +395,8 @@ def test_write_world_round_trips(world, tmp_path, fmt):
 
 
 def test_the_contract_validator_accepts_the_world(world, tmp_path):
-    from features.sources import connect, find_table_files
-    from features.validation import format_problems, validate_source
+    from upseg.features.sources import connect, find_table_files
+    from upseg.features.validation import format_problems, validate_source
 
     write_world(world, tmp_path)
     result = validate_source(connect(threads=1), find_table_files(tmp_path), not_after=END)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.sources import DataSourceError, find_table_files
-from features.validation import DataValidationError, format_problems, write_quarantine
+from upseg.features.sources import DataSourceError, find_table_files
+from upseg.features.validation import DataValidationError, format_problems, write_quarantine
 from tests.conftest import NOW, customers_frame, events_frame, orders_frame, ts, write_source
 
 
@@ -375,7 +375,7 @@ def test_integer_ids_are_compared_as_strings(validated):
 
 
 def test_parquet_parts_folder_is_a_table(tmp_path, con):
-    from features.validation import validate_source
+    from upseg.features.validation import validate_source
 
     tables = good_tables()
     source = write_source(tmp_path / "src", {"customers": tables["customers"]})

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from models.bgnbd import BetaGeoModel, _log_likelihood_and_gradient, rfm_summary
+from upseg.models.bgnbd import BetaGeoModel, _log_likelihood_and_gradient, rfm_summary
 
 REPO = Path(__file__).resolve().parents[2]
 # Fader, Hardie & Lee (2005), table 1 and text: 39-week calibration of the 1/10 sample.

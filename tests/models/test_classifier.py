@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import shap
 
-from models.classifier import CalibratedLGBMClassifier, model_frame
-from models.evaluation import reliability_table
+from upseg.models.classifier import CalibratedLGBMClassifier, model_frame
+from upseg.models.evaluation import reliability_table
 
 
 def simulated(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.sources import connect
-from models.dataset import (
+from upseg.features.sources import connect
+from upseg.models.dataset import (
     TASKS,
     TrainingDataError,
     customer_buckets,
     snapshot_dates,
     training_data,
 )
-from pipelines.jobs import load_source
+from upseg.pipelines.jobs import load_source
 from tests.conftest import AS_OF, customers_frame, orders_frame, write_source
 
 

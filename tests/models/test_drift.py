@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from models.drift import (
+from upseg.models.drift import (
     PSI_EPSILON,
     drift_report,
     psi,

@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import mannwhitneyu
 from sklearn.calibration import calibration_curve
 
-from models.evaluation import (
+from upseg.models.evaluation import (
     METRIC_DIRECTIONS,
     capture_rate_at,
     classification_metrics,
@@ -22,7 +22,7 @@ from models.evaluation import (
     reliability_table,
     shap_importance,
 )
-from models.plots import (
+from upseg.models.plots import (
     FIGSIZE,
     calibration_figure,
     lift_figure,

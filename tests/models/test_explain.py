@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.explain import top_driver_indices, top_drivers
+from upseg.models.explain import top_driver_indices, top_drivers
 
 NAMES = ["recency_days", "frequency_365d", "open_rate_90d", "tenure_days"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.registry import gate_decision
+from upseg.models.registry import gate_decision
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from models.classifier import DEFAULT_PARAMS
-from models.tuning import study_name, tune
+from upseg.models.classifier import DEFAULT_PARAMS
+from upseg.models.tuning import study_name, tune
 from tests.models.test_classifier import simulated
 
 

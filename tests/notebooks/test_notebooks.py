@@ -23,9 +23,9 @@ from ipykernel.kernelspec import write_kernel_spec
 from jupyter_client.kernelspec import KernelSpecManager
 from mlflow.tracking import MlflowClient
 
-from experiments.analysis import RESULT_COLUMNS
-from features.sets import CUSTOMER_V1
-from models.tracking import local_tracking_uri
+from upseg.experiments.analysis import RESULT_COLUMNS
+from upseg.features.sets import CUSTOMER_V1
+from upseg.models.tracking import local_tracking_uri
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))

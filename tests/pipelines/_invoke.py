@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from upseg.pipelines.cli import app
 
 runner = CliRunner()
 

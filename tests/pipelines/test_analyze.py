@@ -12,7 +12,7 @@ import pytest
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from experiments.analysis import RESULT_COLUMNS
+from upseg.experiments.analysis import RESULT_COLUMNS
 from tests.pipelines._invoke import invoke
 
 HILLSTROM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom.csv"

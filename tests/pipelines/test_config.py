@@ -10,8 +10,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
-from pipelines.config import ConfigError, UpsegConfig, load_config
+from upseg.features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
+from upseg.pipelines.config import ConfigError, UpsegConfig, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "conf" / "upseg.yaml"

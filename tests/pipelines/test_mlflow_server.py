@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from models.registry import CHAMPION
-from pipelines.train_job import TrainSettings, run_training
+from upseg.models.registry import CHAMPION
+from upseg.pipelines.train_job import TrainSettings, run_training
 from tests.conftest import AS_OF
 
 STARTUP_SECONDS = 90

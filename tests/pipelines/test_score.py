@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.synthetic import CAMPAIGN_ID
-from models.tracking import local_tracking_uri
-from pipelines.train_job import TrainSettings, run_training
-from pipelines.uplift_job import UpliftSettings, run_uplift
+from upseg.features.synthetic import CAMPAIGN_ID
+from upseg.models.tracking import local_tracking_uri
+from upseg.pipelines.train_job import TrainSettings, run_training
+from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
 from tests.conftest import AS_OF
 from tests.pipelines._invoke import invoke
 
@@ -136,8 +136,7 @@ def test_a_failed_run_leaves_the_previous_audience_intact(
     out = tmp_path / "audience.parquet"
     assert score(world_dir, registry, out).exit_code == 0
     before = out.read_bytes()
-    import pipelines.score_job as job
-
+    import upseg.pipelines.score_job as job
     calls = {"n": 0}
     real = job.score_chunk
 

@@ -10,7 +10,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from models.tracking import local_tracking_uri
+from upseg.models.tracking import local_tracking_uri
 from tests.pipelines._invoke import invoke
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from models.tracking import local_tracking_uri
+from upseg.models.tracking import local_tracking_uri
 from tests.models.uplift.test_data import HILLSTROM
 from tests.pipelines._invoke import invoke
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import kstest
 
-from serving.audience import (
+from upseg.serving.audience import (
     ACTIONS,
     campaign_economics,
     choose_actions,

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from serving.policy import (
+from upseg.serving.policy import (
     CHURN_RISKS,
     DEFAULT_POLICY_PATH,
     OPERATORS,

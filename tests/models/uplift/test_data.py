@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.sources import connect
-from models.uplift.data import ExperimentError, campaign_data, table_data
-from pipelines.jobs import load_source
+from upseg.features.sources import connect
+from upseg.models.uplift.data import ExperimentError, campaign_data, table_data
+from upseg.pipelines.jobs import load_source
 from tests.conftest import customers_frame, orders_frame, write_source
 
 SHARED = Path(

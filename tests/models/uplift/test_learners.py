@@ -15,7 +15,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 from sklift.models import ClassTransformation, TwoModels
 
-from models.uplift.learners import (
+from upseg.models.uplift.learners import (
     APPROACHES,
     DEFAULT_PARAMS,
     DRLearner,

@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import spearmanr
 from sklift import metrics as sk
 
-from models.plots import FIGSIZE, save_figure
-from models.uplift.metrics import (
+from upseg.models.plots import FIGSIZE, save_figure
+from upseg.models.uplift.metrics import (
     _resample_counts,
     _weighted_qini_auc,
     auuc,
@@ -28,7 +28,7 @@ from models.uplift.metrics import (
     uplift_curve,
     uplift_metrics,
 )
-from models.uplift.plots import qini_figure, uplift_by_decile_figure, uplift_curve_figure
+from upseg.models.uplift.plots import qini_figure, uplift_by_decile_figure, uplift_curve_figure
 
 # scikit-uplift 0.5.1 calls sklearn's deprecated stable_cumsum and pandas' set_index(inplace=).
 pytestmark = [

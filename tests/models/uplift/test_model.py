@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.uplift.model import UpliftModel, encode_features
-from models.uplift.selection import holdout_split, select_approach, strata
+from upseg.models.uplift.model import UpliftModel, encode_features
+from upseg.models.uplift.selection import holdout_split, select_approach, strata
 
 
 def three_arms(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]:
@@ -96,7 +96,7 @@ def test_the_approach_is_chosen_by_cross_validated_qini():
 
 
 def test_uplift_tuning_resumes_and_zero_trials_keeps_defaults(tmp_path):
-    from models.uplift.tuning import tune_uplift
+    from upseg.models.uplift.tuning import tune_uplift
 
     X, y, arm, _ = three_arms(3_000, seed=7)
     frame = pd.concat([X, pd.DataFrame({"arm": arm, "outcome": y})], axis=1)
