@@ -1,28 +1,22 @@
-"""One validated YAML configuration for the monthly retraining job and the scoring job.
+"""The schema of ``conf/upseg.yaml``: one frozen pydantic model per section.
 
-The file (``conf/upseg.yaml``, documented in ``docs/config.md``) holds paths,
-horizons, hyperparameters and the scoring policy; credentials never live in it
-and come from the environment (``MLFLOW_TRACKING_USERNAME`` …). Everything is
-checked when the file is loaded, and every problem is reported at once, each
-naming its dotted key, what is allowed and what was given.
+Field types carry the allowed values (ranges, choices, templates), so the
+loader (:mod:`upseg.pipelines.config.loading`) can say what each key allows;
+validators that concern one key of a section raise :class:`_KeyedError` so the
+message names that key.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import annotated_types
 import pandas as pd
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -30,22 +24,17 @@ from pydantic import (
     Field,
     PrivateAttr,
     Strict,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
-
 from upseg.features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
-from upseg.features.sets import FEATURE_SETS
+from upseg.features.sets import CUSTOMER_V1, FEATURE_SETS
 from upseg.models.evaluation import METRIC_DIRECTIONS
 from upseg.models.uplift.learners import APPROACHES
-from upseg.errors import UpsegError
 
 __all__ = [
     "ChurnConfig",
-    "ConfigError",
     "DataConfig",
     "FeaturesConfig",
     "ModelsConfig",
@@ -57,7 +46,6 @@ __all__ = [
     "TrackingConfig",
     "UpliftConfig",
     "UpsegConfig",
-    "load_config",
 ]
 
 #: Parts of a key name that mark a credential, which belongs in the environment.
@@ -69,28 +57,6 @@ _CREDENTIALS_HINT = (
 #: The date templates are formatted with at load time, to catch bad fields early.
 _SAMPLE_AS_OF = pd.Timestamp("2026-06-01")
 _AUDIENCE_SUFFIXES = (".parquet", ".csv")
-
-
-class ConfigError(UpsegError, ValueError):
-    """The configuration file is missing, is not YAML, or breaks the schema.
-
-    Attributes
-    ----------
-    path : Path
-        The file, as given.
-    problems : tuple of str
-        One line per problem, each starting with the dotted key it concerns.
-    """
-
-    def __init__(self, path: Path, problems: list[str]):
-        self.path = Path(path)
-        self.problems = tuple(problems)
-        if len(problems) == 1:
-            message = f"{path}: {problems[0]}"
-        else:
-            lines = "\n".join(f"  {i}. {p}" for i, p in enumerate(problems, 1))
-            message = f"{path}: {len(problems)} problems:\n{lines}"
-        super().__init__(message)
 
 
 class _KeyedError(ValueError):
@@ -150,7 +116,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
-def _section():
+def _section() -> Any:
     """An omitted section: all its defaults, validated like a written one."""
     return Field(default_factory=dict)
 
@@ -165,7 +131,7 @@ class DataConfig(_Section):
 class FeaturesConfig(_Section):
     """The named feature set every model is trained on."""
 
-    set: _FeatureSetKey = "customer_v1"
+    set: _FeatureSetKey = CUSTOMER_V1.key
 
 
 class TrackingConfig(_Section):
@@ -344,223 +310,3 @@ class UpsegConfig(_Section):
         """
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-# ------------------------------------------------------------------------------ loading
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that rejects a key given twice in one mapping, where YAML keeps the last."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, ["no such configuration file"]) from None
-    except IsADirectoryError:
-        raise ConfigError(path, ["is a folder, not a configuration file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, [f"cannot be read ({exc})"]) from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, [f"not valid YAML{where}: {problem}"]) from None
-
-
-def _dotted(loc: tuple) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text.lstrip(".") or "(top level)"
-
-
-def _shown(value: Any) -> str:
-    """``value`` as the YAML reader wrote it; containers by kind, never by content."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list" if value else "an empty list"
-    return repr(value)
-
-
-def _secret_keys(node: Any, loc: tuple = ()) -> list[tuple]:
-    """The locations of keys anywhere in ``node`` whose names mark a credential."""
-    found = []
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            name = str(key).lower().replace("-", "_")
-            if any(word in name for word in _SECRET_WORDS):
-                found.append((*loc, key))
-            else:
-                found.extend(_secret_keys(value, (*loc, key)))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found.extend(_secret_keys(value, (*loc, i)))
-    return found
-
-
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    """The section model whose keys live at ``loc``, if ``loc`` names one."""
-    model: type[BaseModel] | None = UpsegConfig
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if model is None or part not in model.model_fields:
-            return None
-        inner = [a for a in _members(model.model_fields[part].annotation) if _is_model(a)]
-        model = inner[0] if inner else None
-    return model
-
-
-def _field_at(loc: tuple) -> FieldInfo | None:
-    """The field of the key at ``loc`` (list indices skipped), if there is one."""
-    keys = tuple(p for p in loc if not isinstance(p, int))
-    parent = _model_at(keys[:-1]) if keys else None
-    return parent.model_fields.get(keys[-1]) if parent else None
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def _members(annotation: Any) -> tuple:
-    """The alternatives of ``X | None`` (or just ``X``)."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return typing.get_args(annotation)
-    return (annotation,)
-
-
-def _expected(annotation: Any, metadata: list, *, item: bool = False) -> str:
-    """What a key of this type accepts, in words: ``an integer >= 0``, ``one of a, b``."""
-    members = [a for a in _members(annotation) if a is not type(None)]
-    nullable = len(members) < len(_members(annotation))
-    tp = members[0]
-    if typing.get_origin(tp) is Annotated:
-        tp, *extra = typing.get_args(tp)
-        for m in extra:
-            metadata = [*metadata, *(m.metadata if isinstance(m, FieldInfo) else [m])]
-    if item and typing.get_origin(tp) is tuple:
-        return _expected(typing.get_args(tp)[0], [])
-    bounds = []
-    for m in metadata:
-        for kind, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-            value = getattr(m, kind, None)
-            if value is not None:
-                bounds.append(f"{symbol} {value}")
-    if typing.get_origin(tp) is Literal:
-        words = "one of " + ", ".join(str(a) for a in typing.get_args(tp))
-    elif typing.get_origin(tp) is tuple:
-        choices = typing.get_args(typing.get_args(tp)[0])
-        words = "a non-empty list drawn from " + ", ".join(choices)
-    elif _is_model(tp):
-        words = "a mapping with keys " + ", ".join(tp.model_fields)
-    else:
-        words = {
-            bool: "true or false",
-            int: "an integer",
-            float: "a number",
-            str: "a string",
-            Path: "a path",
-        }.get(tp, getattr(tp, "__name__", str(tp)))
-        if tp is str and any(isinstance(m, annotated_types.MinLen) for m in metadata):
-            words = "a non-empty string"
-    words = " ".join([words, " and ".join(bounds)]).strip()
-    if not nullable:
-        return words
-    return f"{words}, or null" if "," in words else f"{words} or null"
-
-
-def _problem(error: dict) -> tuple[tuple, str]:
-    """One pydantic error as (location, "must be …; got …")."""
-    loc, kind = tuple(error["loc"]), error["type"]
-    if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        allowed = list(parent.model_fields) if parent else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        return loc, f"unknown key{hint}; allowed: {', '.join(allowed)}"
-    error_obj = (error.get("ctx") or {}).get("error")
-    if isinstance(error_obj, _KeyedError):
-        return (*loc, error_obj.key), str(error_obj)
-    if isinstance(error_obj, ValueError):
-        return loc, str(error_obj)
-    field = _field_at(loc)
-    if field is None:
-        return loc, error["msg"]
-    item = bool(loc) and isinstance(loc[-1], int)
-    expected = _expected(field.annotation, field.metadata, item=item)
-    if kind == "missing":
-        return loc, f"required; must be {expected}"
-    return loc, f"must be {expected}; got {_shown(error['input'])}"
-
-
-def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> UpsegConfig:
-    """Read and validate the configuration file at ``path``.
-
-    Parameters
-    ----------
-    path : Path
-        The YAML file, e.g. ``conf/upseg.yaml``. Relative paths inside it are
-        resolved against its folder.
-    environ : mapping of str to str, optional
-        Where :meth:`UpsegConfig.tracking_uri` looks up ``MLFLOW_TRACKING_URI``;
-        ``os.environ`` by default.
-
-    Returns
-    -------
-    UpsegConfig
-        Frozen, with every default filled in and every path absolute.
-
-    Raises
-    ------
-    ConfigError
-        Listing every problem at once: a missing file, invalid YAML (with its
-        line), a wrong ``version``, unknown keys (with the allowed ones), wrong
-        types or values (with what is allowed and what was given), and
-        credentials written into the file.
-    """
-    path = Path(path)
-    raw = _read_yaml(path)
-    if not isinstance(raw, Mapping):
-        got = "an empty file" if raw is None else _shown(raw)
-        raise ConfigError(path, [f"the top level must be a mapping of keys; got {got}"])
-    version = raw.get("version")
-    if "version" not in raw:
-        raise ConfigError(path, ["version: required; start the file with `version: 1`"])
-    if type(version) is not int or version != 1:
-        raise ConfigError(
-            path, [f"version: must be 1, the only version this upseg reads; got {_shown(version)}"]
-        )
-
-    secrets = _secret_keys(raw)
-    problems = {loc: _CREDENTIALS_HINT for loc in secrets}
-    try:
-        config = UpsegConfig.model_validate(raw, context={"base": path.parent.resolve()})
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            loc, message = _problem(error)
-            if not any(loc[: len(s)] == s for s in secrets):
-                problems.setdefault(loc, message)
-    if problems:
-        raise ConfigError(path, [f"{_dotted(loc)}: {message}" for loc, message in problems.items()])
-    config._environ = environ
-    return config
