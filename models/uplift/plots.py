@@ -20,7 +20,6 @@ from sklift.metrics import perfect_qini_curve, perfect_uplift_curve
 
 from upseg.models.plots import _REFERENCE, _figure
 from upseg.models.uplift.metrics import (
-    _validated,
     auuc,
     is_binary,
     qini_auc,
@@ -28,6 +27,7 @@ from upseg.models.uplift.metrics import (
     uplift_by_decile,
     uplift_curve,
 )
+from upseg.models.uplift.metrics._checks import _validated
 
 __all__ = ["qini_figure", "uplift_by_decile_figure", "uplift_curve_figure"]
 

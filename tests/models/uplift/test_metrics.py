@@ -13,8 +13,6 @@ from sklift import metrics as sk
 
 from upseg.models.plots import FIGSIZE, save_figure
 from upseg.models.uplift.metrics import (
-    _resample_counts,
-    _weighted_qini_auc,
     auuc,
     best_variant_metrics,
     is_binary,
@@ -28,6 +26,7 @@ from upseg.models.uplift.metrics import (
     uplift_curve,
     uplift_metrics,
 )
+from upseg.models.uplift.metrics.bootstrap import _resample_counts, _weighted_qini_auc
 from upseg.models.uplift.plots import qini_figure, uplift_by_decile_figure, uplift_curve_figure
 
 # scikit-uplift 0.5.1 calls sklearn's deprecated stable_cumsum and pandas' set_index(inplace=).
