@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo $(PYTHON) -m uv)
 LOCK_FLAGS := --universal --generate-hashes --custom-compile-command "make lock" --quiet
 
-.PHONY: demo test check lint format typecheck bench lock clean uv
+.PHONY: demo test lint format typecheck bench lock clean uv
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv
@@ -31,24 +31,21 @@ $(VENV)/.dev-installed: requirements-dev.lock $(VENV)/.installed | uv
 demo: $(VENV)/.installed
 	$(VENV)/bin/upseg demo --out demo-output
 
-## test: install the dev lock, check formatting, lint, types, then run the whole suite
-test: check
+## test: install the dev lock, check formatting and lint, then run the whole suite
+## (which type-checks the package with mypy and checks the lock against pyproject.toml)
+test: lint
 	$(PY) -m pytest
 
-## check: formatting, lint and types, without the suite (seconds)
-check: $(VENV)/.dev-installed
+lint: $(VENV)/.dev-installed
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
-	$(PY) -m mypy
-
-lint: check
 
 format: $(VENV)/.dev-installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
 typecheck: $(VENV)/.dev-installed
-	$(PY) -m mypy
+	$(PY) -m pytest -q tests/test_typecheck.py
 
 ## lock: remake both lock files from pyproject.toml, keeping every pin that still fits
 lock: | uv
@@ -61,4 +58,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) -m benchmarks.bench_features --customers 1000000
 
 clean:
-	rm -rf demo-output upseg-work benchmarks/output .pytest_cache .mypy_cache
+	rm -rf demo-output upseg-work benchmarks/output .pytest_cache .mypy_cache .typecheck
