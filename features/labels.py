@@ -1,30 +1,53 @@
-"""Labels and campaign outcomes: what happens after the cutoff, kept apart from features.
+"""Labels, campaign outcomes and the populations models learn on.
 
 Features see events strictly before ``as_of``; labels see the window
 ``[as_of, as_of + H days)``. Only completed orders count as purchases.
+
+A model's *population* is the customers its labels exist for: every customer
+signed up before as-of (:data:`ALL_CUSTOMERS`), or, for churn, the *active*
+ones (:data:`ACTIVE_CUSTOMERS`), with a completed order in the
+:data:`ACTIVE_DAYS` before as-of. :func:`churn_labels` marks them in the event
+tables and :func:`in_population` picks them from a feature table; both read
+the same window of completed orders.
 """
 
 from __future__ import annotations
 
 import ibis
+import pandas as pd
 
 from upseg.features._compose import KEYS, attach
 from upseg.features.pit import campaign_spine, events_in_window
 
 __all__ = [
+    "ACTIVE_CUSTOMERS",
     "ACTIVE_DAYS",
+    "ALL_CUSTOMERS",
     "CHURN_HORIZON_DAYS",
     "OUTCOME_WINDOW_DAYS",
+    "POPULATIONS",
     "PURCHASE_HORIZON_DAYS",
     "campaign_outcomes",
     "churn_labels",
+    "in_population",
     "purchase_labels",
 ]
 
 CHURN_HORIZON_DAYS = 90
 PURCHASE_HORIZON_DAYS = 30
+#: Days after a campaign's assignment in which its conversions and revenue count.
 OUTCOME_WINDOW_DAYS = 14
+#: A customer with a completed order in this many days before as-of is active (can churn).
 ACTIVE_DAYS = 365
+
+#: Every customer signed up before as-of: the population of propensity and uplift.
+ALL_CUSTOMERS = "all"
+#: The active customers, churn's population; the value is tagged in registered models'
+#: training references, so it stays ``active_365d``.
+ACTIVE_CUSTOMERS = f"active_{ACTIVE_DAYS}d"
+POPULATIONS = (ALL_CUSTOMERS, ACTIVE_CUSTOMERS)
+#: The feature counting completed orders in the ACTIVE_DAYS before as-of.
+_ACTIVE_FEATURE = f"frequency_{ACTIVE_DAYS}d"
 
 
 def _completed(orders: ibis.Table) -> ibis.Table:
@@ -82,6 +105,28 @@ def churn_labels(
         churn_eligible=eligible,
         churned=ibis.ifelse(eligible, labelled.n_after == 0, ibis.null("boolean")),
     )
+
+
+def in_population(features: pd.DataFrame, population: str | None) -> pd.DataFrame:
+    """The rows of a feature table that belong to ``population``.
+
+    Active customers are those with a positive ``frequency_365d`` (completed
+    orders in the :data:`ACTIVE_DAYS` before as-of): the customers
+    :func:`churn_labels` marks ``churn_eligible``. ``None`` (a reference that
+    names no population) is every row, as is a table without that column.
+
+    Raises
+    ------
+    ValueError
+        For a population other than those of :data:`POPULATIONS`.
+    """
+    if population is None or population == ALL_CUSTOMERS:
+        return features
+    if population != ACTIVE_CUSTOMERS:
+        raise ValueError(f"population must be one of {', '.join(POPULATIONS)}; got {population!r}")
+    if _ACTIVE_FEATURE not in features:
+        return features
+    return features[features[_ACTIVE_FEATURE] > 0]
 
 
 def campaign_outcomes(

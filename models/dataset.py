@@ -12,16 +12,21 @@ promotion gate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
 
+from upseg.errors import UpsegError
 from upseg.features._compose import KEYS
 from upseg.features.build import build_features
 from upseg.features.labels import (
+    ACTIVE_CUSTOMERS,
+    ALL_CUSTOMERS,
     CHURN_HORIZON_DAYS,
     PURCHASE_HORIZON_DAYS,
     churn_labels,
@@ -29,7 +34,6 @@ from upseg.features.labels import (
 )
 from upseg.features.pit import as_utc, customer_spine
 from upseg.features.sets import CUSTOMER_V1, FeatureSet
-from upseg.errors import UpsegError
 
 __all__ = [
     "MIN_PER_CLASS",
@@ -81,6 +85,9 @@ class Task:
     recency_raises_score : bool
         Whether more days since the last order means a higher score in the
         recency-only baseline.
+    population : str, default ``features.labels.ALL_CUSTOMERS``
+        The customers ``labels`` keeps, one of ``features.labels.POPULATIONS``;
+        tagged in the model's training reference.
     """
 
     name: str
@@ -88,6 +95,7 @@ class Task:
     default_horizon_days: int
     labels: Callable[[ibis.Table, ibis.Table, int], ibis.Table]
     recency_raises_score: bool
+    population: str = ALL_CUSTOMERS
 
 
 TASKS: dict[str, Task] = {
@@ -97,6 +105,7 @@ TASKS: dict[str, Task] = {
         CHURN_HORIZON_DAYS,
         _churn,
         recency_raises_score=True,
+        population=ACTIVE_CUSTOMERS,
     ),
     "propensity": Task(
         "propensity",
@@ -144,6 +153,26 @@ class TrainingData:
     def part(self, role: str) -> pd.DataFrame:
         """Rows of one role: ``train``, ``valid`` or ``test``."""
         return self.frame[self.frame["role"] == role]
+
+    def held_out(self) -> pd.DataFrame:
+        """Rows not trained on (``valid`` and ``test``): the reference of the scored base."""
+        return self.frame[self.frame["role"] != "train"]
+
+    def fingerprint(self, source: Path, digest: str, rows: Mapping[str, int]) -> dict[str, Any]:
+        """The facts a run records about its data: where, its hash, and the rows it used.
+
+        ``rows`` is the accepted rows per table of the data source.
+        """
+        return {
+            "source": str(Path(source).resolve()),
+            "sha256": digest,
+            "rows": dict(rows),
+            "as_of": self.holdout_as_of.isoformat(),
+            "train_as_of": [d.isoformat() for d in self.train_as_of],
+            "training_rows": {
+                role: int(n) for role, n in self.frame["role"].value_counts().items()
+            },
+        }
 
     def counts(self) -> pd.DataFrame:
         """Rows and positives per role and cutoff."""

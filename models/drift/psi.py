@@ -32,6 +32,9 @@ from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_
 
 __all__ = [
     "PSI_EPSILON",
+    "PSI_FAIL",
+    "PSI_WARN",
+    "REPORT_COLUMNS",
     "drift_report",
     "psi",
     "reference_distribution",
@@ -43,6 +46,12 @@ __all__ = [
 #: empty on both sides adds 0. 1e-4 is one customer in 10,000: smaller than any share a bin of
 #: a real population is meant to hold, large enough not to let one empty bin swamp the index.
 PSI_EPSILON = 1e-4
+#: PSI strictly above this is a moderate shift, worth a look (status ``warn``).
+PSI_WARN = 0.1
+#: PSI strictly above this is a major shift (status ``fail``); the scorer's default limit.
+PSI_FAIL = 0.25
+#: Columns of :func:`drift_report`.
+REPORT_COLUMNS = ("column", "psi", "status")
 
 
 def _kind(values: pd.Series) -> str:
@@ -217,8 +226,8 @@ def drift_report(
     references: Mapping[str, Mapping],
     frame: pd.DataFrame,
     *,
-    warn: float = 0.1,
-    fail: float = 0.25,
+    warn: float = PSI_WARN,
+    fail: float = PSI_FAIL,
 ) -> pd.DataFrame:
     """PSI and a status for every column with a reference, worst first.
 
@@ -264,7 +273,7 @@ def drift_report(
         rows.append((column, value, status))
     if errors:
         raise ValueError(f"{len(errors)} column(s) cannot be compared: " + "; ".join(errors))
-    report = pd.DataFrame(rows, columns=["column", "psi", "status"])
+    report = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
     report["column"] = report["column"].astype(str)
     report["psi"] = report["psi"].astype(float)
     report["status"] = report["status"].astype(str)
