@@ -379,7 +379,14 @@ def gains_table(y_true: ArrayLike, score: ArrayLike, n_bins: int = 10) -> pd.Dat
     )
 
 
-def is_better(metric: str, challenger: float, champion: float, margin: float = 0.0) -> bool:
+def is_better(
+    metric: str,
+    challenger: float,
+    champion: float,
+    margin: float = 0.0,
+    *,
+    greater_is_better: bool | None = None,
+) -> bool:
     """Whether the challenger beats the champion on ``metric`` by at least ``margin``.
 
     The challenger must be strictly better in the metric's direction (see
@@ -389,11 +396,14 @@ def is_better(metric: str, challenger: float, champion: float, margin: float = 0
     Parameters
     ----------
     metric : str
-        A key of :data:`METRIC_DIRECTIONS`.
+        A key of :data:`METRIC_DIRECTIONS`, or any name when ``greater_is_better`` is given.
     challenger, champion : float
         The metric's value for each model, on the same evaluation rows.
     margin : float, default=0.0
         Minimum improvement, in the metric's units (e.g. 0.005 AUC, or 0.002 log-loss).
+    greater_is_better : bool, optional
+        The metric's direction, for a metric outside :data:`METRIC_DIRECTIONS`
+        (e.g. an uplift model's Qini); by default looked up there.
 
     Returns
     -------
@@ -404,7 +414,7 @@ def is_better(metric: str, challenger: float, champion: float, margin: float = 0
     ValueError
         If ``metric`` is unknown, a value is not a finite number, or ``margin`` is negative.
     """
-    if metric not in METRIC_DIRECTIONS:
+    if greater_is_better is None and metric not in METRIC_DIRECTIONS:
         raise ValueError(
             f"The 'metric' argument of is_better must be one of {sorted(METRIC_DIRECTIONS)}; "
             f"got {metric!r} instead."
@@ -418,7 +428,9 @@ def is_better(metric: str, challenger: float, champion: float, margin: float = 0
         errors.append(f"'margin' must be >= 0; got {margin!r}")
     if errors:
         raise ValueError(f"{len(errors)} error(s) in is_better arguments: " + "; ".join(errors))
-    improvement = challenger - champion if METRIC_DIRECTIONS[metric] else champion - challenger
+    if greater_is_better is None:
+        greater_is_better = METRIC_DIRECTIONS[metric]
+    improvement = challenger - champion if greater_is_better else champion - challenger
     enough = improvement >= margin or math.isclose(improvement, margin, abs_tol=1e-12)
     return bool(improvement > 0 and enough)
 

@@ -1,16 +1,23 @@
-"""The champion/challenger gate of the model registry.
+"""The champion/challenger gate of the model registry, one for every kind of model.
 
 Every training run registers a new version. It becomes ``@champion`` only if,
-on the new run's own held-out rows, it beats the current champion by the
-configured metric and margin, and beats the run's simple baseline; otherwise
-it is ``@challenger`` and the reason is recorded on the version. ``force``
-promotes regardless and says so.
+on the new run's own held-out rows, it beats its simple baseline (the recency
+ranking of a predictive model, random targeting of an uplift model) and the
+current champion by the configured metric and margin; otherwise it is
+``@challenger`` and the reason is recorded on the version. A champion that
+cannot be scored on the new run's rows (:func:`champion_metrics`) is kept.
+``force`` promotes regardless and says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import mlflow
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
@@ -20,8 +27,10 @@ from upseg.models.evaluation import is_better
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "UPLIFT_GATE_METRIC",
     "GateDecision",
     "apply_decision",
+    "champion_metrics",
     "champion_version",
     "gate_decision",
     "register_version",
@@ -29,6 +38,9 @@ __all__ = [
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+#: The uplift models' gate metric: the variants' held-out Qini weighted by their
+#: customers (greater is better); its baseline, random targeting, scores 0.
+UPLIFT_GATE_METRIC = "qini_auc_weighted"
 
 
 @dataclass(frozen=True)
@@ -51,18 +63,26 @@ def gate_decision(
     baseline: float | None = None,
     margin: float = 0.0,
     force: bool = False,
+    not_comparable: str | None = None,
+    unproven: str | None = None,
 ) -> GateDecision:
     """Decide promotion from scores on the same held-out rows.
+
+    The checks, in order: ``force`` promotes; ``unproven`` holds; a champion
+    that is ``not_comparable`` is kept; a challenger that does not beat the
+    ``baseline`` is held; without a champion the challenger is promoted;
+    otherwise it must beat the champion by ``margin``.
 
     Parameters
     ----------
     metric : str
-        A key of :data:`models.evaluation.METRIC_DIRECTIONS`, e.g. ``roc_auc``.
+        A key of :data:`models.evaluation.METRIC_DIRECTIONS`, e.g. ``roc_auc``,
+        or :data:`UPLIFT_GATE_METRIC`.
     challenger : float
         The new model's score.
     champion : float, optional
         The current champion's score on the same rows; ``None`` when there is
-        no champion (or it cannot read these features).
+        no champion (or it cannot read these rows).
     baseline : float, optional
         The simple baseline's score on the same rows; a model that does not
         beat it is never promoted unless forced.
@@ -70,22 +90,44 @@ def gate_decision(
         How much better than the champion the challenger must be.
     force : bool, default False
         Promote whatever the scores (``--promote``).
+    not_comparable : str, optional
+        Why the champion could not be scored on these rows (from
+        :func:`champion_metrics`); the champion is then kept unless forced.
+    unproven : str, optional
+        Why the challenger has not shown it beats its baseline, when the caller
+        decides it from more than the score (an uplift model's bootstrap
+        intervals); the challenger is then held unless forced.
+
+    Returns
+    -------
+    GateDecision
+
+    Raises
+    ------
+    ValueError
+        If ``metric`` is unknown or a score is not a finite number.
     """
+    uplift = metric == UPLIFT_GATE_METRIC
+    direction = True if uplift else None
+    against = "random targeting" if uplift else "the recency baseline"
 
     def decided(promote: bool, reason: str) -> GateDecision:
         return GateDecision(promote, reason, metric, challenger, champion, baseline)
 
-    scores = f"{metric} {challenger:.4f}"
+    scores = f"{'held-out Qini' if uplift else metric} {challenger:.4f}"
     if force:
         return decided(True, f"promoted by request (--promote); {scores}")
-    if baseline is not None and not is_better(metric, challenger, baseline):
-        return decided(
-            False,
-            f"{scores} does not beat the recency baseline's {baseline:.4f}",
-        )
+    if unproven:
+        return decided(False, f"{scores}: {unproven}")
+    if not_comparable:
+        return decided(False, f"not compared: {not_comparable}; use --promote to replace it")
+    if baseline is not None and not is_better(
+        metric, challenger, baseline, greater_is_better=direction
+    ):
+        return decided(False, f"{scores} does not beat {against}'s {baseline:.4f}")
     if champion is None:
         return decided(True, f"no champion yet; {scores}")
-    if is_better(metric, challenger, champion, margin=margin):
+    if is_better(metric, challenger, champion, margin=margin, greater_is_better=direction):
         return decided(
             True,
             f"{scores} beats the champion's {champion:.4f} by at least the margin {margin:g}",
@@ -96,7 +138,58 @@ def gate_decision(
     )
 
 
-def champion_version(client: MlflowClient, name: str):
+def champion_metrics(
+    client: MlflowClient,
+    name: str,
+    rows: pd.DataFrame,
+    evaluate: Callable[[Any], dict[str, float]],
+    *,
+    feature_set: str | None = None,
+    mismatch: Callable[[Any], str | None] = lambda model: None,
+) -> tuple[dict[str, float] | None, str | None]:
+    """The ``@champion``'s metrics on the challenger's held-out ``rows``, or why it has none.
+
+    Parameters
+    ----------
+    client : MlflowClient
+    name : str
+        Registered model name.
+    rows : pandas.DataFrame
+        The challenger's held-out rows; the champion must find its features among the columns.
+    evaluate : callable
+        The challenger's metrics of a model on ``rows``, applied to the champion.
+    feature_set : str, optional
+        The challenger's feature set; a champion whose run read another is not compared.
+    mismatch : callable, optional
+        What makes the loaded champion incomparable beyond its columns (e.g. other
+        arms), as the end of a sentence, or ``None``.
+
+    Returns
+    -------
+    metrics : dict of str to float or None
+        ``None`` without a champion or when it cannot be compared.
+    not_comparable : str or None
+        Why the champion cannot be scored on ``rows``.
+    """
+    current: ModelVersion | None = champion_version(client, name)
+    if current is None:
+        return None, None
+    which = f"the champion (version {current.version})"
+    if feature_set is not None:
+        its_set = client.get_run(current.run_id).data.tags.get("feature_set")
+        if its_set != feature_set:
+            return None, f"{which} reads feature set {its_set!r}, this run {feature_set!r}"
+    model = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
+    missing = [c for c in model.feature_names_in_ if c not in rows.columns]
+    if missing:
+        return None, f"{which} needs absent columns {missing}"
+    problem = mismatch(model)
+    if problem:
+        return None, f"{which} {problem}"
+    return evaluate(model), None
+
+
+def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
     """The ``@champion`` model version of ``name``, or ``None``."""
     try:
         return client.get_model_version_by_alias(name, CHAMPION)

@@ -22,7 +22,6 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from upseg.features.sets import FeatureSet
 from upseg.models import plots
 from upseg.models.baseline import RecencyBaseline
 from upseg.models.classifier import CalibratedLGBMClassifier
@@ -32,10 +31,9 @@ from upseg.models.evaluation import classification_metrics, gains_table, reliabi
 from upseg.models.evaluation import shap_importance as importance_table
 from upseg.models.explain import top_drivers
 from upseg.models.registry import (
-    CHAMPION,
     GateDecision,
     apply_decision,
-    champion_version,
+    champion_metrics,
     gate_decision,
     register_version,
 )
@@ -135,28 +133,6 @@ def _signature(model: CalibratedLGBMClassifier, example: pd.DataFrame):
         # table's integer columns are counts, filled with zero, never missing.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         return infer_signature(example, model.predict_proba(example))
-
-
-def _champion_metrics(
-    client: MlflowClient, name: str, feature_set: FeatureSet, test: pd.DataFrame
-) -> tuple[dict[str, float] | None, str | None]:
-    """The champion's metrics on ``test``, or why it cannot be scored on these rows."""
-    current = champion_version(client, name)
-    if current is None:
-        return None, None
-    run = client.get_run(current.run_id)
-    its_set = run.data.tags.get("feature_set")
-    if its_set != feature_set.key:
-        return None, (
-            f"the champion (version {current.version}) reads feature set {its_set!r}, "
-            f"this run {feature_set.key!r}"
-        )
-    model = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
-    missing = [c for c in model.feature_names_in_ if c not in test.columns]
-    if missing:
-        return None, f"the champion (version {current.version}) needs absent columns {missing}"
-    probability = model.predict_proba(test)[:, 1]
-    return classification_metrics(test["label"], probability), None
 
 
 def _write_artifacts(
@@ -283,25 +259,22 @@ def run_training(
     on_stage("Evaluating on the held-out test customers")
     metrics = classification_metrics(test["label"], model.predict_proba(test)[:, 1])
     base_metrics = classification_metrics(test["label"], baseline.predict_proba(test)[:, 1])
-    champion, not_comparable = _champion_metrics(client, task.name, data.feature_set, test)
-    if not_comparable and not settings.promote:
-        decision = GateDecision(
-            False,
-            f"not compared: {not_comparable}; use --promote to replace it",
-            settings.metric,
-            metrics[settings.metric],
-            None,
-            base_metrics[settings.metric],
-        )
-    else:
-        decision = gate_decision(
-            settings.metric,
-            metrics[settings.metric],
-            champion=champion[settings.metric] if champion else None,
-            baseline=base_metrics[settings.metric],
-            margin=settings.margin,
-            force=settings.promote,
-        )
+    champion, not_comparable = champion_metrics(
+        client,
+        task.name,
+        test,
+        lambda its: classification_metrics(test["label"], its.predict_proba(test)[:, 1]),
+        feature_set=data.feature_set.key,
+    )
+    decision = gate_decision(
+        settings.metric,
+        metrics[settings.metric],
+        champion=champion[settings.metric] if champion else None,
+        baseline=base_metrics[settings.metric],
+        margin=settings.margin,
+        force=settings.promote,
+        not_comparable=not_comparable,
+    )
 
     on_stage("Logging the run to MLflow")
     row_counts = {
