@@ -1,0 +1,279 @@
+"""The policy engine: segments and actions of scored customers, the VIP cut, the digest.
+
+Vectorised over customers; the only Python loop is over a policy's rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from upseg.serving.policy._checks import _Problems
+from upseg.serving.policy.rules import _scalar_kind
+from upseg.serving.policy.schema import (
+    _ORDERING,
+    ACTIONS,
+    CHURN_RISKS,
+    QUADRANTS,
+    SCORE_COLUMNS,
+    VALUE_TIERS,
+    Condition,
+    Policy,
+    PolicyError,
+    _column_problems,
+)
+
+__all__ = ["assign_segments", "policy_digest", "vip_cut"]
+
+_PANDAS_OP = {"eq": "eq", "ne": "ne", "lt": "lt", "lte": "le", "gt": "gt", "gte": "ge"}
+# share × n is floored; without the nudge 0.29 × 100 floors to 28.
+_SHARE_EPS = 1e-9
+
+
+def assign_segments(
+    frame: pd.DataFrame, policy: Policy, *, vip_threshold: float | None = None
+) -> pd.DataFrame:
+    """The priority segment and action of every scored customer.
+
+    Vectorised over rows; the only Python loop is over the policy's rules.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_customers, n_columns)
+        The scorer's output: :data:`SCORE_COLUMNS`, ``value_tier.spend_column``
+        and every column a rule tests.
+    policy : Policy
+    vip_threshold : float, optional
+        VIP means spend above this. By default it is :func:`vip_cut` of this
+        frame; a scorer that segments the customer base in chunks computes the
+        cut over the whole base once and passes it to every chunk.
+
+    Returns
+    -------
+    DataFrame of shape (n_customers, 7)
+        :data:`OUTPUT_COLUMNS` on ``frame``'s index, all categorical:
+        ``priority_segment`` (the matched rule's segment, else the built-in
+        ``"<quadrant> · <risk> churn · <tier>"``), ``uplift_quadrant``,
+        ``churn_risk``, ``value_tier``, ``policy_action`` (``send``/``skip``;
+        a sleeping dog is always ``skip``), ``policy_reason`` (why ``skip``:
+        ``sleeping_dog``, the quadrant, or ``rule:<segment>``; ``""`` for
+        ``send``) and ``matched_rule`` (``""`` when no rule matched).
+
+    Raises
+    ------
+    ValueError
+        When a score column is missing, not numeric, or has missing values
+        in ``uplift`` or ``purchase_probability``.
+    PolicyError
+        When a rule tests a column that is absent or of an incompatible type.
+    """
+    absent = [c for c in SCORE_COLUMNS if c not in frame.columns]
+    if absent:
+        raise ValueError(
+            f"assign_segments needs the scorer's columns {', '.join(SCORE_COLUMNS)}; "
+            f"missing {', '.join(absent)}"
+        )
+    problems = _column_problems(policy, list(map(str, frame.columns)))
+    if problems:
+        raise PolicyError(problems, policy.source)
+
+    uplift = _scores(frame, "uplift", allow_missing=False)
+    purchase = _scores(frame, "purchase_probability", allow_missing=False)
+    churn = _scores(frame, "churn_probability", allow_missing=True)
+    spend = _scores(frame, policy.value_tier.spend_column, allow_missing=True)
+
+    t = policy.uplift
+    sleeping = uplift <= t.sleeping_dog_max
+    quadrant = np.select(
+        [sleeping, uplift >= t.persuadable_min, purchase >= t.sure_thing_min_purchase],
+        [3, 0, 1],
+        default=2,
+    ).astype(np.int8)
+    c = policy.churn_risk
+    risk = np.select(
+        [churn >= c.high_min, churn >= c.medium_min, churn < c.medium_min], [0, 1, 2], default=3
+    ).astype(np.int8)  # NaN fails every comparison: "unknown"
+    if vip_threshold is None:
+        vip_threshold = vip_cut(spend, policy.value_tier.vip_share)
+    tier = np.where((spend > vip_threshold) & (spend > 0), 0, 1).astype(np.int8)
+
+    def categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Series:
+        return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=frame.index)
+
+    derived = {
+        "uplift_quadrant": categorical(quadrant, QUADRANTS),
+        "churn_risk": categorical(risk, CHURN_RISKS),
+        "value_tier": categorical(tier, VALUE_TIERS),
+    }
+    matched = _first_matching_rule(frame, derived, policy)
+    ruled = matched >= 0
+
+    skip = ACTIONS.index("skip")
+    by_quadrant = np.array([ACTIONS.index(getattr(policy.actions, q)) for q in QUADRANTS])
+    action = by_quadrant[quadrant].astype(np.int8)
+    if policy.rules:
+        by_rule = np.array([ACTIONS.index(r.action) for r in policy.rules], dtype=np.int8)
+        action[ruled] = by_rule[matched[ruled]]
+    action[sleeping] = skip  # whatever a rule says
+
+    # Reasons: "" (send), then the quadrants, then "rule:<segment>" per rule.
+    reason = np.where(ruled, 1 + len(QUADRANTS) + matched, 1 + quadrant)
+    reason[sleeping] = 1 + QUADRANTS.index("sleeping_dog")
+    reason[action != skip] = 0
+    n_rules = len(policy.rules)
+    segment = np.where(ruled, matched, n_rules + quadrant * 8 + risk * 2 + tier)
+    return pd.DataFrame(
+        {
+            "priority_segment": categorical(segment, policy.segment_names),
+            **derived,
+            "policy_action": categorical(action, ACTIONS),
+            "policy_reason": categorical(
+                reason, ["", *QUADRANTS, *(f"rule:{r.segment}" for r in policy.rules)]
+            ),
+            "matched_rule": categorical(matched + 1, ["", *(r.segment for r in policy.rules)]),
+        },
+        index=frame.index,
+    )
+
+
+def _scores(frame: pd.DataFrame, column: str, *, allow_missing: bool) -> np.ndarray:
+    series = frame[column]
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        raise ValueError(
+            f"assign_segments: column {column!r} must be numeric; got dtype {series.dtype}"
+        )
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not allow_missing:
+        n_missing = int(np.isnan(values).sum())
+        if n_missing:
+            raise ValueError(
+                f"assign_segments: column {column!r} must be scored for every customer; "
+                f"got {n_missing} missing of {len(values)}"
+            )
+    return values
+
+
+def vip_cut(spend: ArrayLike, share: float) -> float:
+    """The spend a VIP must exceed: the top ``share`` of customers, never more.
+
+    With n customers (missing spend included), k = floor(share × n) may be VIP.
+    The cut is the (k+1)-th largest positive spend, so a group tied at the cut
+    is left out whole; 0 when at most k spend anything; +inf when k is 0.
+    In SQL: ``SELECT spend FROM t WHERE spend > 0 ORDER BY spend DESC LIMIT 1
+    OFFSET k``, or 0 when that returns no row.
+
+    Parameters
+    ----------
+    spend : array-like of shape (n_customers,)
+        Spend per customer, e.g. ``monetary_365d``; NaN for unknown.
+    share : float
+        ``value_tier.vip_share``, in (0, 1).
+    """
+    values = np.asarray(spend, dtype=np.float64)
+    k = math.floor(share * len(values) + _SHARE_EPS)
+    positive = values[values > 0]
+    if k == 0:
+        return math.inf
+    if positive.size <= k:
+        return 0.0
+    m = positive.size - k - 1  # ascending position of the (k+1)-th largest
+    return float(np.partition(positive, m)[m])
+
+
+def _first_matching_rule(
+    frame: pd.DataFrame, derived: Mapping[str, pd.Series], policy: Policy
+) -> np.ndarray:
+    """Index of the first rule each row matches, -1 for none."""
+
+    def column(name: str) -> pd.Series:
+        return derived[name] if name in derived else frame[name]
+
+    problems = _Problems(policy.source)
+    for i, rule in enumerate(policy.rules):
+        for cond in rule.conditions:
+            _check_operand_type(
+                column(cond.column), cond, f"rules[{i}].when.{cond.column}", problems
+            )
+    if problems.lines:
+        raise PolicyError(problems.lines, policy.source)
+
+    matched = np.full(len(frame), -1, dtype=np.int32)
+    unmatched = np.ones(len(frame), dtype=bool)
+    for i, rule in enumerate(policy.rules):
+        mask = unmatched.copy()
+        for cond in rule.conditions:
+            mask &= _condition_mask(column(cond.column), cond)
+        matched[mask] = i
+        unmatched &= ~mask
+    return matched
+
+
+def _column_kind(series: pd.Series) -> str:
+    """'number', 'string', 'category', 'datetime' or 'other' (object: not checked)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return "datetime"
+    if isinstance(dtype, pd.StringDtype):
+        return "string"
+    return "other"
+
+
+def _check_operand_type(series: pd.Series, cond: Condition, path: str, p: _Problems) -> None:
+    if cond.op in ("is_null", "not_null"):
+        return
+    kind = _column_kind(series)
+    holds = f"column holds {kind} values (dtype {series.dtype})"
+    if kind == "datetime":
+        p.add(f"{path}.{cond.op}", f"the {holds}", "is_null or not_null", cond.op)
+    elif cond.op in _ORDERING and kind != "number":
+        p.add(
+            f"{path}.{cond.op}",
+            f"the operator compares numbers but the {holds}",
+            "a numeric column, or one of eq, ne, in, not_in, is_null, not_null",
+            cond.op,
+        )
+    elif kind == "category":
+        categories = series.cat.categories
+        inner = "number" if pd.api.types.is_numeric_dtype(categories.dtype) else "string"
+        _check_values(cond, inner, f"{path}.{cond.op}", f"the column holds {inner} categories", p)
+    elif kind in ("number", "string"):
+        _check_values(cond, kind, f"{path}.{cond.op}", f"the {holds}", p)
+
+
+def _check_values(cond: Condition, kind: str, path: str, what: str, p: _Problems) -> None:
+    values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+    if any(_scalar_kind(v) != kind for v in values):
+        expected = "a number or boolean" if kind == "number" else "a string (quote it in YAML)"
+        p.add(path, what, expected, list(values) if isinstance(cond.value, tuple) else cond.value)
+
+
+def _condition_mask(series: pd.Series, cond: Condition) -> np.ndarray:
+    """Rows where the condition holds; a missing value never matches except is_null."""
+    if cond.op == "is_null":
+        return series.isna().to_numpy()
+    present = series.notna().to_numpy()
+    if cond.op == "not_null":
+        return present
+    if cond.op == "in":
+        hit = series.isin(list(cond.value))
+    elif cond.op == "not_in":
+        hit = ~series.isin(list(cond.value))
+    else:
+        hit = getattr(series, _PANDAS_OP[cond.op])(cond.value)
+    return hit.to_numpy(dtype=bool, na_value=False) & present
+
+
+def policy_digest(policy: Policy) -> str:
+    """SHA-256 of the normalised policy: comments, key order and file name do not change it."""
+    text = json.dumps(policy.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

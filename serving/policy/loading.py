@@ -1,0 +1,284 @@
+"""Reading a policy: YAML that refuses duplicate keys, then every section validated.
+
+:func:`load_policy` and :func:`parse_policy` report every problem of a file at
+once, each as ``<file>: <key path>: <what is wrong>; expected <allowed>; got
+<given>`` (see :class:`~upseg.serving.policy.schema.PolicyError`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from upseg.serving.policy._checks import (
+    _MISSING,
+    NumberRange,
+    _choice,
+    _integer,
+    _mapping,
+    _num,
+    _number,
+    _one_of,
+    _Problems,
+    _string,
+)
+from upseg.serving.policy.rules import _rules
+from upseg.serving.policy.schema import (
+    _SUPPORTED_VERSIONS,
+    ACTIONS,
+    COST_PER_SEND,
+    HOLDOUT_SHARE,
+    MAX_SENDS_MIN,
+    QUADRANTS,
+    Actions,
+    Budget,
+    ChurnRiskThresholds,
+    Holdout,
+    Policy,
+    PolicyError,
+    Suppression,
+    UpliftThresholds,
+    ValueTier,
+)
+
+__all__ = ["DEFAULT_POLICY_PATH", "load_policy", "parse_policy"]
+
+#: The policy shipped with upseg, used when none is given.
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "default_policy.yaml"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice, which PyYAML would silently overwrite."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep=False):
+    loader.flatten_mapping(node)
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:  # an unhashable key: construct_mapping reports it below
+            break
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {key!r}",
+                key_node.start_mark,
+            )
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """Read and validate a policy file; ``None`` reads the shipped default policy.
+
+    Raises
+    ------
+    PolicyError
+        For invalid YAML (with its line) and for every schema problem, together.
+    FileNotFoundError
+        When the file does not exist.
+    """
+    path = DEFAULT_POLICY_PATH if path is None else Path(path)
+    source = str(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        mapping = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise PolicyError([_yaml_problem(source, text, exc)], source) from None
+    return parse_policy(mapping, source)
+
+
+def _yaml_problem(source: str, text: str, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return f"{source}: (file): invalid YAML: {exc}; expected valid YAML; got unreadable text"
+    lines = text.splitlines()
+    line = lines[mark.line].strip() if mark.line < len(lines) else ""
+    what = exc.problem or "invalid YAML"
+    if exc.context:
+        what = f"{what} ({exc.context})"
+    return (
+        f"{source}: line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {what}; "
+        f"expected valid YAML; got {line!r}"
+    )
+
+
+_TOP_KEYS = (
+    "version",
+    "uplift",
+    "churn_risk",
+    "value_tier",
+    "suppression",
+    "holdout",
+    "budget",
+    "actions",
+    "rules",
+)
+_UPLIFT_KEYS = ("persuadable_min", "sleeping_dog_max", "sure_thing_min_purchase")
+_CHURN_KEYS = ("high_min", "medium_min")
+_VALUE_KEYS = ("vip_share", "spend_column")
+_SUPPRESSION_KEYS = ("hard_bounce_min",)
+_HOLDOUT_KEYS = ("share",)
+_BUDGET_KEYS = ("max_sends", "cost_per_send")
+_PROBABILITY = NumberRange(0.0, 1.0)
+_SHARE = NumberRange(0.0, 1.0, lo_open=True, hi_open=True)
+_COLUMN = "a column name of the scored frame"
+
+
+def parse_policy(mapping: Any, source: str = "<policy>") -> Policy:
+    """Validate a policy given as plain data (e.g. loaded YAML) and build it.
+
+    Parameters
+    ----------
+    mapping : Any
+        The parsed YAML document.
+    source : str
+        Names the policy in error messages, usually its file path.
+
+    Raises
+    ------
+    PolicyError
+        Listing every problem found, not only the first.
+    """
+    p = _Problems(source)
+    if mapping is None:
+        p.add("top level", "empty policy", f"a mapping with keys {', '.join(_TOP_KEYS)}", _MISSING)
+        raise PolicyError(p.lines, p.source)
+    top = _mapping(mapping, "top level", _TOP_KEYS, p, "a policy")
+    if top is None:
+        raise PolicyError(p.lines, p.source)
+
+    version = top.get("version", _MISSING)
+    if not (type(version) is int and version in _SUPPORTED_VERSIONS):
+        what = "missing" if version is _MISSING else "unsupported version"
+        p.add("version", what, _one_of(map(str, _SUPPORTED_VERSIONS)), version)
+
+    uplift = _uplift(top.get("uplift", _MISSING), p)
+    churn = _churn(top.get("churn_risk", _MISSING), p)
+    value = _value_tier(top.get("value_tier", _MISSING), p)
+    suppression = _suppression(top.get("suppression", _MISSING), p)
+    holdout = _holdout(top.get("holdout", _MISSING), p)
+    budget = _budget(top.get("budget", _MISSING), p)
+    actions = _actions(top.get("actions", _MISSING), p)
+    rules = _rules(top.get("rules", _MISSING), p)
+
+    if p.lines:
+        raise PolicyError(p.lines, p.source)
+    return Policy(
+        version=version,
+        uplift=uplift,
+        churn_risk=churn,
+        value_tier=value,
+        suppression=suppression,
+        holdout=holdout,
+        budget=budget,
+        actions=actions,
+        rules=rules,
+        source=source,
+    )
+
+
+def _uplift(node: Any, p: _Problems) -> UpliftThresholds | None:
+    s = _mapping(node, "uplift", _UPLIFT_KEYS, p, "the uplift quadrants")
+    if s is None:
+        return None
+    persuadable = _number(s, "persuadable_min", "uplift.persuadable_min", NumberRange(0.0, 1.0), p)
+    sleeping = _number(s, "sleeping_dog_max", "uplift.sleeping_dog_max", NumberRange(-1.0, 0.0), p)
+    sure = _number(s, "sure_thing_min_purchase", "uplift.sure_thing_min_purchase", _PROBABILITY, p)
+    if persuadable is not None and sleeping is not None and persuadable <= sleeping:
+        p.add(
+            "uplift.persuadable_min",
+            "must be above uplift.sleeping_dog_max, or a customer would be both",
+            f"a number > {_num(sleeping)}",
+            persuadable,
+        )
+    if None in (persuadable, sleeping, sure):
+        return None
+    return UpliftThresholds(persuadable, sleeping, sure)
+
+
+def _churn(node: Any, p: _Problems) -> ChurnRiskThresholds | None:
+    s = _mapping(node, "churn_risk", _CHURN_KEYS, p, "the churn-risk bands")
+    if s is None:
+        return None
+    high = _number(s, "high_min", "churn_risk.high_min", _PROBABILITY, p)
+    medium = _number(s, "medium_min", "churn_risk.medium_min", _PROBABILITY, p)
+    if high is not None and medium is not None and high <= medium:
+        p.add(
+            "churn_risk.high_min",
+            "must be above churn_risk.medium_min",
+            f"a number > {_num(medium)}",
+            high,
+        )
+    if high is None or medium is None:
+        return None
+    return ChurnRiskThresholds(high, medium)
+
+
+def _value_tier(node: Any, p: _Problems) -> ValueTier | None:
+    s = _mapping(node, "value_tier", _VALUE_KEYS, p, "the value tier")
+    if s is None:
+        return None
+    share = _number(s, "vip_share", "value_tier.vip_share", _SHARE, p)
+    column = _string(s, "spend_column", "value_tier.spend_column", p, _COLUMN)
+    return None if share is None or column is None else ValueTier(share, column)
+
+
+def _suppression(node: Any, p: _Problems) -> Suppression | None:
+    s = _mapping(node, "suppression", _SUPPRESSION_KEYS, p, "the suppression settings")
+    if s is None:
+        return None
+    bounces = _integer(s, "hard_bounce_min", "suppression.hard_bounce_min", 1, p)
+    return None if bounces is None else Suppression(bounces)
+
+
+def _holdout(node: Any, p: _Problems) -> Holdout | None:
+    s = _mapping(node, "holdout", _HOLDOUT_KEYS, p, "the holdout settings")
+    if s is None:
+        return None
+    share = _number(s, "share", "holdout.share", HOLDOUT_SHARE, p)
+    return None if share is None else Holdout(share)
+
+
+def _budget(node: Any, p: _Problems) -> Budget | None:
+    s = _mapping(node, "budget", _BUDGET_KEYS, p, "the budget")
+    if s is None:
+        return None
+    # Here null is a setting (no limit), so a missing key is still a problem.
+    max_sends = cost = None
+    ok = True
+    if s.get("max_sends", _MISSING) is not None:
+        max_sends = _integer(s, "max_sends", "budget.max_sends", MAX_SENDS_MIN, p, or_null=True)
+        ok = max_sends is not None
+    if s.get("cost_per_send", _MISSING) is not None:
+        cost = _number(s, "cost_per_send", "budget.cost_per_send", COST_PER_SEND, p, or_null=True)
+        ok = ok and cost is not None
+    return Budget(max_sends, cost) if ok else None
+
+
+def _actions(node: Any, p: _Problems) -> Actions | None:
+    s = _mapping(node, "actions", QUADRANTS, p, "the quadrant actions")
+    if s is None:
+        return None
+    chosen = {
+        q: _choice(s, q, f"actions.{q}", ACTIONS, p, what="unknown action") for q in QUADRANTS
+    }
+    if chosen["sleeping_dog"] == "send":
+        p.add(
+            "actions.sleeping_dog",
+            "sleeping dogs are never sent (the e-mail lowers their chance to buy)",
+            "skip",
+            "send",
+        )
+        return None
+    return None if None in chosen.values() else Actions(**chosen)
