@@ -14,12 +14,12 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
-from lightgbm import LGBMRegressor
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
@@ -27,31 +27,31 @@ from upseg.models import plots
 from upseg.models.drift import reference_distribution
 from upseg.models.evaluation import shap_importance
 from upseg.models.registry import (
-    CHAMPION,
+    UPLIFT_GATE_METRIC,
     GateDecision,
     apply_decision,
-    champion_version,
+    champion_metrics,
+    gate_decision,
     register_version,
 )
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.models.tuning import TuningResult
 from upseg.models.uplift import plots as uplift_plots
 from upseg.models.uplift.data import ExperimentError, UpliftData, campaign_data, table_data
+from upseg.models.uplift.evaluation import champion_mismatch, evaluate_uplift, unproven_reason
+from upseg.models.uplift.explain import surrogate_contributions
 from upseg.models.uplift.learners import approaches_for
 from upseg.models.uplift.metrics import (
-    best_variant_metrics,
     oracle_qini_share,
     spearman,
     uplift_by_decile,
 )
-from upseg.models.uplift.model import UpliftModel, encode_features
+from upseg.models.uplift.model import UpliftModel
 from upseg.models.uplift.selection import Selection, holdout_split, select_approach
 from upseg.models.uplift.tuning import tune_uplift
 from upseg.pipelines.jobs import ValidatedData, validated_data
 
 __all__ = ["UpliftRun", "UpliftSettings", "run_uplift"]
-
-GATE_METRIC = "qini_auc_weighted"
 
 
 @dataclass(frozen=True)
@@ -152,100 +152,6 @@ def _truth_metrics(
             test.loc[rows, "outcome"].to_numpy(), predicted, true_tau, treated
         )
     return out
-
-
-def _surrogate(
-    model: UpliftModel, train: pd.DataFrame, test: pd.DataFrame, seed: int
-) -> tuple[pd.DataFrame, float]:
-    """TreeSHAP of the uplift through a LightGBM surrogate fitted to the model's uplift.
-
-    Meta-learners combine several boosters, so their uplift has no single tree
-    ensemble to explain; a regressor fitted to the predicted uplift has, and its
-    R² on held-out customers says how faithful the explanation is.
-    """
-    X_train = encode_features(train, list(model.feature_names_in_), model.categories_)
-    X_test = encode_features(test, list(model.feature_names_in_), model.categories_)
-    target = model.predict(train)
-    surrogate = LGBMRegressor(
-        n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed, verbose=-1
-    ).fit(X_train, target)
-    fitted = surrogate.predict(X_test)
-    actual = model.predict(test)
-    r2 = 1 - np.sum((actual - fitted) ** 2) / max(np.sum((actual - actual.mean()) ** 2), 1e-300)
-    contributions = surrogate.booster_.predict(X_test, pred_contrib=True)[:, :-1]
-    return pd.DataFrame(contributions, columns=X_test.columns, index=test.index), float(r2)
-
-
-def _evaluate(model: UpliftModel, data: UpliftData, test: pd.DataFrame, *, n_boot: int, seed: int):
-    """The model's scores of ``test`` and their per-variant and policy metrics."""
-    scores = model.predict_frame(test)
-    result = best_variant_metrics(
-        test["outcome"].to_numpy(),
-        test["arm"].astype(str).to_numpy(),
-        scores[[f"uplift_{v}" for v in data.variants]].set_axis(list(data.variants), axis=1),
-        data.control,
-        n_boot=n_boot,
-        random_state=seed,
-    )
-    return scores, result
-
-
-def _champion_score(
-    client: MlflowClient, name: str, data: UpliftData, test: pd.DataFrame, seed: int, n_boot: int
-) -> tuple[float | None, str | None]:
-    current = champion_version(client, name)
-    if current is None:
-        return None, None
-    model = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
-    missing = [c for c in model.feature_names_in_ if c not in test.columns]
-    trained_on = getattr(model, "columns_", {}).get("outcomes", [None])[0]
-    if (
-        missing
-        or tuple(model.variants_) != data.variants
-        or model.outcome != data.kind
-        or trained_on != data.outcome
-    ):
-        return None, (
-            f"the champion (version {current.version}) was trained on other features, arms "
-            "or outcome"
-        )
-    _, result = _evaluate(model, data, test, n_boot=n_boot, seed=seed)
-    return float(result.overall[GATE_METRIC]), None
-
-
-def _decide(
-    overall: dict[str, float],
-    per_variant: pd.DataFrame,
-    champion: float | None,
-    not_comparable: str | None,
-    settings: UpliftSettings,
-) -> GateDecision:
-    value = overall[GATE_METRIC]
-    beating = [v for v in per_variant.index if per_variant.loc[v, "beats_random"] > 0]
-
-    def decided(promote: bool, reason: str) -> GateDecision:
-        return GateDecision(promote, reason, GATE_METRIC, value, champion, 0.0)
-
-    scores = f"held-out Qini {value:.4f}"
-    if settings.promote:
-        return decided(True, f"promoted by request (--promote); {scores}")
-    if not beating or value <= 0:
-        return decided(
-            False,
-            f"{scores}: no variant's Qini interval lies above zero, so the model has not "
-            "shown it targets better than random",
-        )
-    if not_comparable:
-        return decided(False, f"not compared: {not_comparable}; use --promote to replace it")
-    if champion is None:
-        return decided(True, f"no champion yet; {scores}")
-    if value > champion + settings.margin:
-        return decided(
-            True, f"{scores} beats the champion's {champion:.4f} by at least {settings.margin:g}"
-        )
-    return decided(
-        False, f"{scores} does not beat the champion's {champion:.4f} by {settings.margin:g}"
-    )
 
 
 def _write_artifacts(
@@ -374,14 +280,38 @@ def run_uplift(
     }
 
     on_stage("Evaluating on the held-out customers")
-    scores, result = _evaluate(model, data, test, n_boot=settings.n_boot, seed=settings.seed)
+    evaluate = partial(
+        evaluate_uplift,
+        test=test,
+        variants=data.variants,
+        control=data.control,
+        n_boot=settings.n_boot,
+        seed=settings.seed,
+    )
+    scores, result = evaluate(model)
     per_variant, overall = result.per_variant, dict(result.overall)
     truth = _truth_metrics(data_dir, data, test, scores)
-    contributions, r2 = _surrogate(model, train, test, settings.seed)
-    champion, not_comparable = _champion_score(
-        client, settings.model_name, data, test, settings.seed, settings.n_boot
+    contributions, r2 = surrogate_contributions(model, train, test, settings.seed)
+    champion_overall, not_comparable = champion_metrics(
+        client,
+        settings.model_name,
+        test,
+        lambda champion: evaluate(champion)[1].overall,
+        mismatch=lambda champion: champion_mismatch(
+            champion, variants=data.variants, kind=data.kind, outcome=data.outcome
+        ),
     )
-    decision = _decide(overall, per_variant, champion, not_comparable, settings)
+    champion = float(champion_overall[UPLIFT_GATE_METRIC]) if champion_overall else None
+    decision = gate_decision(
+        UPLIFT_GATE_METRIC,
+        overall[UPLIFT_GATE_METRIC],
+        champion=champion,
+        baseline=0.0,  # random targeting
+        margin=settings.margin,
+        force=settings.promote,
+        not_comparable=not_comparable,
+        unproven=unproven_reason(per_variant),
+    )
 
     on_stage("Logging the run to MLflow")
     experiment_id = ensure_experiment(
