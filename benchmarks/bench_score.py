@@ -386,11 +386,11 @@ def _setup(args: argparse.Namespace) -> dict:
     from upseg.features.pit import customer_spine
     from upseg.features.sets import CUSTOMER_V1
     from upseg.features.sources import connect
-    from upseg.features.synthetic import CAMPAIGN_ID, generate_world, write_world
     from upseg.models.tracking import local_tracking_uri
     from upseg.pipelines.jobs import load_source
     from upseg.pipelines.train_job import TrainSettings, run_training
     from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
+    from upseg.synthetic import CAMPAIGN_ID, generate_world, write_world
 
     home = args.workdir / f"score_world_{args.world}_{args.seed}"
     done = home / "setup.json"

@@ -28,7 +28,7 @@ XGBoost model; every approach of ours is then scored on the same split with
 its defaults. The approach called "best" is chosen on the seeds' grid
 (Womens vs No E-Mail, ``visit``, mean uplift@30%), never on the tutorial split.
 
-Part 2, the synthetic world (``features.synthetic``), where each customer's
+Part 2, the synthetic world (``upseg.synthetic``), where each customer's
 true effect of each variant is known: for conversion and revenue of campaign
 ``C2026-06-SUMMER``, on a 30% holdout, the Spearman correlation of predicted
 and true uplift and the oracle Qini share (the model's Qini area as a share of
@@ -67,7 +67,6 @@ from sklift.models import ClassTransformation
 
 from benchmarks._common import machine, progress, shared_data_dir, stage
 from upseg.features.sources import connect
-from upseg.features.synthetic import CAMPAIGN_ID, generate_world, write_world
 from upseg.models.uplift.data import UpliftData, campaign_data, table_data
 from upseg.models.uplift.learners import APPROACHES, approaches_for
 from upseg.models.uplift.metrics import (
@@ -79,6 +78,7 @@ from upseg.models.uplift.metrics import (
 from upseg.models.uplift.model import UpliftModel
 from upseg.models.uplift.selection import holdout_split
 from upseg.pipelines.jobs import load_source
+from upseg.synthetic import CAMPAIGN_ID, generate_world, write_world
 
 REPO = Path(__file__).resolve().parents[1]
 HILLSTROM_FILE = "hillstrom.csv"

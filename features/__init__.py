@@ -1,9 +1,9 @@
 """Customer data in, point-in-time features out.
 
 The data contract (:mod:`features.contract`), its validation
-(:mod:`features.validation`), the synthetic world (:mod:`features.synthetic`),
-feature definitions that run on any Ibis engine (:mod:`features.build`) and
-labels kept apart from them (:mod:`features.labels`).
+(:mod:`features.validation`), feature definitions that run on any Ibis engine
+(:mod:`features.build`) and labels kept apart from them (:mod:`features.labels`).
+The synthetic world that fills the contract is :mod:`upseg.synthetic`.
 """
 
 from upseg.features.build import build_features

@@ -41,14 +41,14 @@ from upseg.features.build import build_features
 from upseg.features.pit import customer_spine
 from upseg.features.sets import CUSTOMER_V1
 from upseg.features.sources import connect
-from upseg.features.synthetic import (
+from upseg.pipelines.jobs import check_source, load_source
+from upseg.synthetic import (
     CAMPAIGN_ASSIGNED_AT,
     CAMPAIGN_ID,
     DEFAULT_END,
     generate_world,
     write_world,
 )
-from upseg.pipelines.jobs import check_source, load_source
 
 WORK = Path(os.environ.get("UPSEG_NOTEBOOK_OUT", "notebook-output")).resolve() / "world"
 CUSTOMERS = int(os.environ.get("UPSEG_NOTEBOOK_CUSTOMERS", "20000"))

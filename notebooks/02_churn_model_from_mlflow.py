@@ -43,7 +43,6 @@ from IPython.display import display
 from mlflow.tracking import MlflowClient
 
 from upseg.features.sets import CUSTOMER_V1
-from upseg.features.synthetic import generate_world, write_world
 from upseg.models import plots
 from upseg.models.baseline import RecencyBaseline
 from upseg.models.evaluation import classification_metrics, reliability_table, shap_importance
@@ -51,6 +50,7 @@ from upseg.models.explain import top_drivers
 from upseg.models.registry import champion_version
 from upseg.models.tracking import local_tracking_uri, set_tracking, ui_command
 from upseg.pipelines.train_job import TrainSettings, run_training
+from upseg.synthetic import generate_world, write_world
 
 WORK = Path(os.environ.get("UPSEG_NOTEBOOK_OUT", "notebook-output")).resolve() / "churn"
 CUSTOMERS = int(os.environ.get("UPSEG_NOTEBOOK_CUSTOMERS", "20000"))

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from upseg.features.sources import DataSourceError, connect
-from upseg.features.synthetic import generate_world, write_world
 from upseg.features.validation import DataValidationError, ValidationResult, write_quarantine
 from upseg.pipelines import jobs
 from upseg.pipelines._console import (
@@ -23,6 +22,7 @@ from upseg.pipelines._console import (
     report_features_run,
     validation_table,
 )
+from upseg.synthetic import generate_world, write_world
 
 app = typer.Typer()
 

@@ -40,7 +40,7 @@ def _shown(path: Path) -> str:
 
 def demo_config(out: Path, *, trials: int, seed: int) -> dict:
     """The demo's configuration: everything inside ``out``, small tuning budgets."""
-    from upseg.features.synthetic import CAMPAIGN_ID
+    from upseg.synthetic import CAMPAIGN_ID
 
     out = out.resolve()
     return {
@@ -78,14 +78,13 @@ def demo(
     MLFLOW_TRACKING_URI points elsewhere.
     """
     from upseg.experiments.analysis import AnalysisSettings
-    from upseg.features.simulation import simulate_campaign
-    from upseg.features.synthetic import generate_world, write_world
     from upseg.models.tracking import ui_command
     from upseg.pipelines import jobs
     from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
     from upseg.pipelines.config import load_config
     from upseg.pipelines.retrain_job import run_retrain
     from upseg.pipelines.score_job import ScoreSettings, run_scoring
+    from upseg.synthetic import generate_world, simulate_campaign, write_world
 
     cutoff = jobs.parse_instant(as_of, option="--as-of")
     data = out / "data"

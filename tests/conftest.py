@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from upseg.features.sources import connect, find_table_files
-from upseg.features.synthetic import generate_world, write_world
 from upseg.features.validation import validate_source
 from upseg.pipelines.jobs import load_source
+from upseg.synthetic import generate_world, write_world
 
 NOW = pd.Timestamp("2026-11-01", tz="UTC")
 

@@ -11,8 +11,8 @@ from upseg.features.build import build_features
 from upseg.features.contract import EMAIL_EVENT_TYPES, ORDER_STATUSES, WEB_EVENT_TYPES
 from upseg.features.pit import customer_spine
 from upseg.features.sources import connect, find_table_files
-from upseg.features.synthetic import generate_world
 from upseg.features.validation import validate_source
+from upseg.synthetic import generate_world
 from tests.conftest import write_source
 
 AS_OF = pd.Timestamp("2026-01-15", tz="UTC")

@@ -11,8 +11,8 @@ from upseg.features.build import build_features
 from upseg.features.pit import customer_spine
 from upseg.features.sets import CUSTOMER_V1
 from upseg.features.sources import connect, find_table_files
-from upseg.features.synthetic import generate_world, write_world
 from upseg.features.validation import validate_source
+from upseg.synthetic import generate_world, write_world
 
 AS_OF = pd.Timestamp("2026-02-15T12:00", tz="UTC")
 

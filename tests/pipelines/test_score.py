@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from upseg.features.synthetic import CAMPAIGN_ID
 from upseg.models.tracking import local_tracking_uri
 from upseg.pipelines.train_job import TrainSettings, run_training
 from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
+from upseg.synthetic import CAMPAIGN_ID
 from tests.conftest import AS_OF
 from tests.pipelines._invoke import invoke
 

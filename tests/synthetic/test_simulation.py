@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from upseg.features.simulation import COMPLETED_SHARE, simulate_campaign
+from upseg.synthetic import COMPLETED_SHARE, simulate_campaign
 
 SENT_AT = pd.Timestamp("2026-06-20", tz="UTC")
 

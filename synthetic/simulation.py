@@ -8,7 +8,7 @@ true treatment effect (``truth.parquet``). Because the truth is known, the
 measured lift can be checked against it.
 
 The true effects in ``truth.parquet`` were drawn for the world's own campaign
-(:data:`features.synthetic.CAMPAIGN_ASSIGNED_AT`); a campaign a few weeks later
+(:data:`upseg.synthetic.params.CAMPAIGN_ASSIGNED_AT`); a campaign a few weeks later
 reuses them, and a customer outside that campaign gets no effect.
 """
 
@@ -17,13 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from upseg.features.synthetic import OUTCOME_WINDOW_DAYS
+from upseg.synthetic.params import COMPLETED_SHARE, OUTCOME_WINDOW_DAYS, YEAR
 
 __all__ = ["COMPLETED_SHARE", "simulate_campaign"]
-
-#: Share of orders that complete (the rest are cancelled or returned), as in the world.
-COMPLETED_SHARE = 0.92
-_YEAR = 365.25
 
 
 def _baseline(truth: pd.DataFrame, assigned_at: pd.Timestamp, window_days: int) -> np.ndarray:
@@ -32,7 +28,7 @@ def _baseline(truth: pd.DataFrame, assigned_at: pd.Timestamp, window_days: int) 
     end = assigned_at + pd.Timedelta(days=window_days)
     alive_until = churned.where(churned.notna() & (churned < end), end)
     alive_days = ((alive_until - assigned_at).dt.total_seconds() / 86_400).clip(lower=0)
-    mu = COMPLETED_SHARE * truth["purchase_rate"].to_numpy() * alive_days.to_numpy() / _YEAR
+    mu = COMPLETED_SHARE * truth["purchase_rate"].to_numpy() * alive_days.to_numpy() / YEAR
     return -np.expm1(-mu)
 
 

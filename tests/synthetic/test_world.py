@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from upseg.features.contract import EMAIL_EVENT_TYPES, ORDER_STATUSES, WEB_EVENT_TYPES
-from upseg.features.synthetic import (
+from upseg.synthetic import (
     CAMPAIGN_ASSIGNED_AT,
     CAMPAIGN_ID,
     CAMPAIGN_VARIANTS,
