@@ -41,15 +41,12 @@ from upseg.models.uplift.data import ExperimentError, UpliftData, campaign_data,
 from upseg.models.uplift.evaluation import champion_mismatch, evaluate_uplift, unproven_reason
 from upseg.models.uplift.explain import surrogate_contributions
 from upseg.models.uplift.learners import approaches_for
-from upseg.models.uplift.metrics import (
-    oracle_qini_share,
-    spearman,
-    uplift_by_decile,
-)
+from upseg.models.uplift.metrics import uplift_by_decile
 from upseg.models.uplift.model import UpliftModel
 from upseg.models.uplift.selection import Selection, holdout_split, select_approach
 from upseg.models.uplift.tuning import tune_uplift
 from upseg.pipelines.jobs import ValidatedData, validated_data
+from upseg.synthetic.truth import read_truth, truth_metrics
 
 __all__ = ["UpliftRun", "UpliftSettings", "run_uplift"]
 
@@ -127,31 +124,6 @@ def _load(
         control=settings.control,
     )
     return data, validated.digest, settings.data_dir
-
-
-def _truth_metrics(
-    data_dir: Path | None, data: UpliftData, test: pd.DataFrame, scores: pd.DataFrame
-) -> dict[str, float]:
-    """Spearman and oracle Qini share per variant, where the synthetic truth exists."""
-    path = data_dir / "truth.parquet" if data_dir is not None else None
-    if path is None or not path.exists():
-        return {}
-    kind = "conversion" if data.outcome == "conversion" else "revenue"
-    truth = pd.read_parquet(path).set_index("customer_id")
-    out = {}
-    for variant in data.variants:
-        column = f"tau_{kind}_{variant}"
-        if column not in truth:
-            continue
-        rows = test["arm"].isin([data.control, variant]).to_numpy()
-        true_tau = truth.loc[test.loc[rows, "id"].astype(str), column].to_numpy()
-        predicted = scores.loc[rows, f"uplift_{variant}"].to_numpy()
-        treated = (test.loc[rows, "arm"] == variant).astype(int).to_numpy()
-        out[f"truth_spearman_{variant}"] = spearman(predicted, true_tau)
-        out[f"truth_oracle_share_{variant}"] = oracle_qini_share(
-            test.loc[rows, "outcome"].to_numpy(), predicted, true_tau, treated
-        )
-    return out
 
 
 def _write_artifacts(
@@ -290,7 +262,7 @@ def run_uplift(
     )
     scores, result = evaluate(model)
     per_variant, overall = result.per_variant, dict(result.overall)
-    truth = _truth_metrics(data_dir, data, test, scores)
+    truth = truth_metrics(read_truth(data_dir), data, test, scores)
     contributions, r2 = surrogate_contributions(model, train, test, settings.seed)
     champion_overall, not_comparable = champion_metrics(
         client,

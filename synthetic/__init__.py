@@ -4,12 +4,17 @@
   orders, e-mail and web events and one randomized campaign whose true
   effects it records; :func:`write_world` writes them in the data contract;
 - :mod:`upseg.synthetic.params` — the world's calendar, campaign and rates;
-- :mod:`upseg.synthetic.simulation` — outcomes of a later campaign drawn from the truth.
+- :mod:`upseg.synthetic.simulation` — outcomes of a later campaign drawn from the truth;
+- :mod:`upseg.synthetic.truth` — how well an uplift model recovers the
+  true effects (imported on first use: it needs the uplift metrics).
 
 No modelling stage may read the truth; it is there to check what the models recover.
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from upseg.synthetic.params import (
     CAMPAIGN_ASSIGNED_AT,
@@ -24,6 +29,9 @@ from upseg.synthetic.params import (
 from upseg.synthetic.simulation import simulate_campaign
 from upseg.synthetic.world import World, generate_world, write_world
 
+if TYPE_CHECKING:
+    from upseg.synthetic.truth import read_truth, truth_arrays, truth_metrics
+
 __all__ = [
     "CAMPAIGN_ASSIGNED_AT",
     "CAMPAIGN_ID",
@@ -35,6 +43,20 @@ __all__ = [
     "TRUTH_FILE",
     "World",
     "generate_world",
+    "read_truth",
     "simulate_campaign",
+    "truth_arrays",
+    "truth_metrics",
     "write_world",
 ]
+
+# The truth metrics import the uplift metrics (scikit-learn, scikit-uplift), which
+# generating a world does not need: they load when first asked for.
+_LAZY = {"read_truth", "truth_arrays", "truth_metrics"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the truth metrics on first use."""
+    if name in _LAZY:
+        return getattr(import_module("upseg.synthetic.truth"), name)
+    raise AttributeError(f"module 'upseg.synthetic' has no attribute {name!r}")
