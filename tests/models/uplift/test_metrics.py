@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
+from scipy.stats import binom, spearmanr
 from sklift import metrics as sk
 
 from upseg.models.plots import FIGSIZE, save_figure
@@ -247,24 +247,33 @@ def test_bootstrap_is_deterministic_with_a_seed():
 
 
 @pytest.mark.parametrize("outcome", ["revenue", "conversion"])
-def test_bootstrap_interval_covers_the_truth(outcome):
-    n = 2000
+def test_bootstrap_interval_covers_the_truth_as_often_as_it_says(outcome):
+    # A 95% interval must miss the truth in about 5% of experiments: not more (too narrow),
+    # and not less (too wide, or the test would pass with an interval from -inf to inf).
+    # Over 250 simulated experiments the number covered is Binomial(250, 0.95) for a
+    # correct interval; the band holds it with probability 0.999.
+    n, repetitions, level = 1000, 250, 0.95
     if outcome == "revenue":
         # Ranking on x with effect 0.5 + b x, treated share pi: the expected Qini curve is
         # n pi p (mean effect in the top p), so the area over random, divided by n, is
         # n pi * integral_0^1 p (b (1 - p / 2) - b / 2) dp = n pi b / 12.
         truth = n * 0.5 * 2.0 / 12
-        samples = [_revenue_world(n, seed) for seed in range(40)]
+        samples = [_revenue_world(n, seed) for seed in range(repetitions)]
     else:
         # The normalised coefficient of this model on the population, from a million customers.
         y, score, t, _ = _binary_world(n=1_000_000, seed=99)
         truth = qini_auc(y, score, t)
-        samples = [_binary_world(n, seed)[:3] for seed in range(40)]
-    covered = [
+        samples = [_binary_world(n, seed)[:3] for seed in range(repetitions)]
+    covered = sum(
         ci.low <= truth <= ci.high
-        for ci in (qini_auc_ci(*sample, random_state=seed) for seed, sample in enumerate(samples))
-    ]
-    assert np.mean(covered) >= 0.85
+        for ci in (
+            qini_auc_ci(*sample, level=level, random_state=seed)
+            for seed, sample in enumerate(samples)
+        )
+    )
+    low, high = binom.ppf(0.0005, repetitions, level), binom.isf(0.0005, repetitions, level)
+    assert low / repetitions >= 0.90 and high / repetitions <= 0.99  # the band is informative
+    assert low <= covered <= high, f"{covered} of {repetitions} intervals cover the truth"
 
 
 # -- the logged metrics ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from upseg.models.uplift.model import UpliftModel, encode_features
 from upseg.models.uplift.selection import holdout_split, select_approach, strata
@@ -76,23 +77,47 @@ def test_the_holdout_is_stratified_by_arm_and_outcome():
     assert ((shares - 0.3).abs() < 0.01).all()
 
 
-def test_the_approach_is_chosen_by_cross_validated_qini():
-    X, y, arm, _ = three_arms(9_000, seed=6)
-    frame = pd.concat([X, pd.DataFrame({"arm": arm, "outcome": y})], axis=1)
-    selection = select_approach(
-        frame,
-        features=list(X.columns),
-        categorical=["region"],
-        control="control",
-        outcome="binary",
-        approaches=["t_learner", "s_learner"],
-        n_folds=2,
+class _Planted(BaseEstimator):
+    """A learner that ignores its training data: uplift = sign * x0, or noise.
+
+    In :func:`three_arms` variant A's true effect rises with x0 and B's falls,
+    so for A ranking by x0 is right, by -x0 wrong, and by noise random.
+    """
+
+    def __init__(self, *, sign: float) -> None:
+        self.sign = sign
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, treatment: np.ndarray) -> _Planted:
+        self.fitted_ = True
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.sign == 0:
+            return np.random.default_rng(len(X)).normal(size=len(X))
+        return self.sign * X["x0"].to_numpy()
+
+
+def test_the_approach_with_the_best_cross_validated_qini_is_chosen(monkeypatch):
+    planted = {"noise": 0.0, "backwards": -1.0, "right_for_A": 1.0}
+    monkeypatch.setattr(
+        "upseg.models.uplift.model.make_learner",
+        lambda approach, **_: _Planted(sign=planted[approach]),
     )
-    summary = selection.summary()
-    assert set(summary["approach"]) == {"t_learner", "s_learner"}
-    assert selection.best == summary["approach"].iloc[0]
-    assert summary["mean"].iloc[0] >= summary["mean"].iloc[1]
-    assert len(selection.scores) == 2 * 2 * 2  # approaches x folds x variants
+    X, y, arm, _ = three_arms(9_000, seed=6)
+    frame = pd.concat([X, pd.DataFrame({"arm": arm, "outcome": y})], axis=1).query("arm != 'B'")
+    options = {
+        "features": list(X.columns),
+        "categorical": ["region"],
+        "control": "control",
+        "outcome": "binary",
+        "n_folds": 2,
+    }
+    for order in (list(planted), list(reversed(planted))):
+        selection = select_approach(frame, approaches=order, **options)
+        assert selection.best == "right_for_A"
+        assert len(selection.scores) == 3 * 2  # approaches x folds, one variant
+        mean = selection.summary().set_index("approach")["mean"]
+        assert mean["right_for_A"] > 0.05 > abs(mean["noise"]) and mean["backwards"] < -0.05
 
 
 def test_uplift_tuning_resumes_and_zero_trials_keeps_defaults(tmp_path):
