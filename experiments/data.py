@@ -27,13 +27,13 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from upseg.errors import UpsegError
 from upseg.features._compose import KEYS
 from upseg.features.build import build_features
 from upseg.features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
 from upseg.features.pit import campaign_spine
 from upseg.features.sets import CUSTOMER_V1
 from upseg.models.uplift.data import ExperimentError, check_outcome_window
-from upseg.errors import UpsegError
 
 __all__ = [
     "CAMPAIGN_COVARIATES",
@@ -153,10 +153,14 @@ def read_table(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise ExperimentInputError(f"{path}: no such file.")
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix in (".csv", ".txt"):
-        return pd.read_csv(path)
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix in (".csv", ".txt"):
+            return pd.read_csv(path)
+    except (ValueError, OSError) as exc:  # pyarrow's and pandas' parse errors are ValueErrors
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        raise ExperimentInputError(f"{path}: not a readable {kind} file ({exc}).") from exc
     raise ExperimentInputError(f"{path}: expected a .csv or .parquet file; got {path.suffix!r}.")
 
 

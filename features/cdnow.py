@@ -53,8 +53,8 @@ def read_cdnow(path: Path | str) -> pd.DataFrame:
 
     Raises
     ------
-    ValueError
-        If the file holds no purchase, or some lines do not parse; the message
+    features.sources.DataSourceError
+        A ``ValueError``: if the file holds no purchase, or some lines do not parse; the message
         names the file, the line numbers, the columns, what is allowed and
         what was found, for every bad line (the first five shown).
     OSError
@@ -64,7 +64,7 @@ def read_cdnow(path: Path | str) -> pd.DataFrame:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(
+        raise DataSourceError(
             f"CDNOW file {str(path)!r} is not a text file: byte {exc.start} is not UTF-8"
         ) from None
     numbers, fields, problems = [], [], []
@@ -88,9 +88,9 @@ def read_cdnow(path: Path | str) -> pd.DataFrame:
     transactions, value_problems = _parsed_columns(raw, np.asarray(numbers, dtype=np.int64))
     problems = sorted(problems + value_problems, key=lambda p: p[0])
     if problems:
-        raise ValueError(_format_problems(path, problems))
+        raise DataSourceError(_format_problems(path, problems))
     if transactions.empty:
-        raise ValueError(
+        raise DataSourceError(
             f"CDNOW file {str(path)!r} holds no purchase; expected lines of "
             f"{' '.join(CDNOW_COLUMNS)}"
         )

@@ -139,13 +139,27 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
     -------
     ibis.Table
         A lazy view over the file.
+
+    Raises
+    ------
+    DataSourceError
+        If the engine cannot read the file as its format (a corrupt or truncated file).
     """
+    import duckdb
+
     name = f"raw_{table_file.table}"
-    if table_file.fmt == "csv":
-        return con.read_csv(table_file.path, table_name=name, all_varchar=True, header=True)
     path = table_file.path
-    source = str(path / "*.parquet") if path.is_dir() else str(path)
-    return con.read_parquet(source, table_name=name, union_by_name=True)
+    try:
+        if table_file.fmt == "csv":
+            return con.read_csv(path, table_name=name, all_varchar=True, header=True)
+        source = str(path / "*.parquet") if path.is_dir() else str(path)
+        return con.read_parquet(source, table_name=name, union_by_name=True)
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataSourceError(
+            f"Table {table_file.table!r}: {str(path)!r} cannot be read as {table_file.fmt} "
+            f"({reason})."
+        ) from exc
 
 
 def data_fingerprint(files: dict[str, TableFile]) -> str:

@@ -22,9 +22,9 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
+from upseg.errors import UpsegError
 from upseg.features.contract import CONTRACT, ColumnSpec, TableSpec
 from upseg.features.sources import TableFile, read_raw_table
-from upseg.errors import UpsegError
 
 __all__ = [
     "DataValidationError",
@@ -128,15 +128,44 @@ class ValidationResult:
             Whether bad rows are being set aside; if not, any bad row is fatal.
         """
         if not self.schema_ok or (not quarantining and not self.rows_ok):
-            raise DataValidationError(self.problems)
+            folders = {str(Path(s.path).parent) for s in self.summaries.values()}
+            source = folders.pop() if len(folders) == 1 else None
+            raise DataValidationError(self.problems, source=source)
 
 
 class DataValidationError(UpsegError, ValueError):
-    """The data source breaks the contract; the message lists every problem."""
+    """The data source breaks the contract.
 
-    def __init__(self, problems: tuple[Problem, ...]):
+    The message is one line: where the data is, every problem (table, column,
+    rule, rows), and the command that lists example rows of each.
+
+    Attributes
+    ----------
+    problems : tuple of Problem
+    source : str or None
+        The data source directory, when known.
+    """
+
+    #: Problems named in the message; ``upseg validate`` lists them all.
+    SHOWN = 5
+
+    def __init__(self, problems: tuple[Problem, ...], source: str | Path | None = None):
         self.problems = tuple(problems)
-        super().__init__(format_problems(self.problems))
+        self.source = None if source is None else str(source)
+        where = f"the data in {self.source}" if self.source else "the data"
+        named = "; ".join(str(p) for p in self.problems[: self.SHOWN])
+        if len(self.problems) > self.SHOWN:
+            named += f"; and {len(self.problems) - self.SHOWN} more"
+        command = f"upseg validate --data {self.source or 'DIR'}"
+        super().__init__(
+            f"{where} is unusable: {named}. Run `{command}` for example rows of each problem"
+            + (", or set bad rows aside with --quarantine DIR." if self.rows_only else ".")
+        )
+
+    @property
+    def rows_only(self) -> bool:
+        """Whether every problem is in rows that quarantine could set aside."""
+        return not any(p.schema for p in self.problems)
 
 
 def format_problems(problems: tuple[Problem, ...] | list[Problem]) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from upseg.errors import UpsegError
+
 __all__ = [
     "TrackingUnavailable",
     "check_tracking",
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-class TrackingUnavailable(RuntimeError):
+class TrackingUnavailable(UpsegError, RuntimeError):
     """The MLflow tracking server cannot be reached; nothing was trained."""
 
 

@@ -1,4 +1,12 @@
-"""Shared console output for the CLI: one place decides how things look."""
+"""Shared console output for the CLI: one place decides how things look, and how errors end.
+
+:class:`UpsegGroup` is the root command's class: it turns any
+:class:`~upseg.errors.UpsegError` raised below it into one line on standard
+error and that error's exit code (1, or 2 for a bad configuration). Click's
+usage errors keep exit 2 and their usage text; anything else is a bug and
+keeps its traceback. Nothing here imports the engine or the models, so
+``upseg --help`` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +15,36 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import click
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from typer.core import TyperGroup
 
-from upseg.features.validation import ValidationResult, format_problems
-from upseg.pipelines.jobs import FeaturesRun, parse_instant
+from upseg.errors import UpsegError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+    from upseg.features.validation import ValidationResult
+    from upseg.pipelines.jobs import FeaturesRun
+
+__all__ = [
+    "UpsegGroup",
+    "console",
+    "err_console",
+    "fail",
+    "instant_option",
+    "one_line",
+    "print_problems",
+    "quiet_mlflow",
+    "report_error",
+    "report_features_run",
+    "validation_table",
+]
 
 # soft_wrap: a path or a message stays on one line, whatever the terminal width.
 # Piped or logged output (a scheduler, `make`) has no terminal width; use a wide one.
@@ -22,14 +53,48 @@ console = Console(soft_wrap=True, width=_WIDTH)
 err_console = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 
-def fail(message: str, *, code: int = 1) -> typer.Exit:
-    """Print an error to stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+def one_line(message: str) -> str:
+    """``message`` with every run of whitespace, newlines included, as one space."""
+    return " ".join(message.split())
 
 
-def instant_option(value: str | None, option: str):
+def report_error(error: UpsegError) -> int:
+    """Print ``error`` as ``error: <message>`` on one line of stderr; return its exit code."""
+    err_console.print(f"[bold red]error:[/] {escape(one_line(str(error)))}", highlight=False)
+    return int(getattr(error, "exit_code", 1))
+
+
+class UpsegGroup(TyperGroup):
+    """The root command: every :class:`UpsegError` below it ends as one line and an exit code.
+
+    Sub-apps added with ``add_typer`` run inside this group's :meth:`invoke`,
+    so one handler covers every command, from the console script, ``python -m
+    upseg`` and ``typer.testing.CliRunner`` alike.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; an :class:`UpsegError` becomes its message and exit code."""
+        try:
+            return super().invoke(ctx)
+        except UpsegError as error:
+            raise typer.Exit(report_error(error)) from None
+
+
+def fail(message: str, *, code: int = 1) -> UpsegError:
+    """The error to raise for a condition a command checks itself; the handler prints it.
+
+    ``code`` 2 marks a bad option the command checked itself (click's own usage
+    errors already exit 2).
+    """
+    error = UpsegError(message)
+    error.exit_code = code
+    return error
+
+
+def instant_option(value: str | None, option: str) -> pd.Timestamp | None:
     """Parse a date option, or raise Typer's usage error naming the option."""
+    from upseg.pipelines.jobs import parse_instant
+
     if value is None:
         return None
     try:
@@ -40,6 +105,8 @@ def instant_option(value: str | None, option: str):
 
 def validation_table(result: ValidationResult) -> Table:
     """Per-table counts that reconcile: read = accepted + quarantined."""
+    from rich.table import Table
+
     table = Table(title="Validation", title_justify="left")
     for column in ("table", "file", "rows read", "accepted", "quarantined", "reconciles"):
         table.add_column(column, justify="right" if column not in ("table", "file") else "left")
@@ -71,6 +138,8 @@ def report_features_run(run: FeaturesRun) -> None:
 
 def print_problems(result: ValidationResult) -> None:
     """List every problem with a few offending rows, on stderr."""
+    from upseg.features.validation import format_problems
+
     if result.problems:
         err_console.print(format_problems(result.problems), highlight=False, markup=False)
 

@@ -2,7 +2,8 @@
 
 Exit status: 0 when the results and report are written; 1 when the input
 cannot be analysed (or, with ``--fail-on-srm``, when the arm counts fail the
-sample-ratio test); 2 for a bad option.
+sample-ratio test); 2 for a bad option. The errors end in
+:class:`upseg.pipelines._console.UpsegGroup`.
 """
 
 from __future__ import annotations
@@ -170,10 +171,7 @@ def analyze(
     """Measure the lift of each arm, overall and per segment, and write the report."""
     if ctx.invoked_subcommand is not None:
         return
-    from upseg.experiments.analysis import AnalysisError, AnalysisSettings
-    from upseg.experiments.data import ExperimentInputError
-    from upseg.features.sources import DataSourceError
-    from upseg.features.validation import DataValidationError
+    from upseg.experiments.analysis import AnalysisSettings
     from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
 
     problems = _mode_problems(data, campaign, table, treatment, control, outcome)
@@ -210,15 +208,8 @@ def analyze(
         quarantine_dir=quarantine,
         title=title,
     )
-    try:
-        with console.status("Analysing…") as status:
-            run = run_analysis(settings, on_stage=lambda m: status.update(f"{m}…"))
-    except (ExperimentInputError, AnalysisError, DataSourceError, ValueError) as exc:
-        raise fail(" ".join(str(exc).split())) from None
-    except DataValidationError:
-        raise fail(
-            f"the data in {data} is unusable; run `upseg validate --data {data}` for the list."
-        ) from None
+    with console.status("Analysing…") as status:
+        run = run_analysis(settings, on_stage=lambda m: status.update(f"{m}…"))
     flagged = _report(run)
     if flagged and fail_on_srm:
         raise typer.Exit(1)
@@ -325,8 +316,8 @@ def power(
     absolute = mde * baseline if relative else mde
     try:
         size = sample_size_proportions(baseline, absolute, alpha=alpha, power=power, ratio=ratio)
-    except ValueError as exc:
-        raise fail(" ".join(str(exc).split()), code=2) from None
+    except ValueError as exc:  # the statistics check their arguments: here, the options
+        raise fail(str(exc), code=2) from None
     console.print(
         f"To detect {100 * baseline:.3g}% → {100 * (baseline + absolute):.3g}% "
         f"({100 * absolute:+.3g} points, {100 * absolute / baseline:+.3g}% relative) "

@@ -21,6 +21,7 @@ import pandas as pd
 from upseg.experiments.analysis import RESULT_COLUMNS, AnalysisSettings, analyze
 from upseg.experiments.data import (
     Experiment,
+    ExperimentInputError,
     campaign_experiment,
     read_table,
     table_experiment,
@@ -112,14 +113,16 @@ def _restricted(experiment: Experiment, settings: AnalyzeSettings) -> Experiment
     if settings.outcomes:
         unknown = [o for o in settings.outcomes if o not in experiment.outcomes]
         if unknown:
-            raise ValueError(
+            raise ExperimentInputError(
                 f"--outcome {unknown}: a campaign's outcomes are {list(experiment.outcomes)}."
             )
         outcomes = tuple(settings.outcomes)
     covariates = experiment.covariates if settings.cuped is None else dict(settings.cuped)
     missing = [c for c in covariates.values() if c not in experiment.frame.columns]
     if missing:
-        raise ValueError(f"--cuped names column(s) {missing} that the campaign's customers lack.")
+        raise ExperimentInputError(
+            f"--cuped names column(s) {missing} that the campaign's customers lack."
+        )
     return replace(
         experiment,
         outcomes=outcomes,

@@ -1,4 +1,11 @@
-"""The ``upseg`` command line: one Typer app per area, composed here."""
+"""The ``upseg`` command line: one Typer app per area, composed here.
+
+Errors end in one place, :class:`~upseg.pipelines._console.UpsegGroup`: an
+:class:`~upseg.errors.UpsegError` becomes ``error: <message>`` on stderr and exit
+1 (2 for a bad configuration), click's usage errors exit 2, anything else is a
+bug and keeps its traceback. The command modules import pandas, ibis, MLflow and
+the models only inside their commands, so ``upseg --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +21,12 @@ from upseg.pipelines import (
     score_cli,
     train_cli,
 )
+from upseg.pipelines._console import UpsegGroup
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    cls=UpsegGroup,
     name="upseg",
     help=(
         "Predictive and uplift segmentation of e-mail marketing audiences.\n\n"

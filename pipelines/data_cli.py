@@ -6,23 +6,21 @@ import json
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from upseg.features.sources import DataSourceError, connect
-from upseg.features.validation import DataValidationError, ValidationResult, write_quarantine
-from upseg.pipelines import jobs
 from upseg.pipelines._console import (
     console,
-    err_console,
     fail,
     instant_option,
     print_problems,
     report_features_run,
     validation_table,
 )
-from upseg.synthetic import generate_world, write_world
+
+if TYPE_CHECKING:
+    from upseg.features.validation import ValidationResult
 
 app = typer.Typer()
 
@@ -47,6 +45,8 @@ def generate(
     (a past randomized campaign with a control arm), plus truth.parquet with
     each customer's true treatment effects and churn, for evaluation only.
     """
+    from upseg.synthetic import generate_world, write_world
+
     started = time.perf_counter()
     with console.status(f"Generating {customers:,} customers…"):
         world = generate_world(customers, seed=seed)
@@ -76,16 +76,17 @@ def validate(
     examples. Exits 1 when the data is unusable: a missing table or column, or
     bad rows without --quarantine.
     """
+    from upseg.features.sources import connect
+    from upseg.features.validation import write_quarantine
+    from upseg.pipelines import jobs
+
     cutoff = instant_option(as_of, "--as-of")
     label = f"--as-of {as_of}" if as_of else "the current time"
-    try:
-        with console.status(f"Validating {data}…"):
-            result = jobs.check_source(data, con=connect(), not_after=cutoff, not_after_label=label)
-            written = {}
-            if quarantine is not None and result.schema_ok:
-                written = write_quarantine(result, quarantine)
-    except DataSourceError as exc:
-        raise fail(str(exc)) from None
+    with console.status(f"Validating {data}…"):
+        result = jobs.check_source(data, con=connect(), not_after=cutoff, not_after_label=label)
+        written = {}
+        if quarantine is not None and result.schema_ok:
+            written = write_quarantine(result, quarantine)
     usable = result.schema_ok and (quarantine is not None or result.rows_ok)
     if as_json:
         typer.echo(json.dumps(_report(result, written, usable), indent=2))
@@ -152,25 +153,18 @@ def features(
     RFM scores and segment, lifecycle stage and customer attributes; the
     columns are listed in docs/features.md. The data is validated first.
     """
+    from upseg.pipelines import jobs
+
     cutoff = instant_option(as_of, "--as-of")
-    try:
-        with console.status(f"Validating {data} and building features as of {as_of}…"):
-            run = jobs.run_features(
-                data,
-                cutoff,
-                out,
-                quarantine_dir=quarantine,
-                threads=threads,
-                memory_limit=memory_limit,
-            )
-    except DataSourceError as exc:
-        raise fail(str(exc)) from None
-    except DataValidationError as exc:
-        err_console.print(str(exc), highlight=False, markup=False)
-        raise fail(
-            f"the data in {data} is unusable as it is; rerun with --quarantine DIR "
-            "to set bad rows aside, or fix the problems above."
-        ) from None
+    with console.status(f"Validating {data} and building features as of {as_of}…"):
+        run = jobs.run_features(
+            data,
+            cutoff,
+            out,
+            quarantine_dir=quarantine,
+            threads=threads,
+            memory_limit=memory_limit,
+        )
     console.print(validation_table(run.source.result))
     print_problems(run.source.result)
     report_features_run(run)

@@ -7,9 +7,6 @@ from typing import Annotated
 
 import typer
 
-from upseg.features.cdnow import cdnow_tables, read_cdnow, write_tables
-from upseg.features.sources import DataSourceError, connect
-from upseg.pipelines import jobs
 from upseg.pipelines._console import console, fail, print_problems, validation_table
 
 app = typer.Typer()
@@ -40,13 +37,14 @@ def cdnow(
     e-mail, since CDNOW has no consent data (docs/cdnow.md). The output is
     validated like `upseg validate` does.
     """
-    try:
-        with console.status(f"Reading {path}…"):
-            transactions = read_cdnow(path)
-            tables = cdnow_tables(transactions)
-            paths = write_tables(tables, out)
-    except (ValueError, OSError) as exc:  # a malformed file, or an output directory in use
-        raise fail(str(exc)) from None
+    from upseg.features.cdnow import cdnow_tables, read_cdnow, write_tables
+    from upseg.features.sources import connect
+    from upseg.pipelines import jobs
+
+    with console.status(f"Reading {path}…"):
+        transactions = read_cdnow(path)  # a malformed file is a DataSourceError
+        tables = cdnow_tables(transactions)
+        paths = write_tables(tables, out)  # so is an output directory in use
     for name, written in paths.items():
         console.print(f"  {name:<10} {len(tables[name]):>8,} rows  {written}")
     first, last = transactions["date"].min(), transactions["date"].max()
@@ -54,11 +52,8 @@ def cdnow(
         f"{len(transactions):,} purchases from {first.date()} to {last.date()}, "
         f"${transactions['dollar_value'].sum():,.2f} in total, written to {out}"
     )
-    try:
-        with console.status(f"Validating {out}…"):
-            result = jobs.check_source(out, con=connect())
-    except DataSourceError as exc:
-        raise fail(str(exc)) from None
+    with console.status(f"Validating {out}…"):
+        result = jobs.check_source(out, con=connect())
     console.print(validation_table(result))
     print_problems(result)
     if not (result.schema_ok and result.rows_ok):

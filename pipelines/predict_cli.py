@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
+from upseg.errors import UpsegError
 from upseg.pipelines._console import console, fail, quiet_mlflow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["TableMismatchError", "app", "uplift_scores"]
 
 app = typer.Typer()
 predict_app = typer.Typer(help="Score customers with a registered model.", no_args_is_help=True)
@@ -18,7 +23,11 @@ app.add_typer(predict_app, name="predict")
 DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
 
 
-def uplift_scores(model, table: pd.DataFrame) -> pd.DataFrame:
+class TableMismatchError(UpsegError, ValueError):
+    """The table's columns do not match the model's features."""
+
+
+def uplift_scores(model: Any, table: pd.DataFrame) -> pd.DataFrame:
     """The id (or row number), ``uplift``, ``best_variant`` and ``uplift_<variant>`` per row.
 
     Treatment and outcome columns the model was trained beside are ignored;
@@ -27,9 +36,11 @@ def uplift_scores(model, table: pd.DataFrame) -> pd.DataFrame:
 
     Raises
     ------
-    ValueError
-        Naming the missing or unknown columns.
+    TableMismatchError
+        A ``ValueError`` naming the missing or unknown columns.
     """
+    import pandas as pd
+
     known = dict(getattr(model, "columns_", {}))
     features = list(model.feature_names_in_)
     ignorable = {known.get("id"), known.get("arm"), *known.get("outcomes", [])} - {None}
@@ -41,7 +52,7 @@ def uplift_scores(model, table: pd.DataFrame) -> pd.DataFrame:
             parts.append(f"lacks the model's feature column(s) {missing}")
         if unknown:
             parts.append(f"has column(s) the model was not trained on {unknown}")
-        raise ValueError(
+        raise TableMismatchError(
             "The table does not match the model: it " + " and ".join(parts) + f". The model "
             f"reads {features}" + (f" and ignores {sorted(ignorable)}" if ignorable else "") + "."
         )
@@ -77,14 +88,13 @@ def predict_uplift(
     """
     import mlflow
 
+    from upseg.experiments.data import read_table
     from upseg.models.tracking import tracking_uri
     from upseg.pipelines.jobs import write_atomically
 
     if out.suffix not in (".parquet", ".csv"):
         raise fail(f"--out must end in .parquet or .csv; got {out.name!r}.")
-    if not table.exists():
-        raise fail(f"--table {table}: no such file.")
-    frame = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
+    frame = read_table(table)  # a missing or unreadable file is an ExperimentInputError
     quiet_mlflow()
     uri = tracking_uri(workdir)
     mlflow.set_tracking_uri(uri)
@@ -95,10 +105,7 @@ def predict_uplift(
         raise fail(f"cannot load --model {model} from {uri}: {exc}") from None
     if not hasattr(loaded, "predict_frame"):
         raise fail(f"--model {model} is not an uplift model.")
-    try:
-        scores = uplift_scores(loaded, frame)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    scores = uplift_scores(loaded, frame)
     write = (
         (lambda tmp: scores.to_parquet(tmp, index=False))
         if out.suffix == ".parquet"

@@ -5,7 +5,8 @@ unchanged and the report is written (a model held back by its gate is a
 success: the champion stays); 1 with a one-line reason when the job could not
 run (bad data, unreachable tracking) or a model could not be trained (too little
 data for it: the others are still trained, and the report says why); 2 for a
-bad option or configuration.
+bad option or configuration. The errors end in
+:class:`upseg.pipelines._console.UpsegGroup`.
 """
 
 from __future__ import annotations
@@ -34,30 +35,15 @@ def retrain(
     already trained from the same data, settings and code is not trained again,
     so a rerun for the same month changes nothing in the registry.
     """
-    from upseg.features.sources import DataSourceError
-    from upseg.features.validation import DataValidationError
-    from upseg.models.dataset import TrainingDataError
-    from upseg.models.tracking import TrackingUnavailable, ui_command
-    from upseg.models.uplift.data import ExperimentError
-    from upseg.pipelines.config import ConfigError, load_config
+    from upseg.models.tracking import ui_command
+    from upseg.pipelines.config import load_config
     from upseg.pipelines.retrain_job import run_retrain
 
     when = instant_option(as_of, "--as-of")
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        raise fail(str(exc), code=2) from None
+    cfg = load_config(config)  # a ConfigError exits 2
     quiet_mlflow()
-    try:
-        with console.status("Retraining…") as status:
-            run = run_retrain(cfg, when, on_stage=lambda m: status.update(f"{m}…"))
-    except (TrackingUnavailable, DataSourceError, TrainingDataError, ExperimentError) as exc:
-        raise fail(" ".join(str(exc).split())) from None
-    except DataValidationError:
-        raise fail(
-            f"the data in {cfg.data.path} is unusable; run `upseg validate --data "
-            f"{cfg.data.path}` for the list."
-        ) from None
+    with console.status("Retraining…") as status:
+        run = run_retrain(cfg, when, on_stage=lambda m: status.update(f"{m}…"))
     table = Table(title=f"Retraining as of {when:%Y-%m-%d}", title_justify="left")
     for column in ("model", "status", "version", "promoted", "why"):
         table.add_column(column)

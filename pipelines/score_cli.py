@@ -2,7 +2,8 @@
 
 Exit status for schedulers: 0 success; 1 with a one-line reason on stderr when
 the run cannot be trusted (no champion, model/feature mismatch, unusable data,
-drift above the limit, counts that do not reconcile); 2 for a bad option.
+drift above the limit, counts that do not reconcile); 2 for a bad option or
+configuration. The errors end in :class:`upseg.pipelines._console.UpsegGroup`.
 """
 
 import os

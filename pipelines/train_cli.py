@@ -2,28 +2,21 @@
 
 No ``from __future__ import annotations`` here: the option help texts are built
 per task inside a closure, and Typer must evaluate them there.
-Heavy modules (MLflow, LightGBM, Optuna) load only when a command runs, so
-``upseg --help`` stays quick.
+Heavy modules (the engine, MLflow, LightGBM, Optuna) load only when a command
+runs, so ``upseg --help`` stays quick: the help below names the tasks and the
+gate's metrics from :data:`TASK_HELP` and :data:`GATE_METRICS`, which
+tests/pipelines/test_cli.py checks against ``models.dataset.TASKS`` and
+``models.evaluation.METRIC_DIRECTIONS``.
 """
 
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 
-from upseg.features.sources import DataSourceError
-from upseg.features.validation import DataValidationError
-from upseg.models.dataset import TASKS, TrainingDataError
-from upseg.models.evaluation import METRIC_DIRECTIONS
-from upseg.pipelines._console import (
-    console,
-    err_console,
-    fail,
-    instant_option,
-    quiet_mlflow,
-)
+from upseg.pipelines._console import console, fail, instant_option, quiet_mlflow
 from upseg.pipelines._reports import report_training_run, report_uplift_run
 
 app = typer.Typer()
@@ -36,7 +29,35 @@ app.add_typer(train_app, name="train")
 #: Working directory of the embedded tracking store and the Optuna studies.
 DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
 
-Metric = StrEnum("Metric", {name: name for name in METRIC_DIRECTIONS})
+
+class TaskHelp(NamedTuple):
+    """What ``upseg train <task> --help`` says of a task of ``models.dataset.TASKS``."""
+
+    description: str
+    default_horizon_days: int
+
+
+#: The help of each predictive task, as ``models.dataset.TASKS`` defines it (a test checks).
+TASK_HELP: dict[str, TaskHelp] = {
+    "churn": TaskHelp(
+        "an active customer (an order in the past 365 days) orders nothing in the horizon", 90
+    ),
+    "propensity": TaskHelp("the customer completes an order in the horizon", 30),
+}
+
+#: The metrics the champion gate may compare: ``models.evaluation.METRIC_DIRECTIONS`` (tested).
+GATE_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "lift_10",
+    "capture_10",
+    "lift_20",
+    "capture_20",
+)
+
+Metric = StrEnum("Metric", {name: name for name in GATE_METRICS})
 
 
 class Calibration(StrEnum):
@@ -58,7 +79,7 @@ def _train(task: str):
             int | None,
             typer.Option(
                 min=1,
-                help=f"Label window in days (default {TASKS[task].default_horizon_days}).",
+                help=f"Label window in days (default {TASK_HELP[task].default_horizon_days}).",
             ),
         ] = None,
         snapshots: Annotated[
@@ -102,7 +123,7 @@ def _train(task: str):
             Path | None, typer.Option(help="Set bad rows aside here instead of refusing.")
         ] = None,
     ) -> None:
-        from upseg.models.tracking import TrackingUnavailable, tracking_uri
+        from upseg.models.tracking import tracking_uri
         from upseg.pipelines.train_job import TrainSettings, run_training
 
         uri = tracking_uri(workdir)
@@ -124,21 +145,12 @@ def _train(task: str):
             quarantine_dir=quarantine,
         )
         quiet_mlflow()
-        try:
-            with console.status(f"Training {task}…") as status:
-                run = run_training(settings, on_stage=lambda m: status.update(f"{m}…"))
-        except (TrackingUnavailable, DataSourceError, TrainingDataError) as exc:
-            raise fail(str(exc)) from None
-        except DataValidationError as exc:
-            err_console.print(str(exc), highlight=False, markup=False)
-            raise fail(
-                f"the data in {data} is unusable as it is; rerun with --quarantine DIR "
-                "to set bad rows aside, or fix the problems above."
-            ) from None
+        with console.status(f"Training {task}…") as status:
+            run = run_training(settings, on_stage=lambda m: status.update(f"{m}…"))
         report_training_run(run, uri)
 
     command.__doc__ = (
-        f"Train the {task} model: {TASKS[task].description}.\n\n"
+        f"Train the {task} model: {TASK_HELP[task].description}.\n\n"
         "Stacks monthly snapshots, holds out the --as-of snapshot (out of time), tunes "
         "LightGBM with Optuna, calibrates on held-out rows, compares with a recency-only "
         f"baseline, logs everything to MLflow and registers a version of {task!r}: it "
@@ -147,7 +159,7 @@ def _train(task: str):
     return command
 
 
-for _task in TASKS:
+for _task in TASK_HELP:
     train_app.command(_task)(_train(_task))
 
 
@@ -222,8 +234,7 @@ def uplift(
     bootstrap interval, uplift@k and deciles. The version becomes @champion only
     if it beats random targeting and the current champion on those customers.
     """
-    from upseg.models.tracking import TrackingUnavailable, tracking_uri
-    from upseg.models.uplift.data import ExperimentError
+    from upseg.models.tracking import tracking_uri
     from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
 
     if (data is None) == (table is None):
@@ -254,12 +265,6 @@ def uplift(
         promote=promote,
     )
     quiet_mlflow()
-    try:
-        with console.status("Training uplift…") as status:
-            run = run_uplift(settings, on_stage=lambda m: status.update(f"{m}…"))
-    except (TrackingUnavailable, DataSourceError, ExperimentError) as exc:
-        raise fail(str(exc)) from None
-    except DataValidationError as exc:
-        err_console.print(str(exc), highlight=False, markup=False)
-        raise fail(f"the data in {data} is unusable as it is; fix the problems above.") from None
+    with console.status("Training uplift…") as status:
+        run = run_uplift(settings, on_stage=lambda m: status.update(f"{m}…"))
     report_uplift_run(run, uri)

@@ -27,6 +27,8 @@ class ConfigError(UpsegError, ValueError):
         One line per problem, each starting with the dotted key it concerns.
     """
 
+    exit_code = 2  # a bad configuration is a usage error, like a bad option
+
     def __init__(self, path: Path, problems: list[str]):
         self.path = Path(path)
         self.problems = tuple(problems)
