@@ -1,14 +1,32 @@
 """The batch scorer: champions from the registry → scores, reasons → policy → audience."""
 
-from upseg.serving.policy import (
-    Policy,
-    PolicyError,
-    assign_segments,
-    load_policy,
-    parse_policy,
-    policy_digest,
-    vip_cut,
-)
+from typing import TYPE_CHECKING
+
+from upseg._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from upseg.serving.policy import (
+        Policy,
+        PolicyError,
+        assign_segments,
+        load_policy,
+        parse_policy,
+        policy_digest,
+        vip_cut,
+    )
+
+# Each name imports its submodule on first access (PEP 562), so importing one
+# submodule of this package does not import the others.
+_EXPORTS = {
+    "Policy": "policy",
+    "PolicyError": "policy",
+    "assign_segments": "policy",
+    "load_policy": "policy",
+    "parse_policy": "policy",
+    "policy_digest": "policy",
+    "vip_cut": "policy",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "Policy",

@@ -19,20 +19,45 @@ look for every number of the results exactly as the page shows it:
 - p-values below 0.001 show as ``<0.001``, others with three significant digits.
 """
 
-from upseg.experiments.report.format import (
-    DASH,
-    format_ci,
-    format_count,
-    format_float,
-    format_lift,
-    format_p,
-    format_roi,
-    format_share,
-    format_value,
-    is_missing,
-)
-from upseg.experiments.report.page import render_report, write_report
-from upseg.experiments.report.payload import RESULT_KEYS, ReportPayloadError
+from typing import TYPE_CHECKING
+
+from upseg._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from upseg.experiments.report.format import (
+        DASH,
+        format_ci,
+        format_count,
+        format_float,
+        format_lift,
+        format_p,
+        format_roi,
+        format_share,
+        format_value,
+        is_missing,
+    )
+    from upseg.experiments.report.page import render_report, write_report
+    from upseg.experiments.report.payload import RESULT_KEYS, ReportPayloadError
+
+# Each name imports its submodule on first access (PEP 562), so importing one
+# submodule of this package does not import the others.
+_EXPORTS = {
+    "DASH": "format",
+    "format_ci": "format",
+    "format_count": "format",
+    "format_float": "format",
+    "format_lift": "format",
+    "format_p": "format",
+    "format_roi": "format",
+    "format_share": "format",
+    "format_value": "format",
+    "is_missing": "format",
+    "render_report": "page",
+    "write_report": "page",
+    "RESULT_KEYS": "payload",
+    "ReportPayloadError": "payload",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "DASH",

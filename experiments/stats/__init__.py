@@ -44,18 +44,45 @@ References
    2nd ed., ch. 6 (the arcsine effect size h).
 """
 
-from upseg.experiments.stats.bootstrap import bootstrap_diff_ci
-from upseg.experiments.stats.cuped import Cuped, cuped
-from upseg.experiments.stats.lifts import Lift, mean_lift, proportion_lift
-from upseg.experiments.stats.multiplicity import CORRECTIONS, adjust_p_values
-from upseg.experiments.stats.power import (
-    SampleSize,
-    mde_means,
-    mde_proportion,
-    roi,
-    sample_size_proportions,
-)
-from upseg.experiments.stats.srm import SRM_THRESHOLD, Srm, srm_test
+from typing import TYPE_CHECKING
+
+from upseg._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from upseg.experiments.stats.bootstrap import bootstrap_diff_ci
+    from upseg.experiments.stats.cuped import Cuped, cuped
+    from upseg.experiments.stats.lifts import Lift, mean_lift, proportion_lift
+    from upseg.experiments.stats.multiplicity import CORRECTIONS, adjust_p_values
+    from upseg.experiments.stats.power import (
+        SampleSize,
+        mde_means,
+        mde_proportion,
+        roi,
+        sample_size_proportions,
+    )
+    from upseg.experiments.stats.srm import SRM_THRESHOLD, Srm, srm_test
+
+# Each name imports its submodule on first access (PEP 562), so importing one
+# submodule of this package does not import the others.
+_EXPORTS = {
+    "bootstrap_diff_ci": "bootstrap",
+    "Cuped": "cuped",
+    "cuped": "cuped",
+    "Lift": "lifts",
+    "mean_lift": "lifts",
+    "proportion_lift": "lifts",
+    "CORRECTIONS": "multiplicity",
+    "adjust_p_values": "multiplicity",
+    "SampleSize": "power",
+    "mde_means": "power",
+    "mde_proportion": "power",
+    "roi": "power",
+    "sample_size_proportions": "power",
+    "SRM_THRESHOLD": "srm",
+    "Srm": "srm",
+    "srm_test": "srm",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "CORRECTIONS",
