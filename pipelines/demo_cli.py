@@ -12,19 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
-import yaml
 
-from upseg.pipelines._console import console, err_console, quiet_mlflow
+from upseg.pipelines._console import console, err_console, instant_option, quiet_mlflow
 from upseg.pipelines._reports import report_scoring_run
 
 app = typer.Typer()
 
 #: Training cutoff: the churn label needs 90 days of data after it.
 DEMO_AS_OF = "2026-04-01"
-#: The demo scores and sends a new campaign after the world's June experiment.
-DEMO_SCORE_AS_OF = pd.Timestamp("2026-06-20", tz="UTC")
+#: The demo scores and sends a new campaign after the world's June experiment (UTC).
+DEMO_SCORE_AS_OF = "2026-06-20"
 #: The demo campaign's cost of one e-mail, for the ROI in the report.
 DEMO_COST_PER_SEND = 0.05
 
@@ -77,6 +75,9 @@ def demo(
     Models are tracked in a SQLite MLflow store inside --out, unless
     MLFLOW_TRACKING_URI points elsewhere.
     """
+    import pandas as pd
+    import yaml
+
     from upseg.experiments.analysis import AnalysisSettings
     from upseg.models.tracking import ui_command
     from upseg.pipelines import jobs
@@ -86,7 +87,8 @@ def demo(
     from upseg.pipelines.score_job import ScoreSettings, run_scoring
     from upseg.synthetic import generate_world, simulate_campaign, write_world
 
-    cutoff = jobs.parse_instant(as_of, option="--as-of")
+    cutoff = instant_option(as_of, "--as-of")
+    score_as_of = pd.Timestamp(DEMO_SCORE_AS_OF, tz="UTC")
     data = out / "data"
     with console.status(f"1/5 generating a world of {customers:,} customers…"):
         write_world(generate_world(customers, seed=seed), data)
@@ -113,13 +115,13 @@ def demo(
             highlight=False,
         )
     scoring = cfg.scoring
-    audience_path = cfg.scoring_out(DEMO_SCORE_AS_OF)
-    campaign = cfg.scoring_campaign(DEMO_SCORE_AS_OF)
+    audience_path = cfg.scoring_out(score_as_of)
+    campaign = cfg.scoring_campaign(score_as_of)
     with console.status("3/5 scoring…") as status:
         scored = run_scoring(
             ScoreSettings(
                 data_dir=data,
-                as_of=DEMO_SCORE_AS_OF,
+                as_of=score_as_of,
                 campaign=campaign,
                 out=audience_path,
                 tracking_uri=cfg.tracking_uri(),
@@ -138,10 +140,10 @@ def demo(
         outcomes = simulate_campaign(
             pd.read_parquet(data / "truth.parquet"),
             audience,
-            assigned_at=DEMO_SCORE_AS_OF,
+            assigned_at=score_as_of,
             seed=seed,
         )
-        features = jobs.run_features(data, DEMO_SCORE_AS_OF, out / "features_scored.parquet")
+        features = jobs.run_features(data, score_as_of, out / "features_scored.parquet")
         pre = pd.read_parquet(
             features.out, columns=["customer_id", "monetary_365d", "rfm_segment", "lifecycle_stage"]
         )

@@ -96,22 +96,15 @@ def score(
     reasons and an action (send, holdout, suppress or skip), written atomically,
     with a JSON run summary beside it and a scoring run in MLflow.
     """
-    from upseg.features.sources import DataSourceError
-    from upseg.features.validation import DataValidationError
-    from upseg.models.tracking import TrackingUnavailable, tracking_uri
+    from upseg.models.tracking import tracking_uri
     from upseg.pipelines.score_job import ScoreSettings, run_scoring
-    from upseg.serving.champions import ScoringError
-    from upseg.serving.policy import PolicyError
 
     when = instant_option(as_of, "--as-of")
     uri = None
     if config is not None:
-        from upseg.pipelines.config import ConfigError, load_config
+        from upseg.pipelines.config import load_config
 
-        try:
-            cfg = load_config(config)
-        except ConfigError as exc:
-            raise fail(str(exc), code=2) from None
+        cfg = load_config(config)  # a ConfigError exits 2
         scoring = cfg.scoring
         data = data or Path(cfg.data.path)
         campaign = campaign or cfg.scoring_campaign(when)
@@ -160,13 +153,6 @@ def score(
         reasons=reasons,
     )
     quiet_mlflow()
-    try:
-        with console.status("Scoring…") as status:
-            run = run_scoring(settings, on_stage=lambda m: status.update(f"{m}…"))
-    except (ScoringError, PolicyError, TrackingUnavailable, DataSourceError, ValueError) as exc:
-        raise fail(" ".join(str(exc).split())) from None
-    except DataValidationError:
-        raise fail(
-            f"the data in {data} is unusable; run `upseg validate --data {data}` for the list."
-        ) from None
+    with console.status("Scoring…") as status:
+        run = run_scoring(settings, on_stage=lambda m: status.update(f"{m}…"))
     report_scoring_run(run)
