@@ -1,7 +1,9 @@
-"""Shared fixtures: tiny hand-made data sources written to real files."""
+"""Shared fixtures: tiny hand-made data sources written to real files, and the shared data."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +15,43 @@ from upseg.pipelines.jobs import load_source
 from upseg.synthetic import generate_world, write_world
 
 NOW = pd.Timestamp("2026-11-01", tz="UTC")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """The public data sets: ``$UPSEG_SHARED_DATA``, by default ``shared/data`` beside the repo."""
+    return Path(os.environ.get("UPSEG_SHARED_DATA") or REPO.parent / "shared" / "data")
+
+
+#: Where the Hillstrom e-mail experiment is, for tests that name it at collection time;
+#: a test that reads it also asks for the :func:`shared_data` fixture.
+HILLSTROM = shared_data_dir() / "hillstrom.csv"
+
+
+def shared_file(name: str) -> Path:
+    """A file of :func:`shared_data_dir`; skips the test when it is absent, fails under CI.
+
+    CI (``CI`` set) always has the shared data beside the clone, so a missing file
+    there is a broken setup, not a reason to pass quietly.
+    """
+    path = shared_data_dir() / name
+    if not path.is_file():
+        message = (
+            f"{path} not found; set UPSEG_SHARED_DATA to the folder holding hillstrom.csv, "
+            "CDNOW_master.txt and CDNOW_sample.txt"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set, so the shared data must be there)", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Callable[[str], Path]:
+    """``shared_data("hillstrom.csv")``: a shared data file's path (see :func:`shared_file`)."""
+    return shared_file
+
 
 #: Holdout cutoff of the model tests; the synthetic world runs to 2026-07-01.
 AS_OF = pd.Timestamp("2026-04-01", tz="UTC")

@@ -27,13 +27,11 @@ from upseg.experiments.data import (
 )
 from upseg.experiments.targeting import SEND_VS_HOLDOUT, targeting
 
-HILLSTROM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom.csv"
-
 
 @pytest.fixture(scope="module")
-def hillstrom():
+def hillstrom(shared_data):
     return table_experiment(
-        HILLSTROM,
+        shared_data("hillstrom.csv"),
         treatment="segment",
         control="No E-Mail",
         outcomes=["visit", "conversion", "spend"],

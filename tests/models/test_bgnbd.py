@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,19 +11,10 @@ from scipy import integrate, stats
 
 from upseg.models.bgnbd import BetaGeoModel, _log_likelihood_and_gradient, rfm_summary
 
-REPO = Path(__file__).resolve().parents[2]
 # Fader, Hardie & Lee (2005), table 1 and text: 39-week calibration of the 1/10 sample.
 PAPER = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PAPER_LOG_LIKELIHOOD = -9582.4
 TRUTH = {"r": 0.5, "alpha": 6.0, "a": 0.7, "b": 2.5}
-
-
-def shared_data(name: str) -> Path:
-    """A file of the shared data folder (``$UPSEG_SHARED_DATA``, default ``../shared/data``)."""
-    path = Path(os.environ.get("UPSEG_SHARED_DATA", REPO.parent / "shared" / "data")) / name
-    if not path.exists():
-        pytest.skip(f"{path} not found; set UPSEG_SHARED_DATA to the shared data folder")
-    return path
 
 
 def model_with(params: dict[str, float]) -> BetaGeoModel:
@@ -61,7 +50,7 @@ def simulate(
 
 
 @pytest.fixture(scope="module")
-def cdnow_sample() -> pd.DataFrame:
+def cdnow_sample(shared_data) -> pd.DataFrame:
     frame = pd.read_csv(
         shared_data("CDNOW_sample.txt"),
         sep=r"\s+",

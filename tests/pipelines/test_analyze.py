@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,14 +11,20 @@ import pytest
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from upseg.experiments.analysis import RESULT_COLUMNS
+from tests.conftest import HILLSTROM
 from tests.pipelines._invoke import invoke
+from upseg.experiments.analysis import RESULT_COLUMNS
 
-HILLSTROM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom.csv"
+
+@pytest.fixture
+def hillstrom(shared_data):
+    """The Hillstrom file, for the tests that read it: skipped without it, failed under CI."""
+    return shared_data("hillstrom.csv")
 
 
 @pytest.fixture(scope="module")
-def hillstrom_run(tmp_path_factory):
+def hillstrom_run(tmp_path_factory, shared_data):
+    shared_data("hillstrom.csv")
     out = tmp_path_factory.mktemp("hillstrom")
     result = invoke(
         "analyze",
@@ -188,7 +193,7 @@ def test_bad_options_exit_2_naming_the_option(args, message):
         ),
     ],
 )
-def test_bad_input_exits_1_with_the_reason(tmp_path, args, message):
+def test_bad_input_exits_1_with_the_reason(hillstrom, tmp_path, args, message):
     base = {"--treatment": "segment", "--control": "No E-Mail", "--outcome": "visit"}
     for key, value in zip(args[::2], args[1::2], strict=True):
         base[key] = value
@@ -199,8 +204,8 @@ def test_bad_input_exits_1_with_the_reason(tmp_path, args, message):
     assert not (tmp_path / "results.csv").exists()
 
 
-def test_sample_ratio_mismatch_fails_when_asked(tmp_path):
-    frame = pd.read_csv(HILLSTROM)
+def test_sample_ratio_mismatch_fails_when_asked(hillstrom, tmp_path):
+    frame = pd.read_csv(hillstrom)
     frame = frame.drop(index=frame.index[frame.segment == "Mens E-Mail"][:1500])
     path = tmp_path / "skewed.csv"
     frame.to_csv(path, index=False)

@@ -1,15 +1,27 @@
-"""The `upseg` commands as a user runs them: exit codes and what they print."""
+"""The `upseg` commands as a user runs them: exit codes, what they print, how fast they answer."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
+import typer
+import yaml
+from typer.main import get_command
 
 from tests.conftest import write_source
 from tests.features.test_validation import good_tables
-from tests.pipelines._invoke import invoke
+from tests.pipelines._invoke import invoke, invoke_app
+from upseg.errors import UpsegError
+from upseg.pipelines._console import UpsegGroup, fail
+from upseg.pipelines.cli import app
+
+#: What ``upseg --help`` must not load: each costs up to seconds at every start.
+HEAVY = ("pandas", "ibis", "mlflow", "lightgbm", "sklearn", "shap", "duckdb", "optuna", "scipy")
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +32,156 @@ def world_dir(tmp_path_factory):
     return out
 
 
-def test_help_lists_the_commands():
+def test_the_app_has_every_command():
+    # the command list of the click group, not the help text (which also holds the description)
+    commands = get_command(app).commands
+    assert set(commands) == {
+        "generate",
+        "validate",
+        "features",
+        "import",
+        "train",
+        "predict",
+        "score",
+        "retrain",
+        "analyze",
+        "demo",
+    }
+    assert set(commands["train"].commands) == {"churn", "propensity", "uplift"}
+    assert set(commands["import"].commands) == {"cdnow"}
+    assert set(commands["predict"].commands) == {"uplift"}
+    assert set(commands["analyze"].commands) == {"power"}
     result = invoke("--help")
-    assert result.exit_code == 0
-    for command in ("generate", "validate", "features", "demo"):
-        assert command in result.text
+    assert result.exit_code == 0 and "upseg demo" in result.text
+
+
+# -- a quick start: nothing heavy is imported before a command runs ------------------
+
+
+def _imported_by(code: str) -> set[str]:
+    """Top-level modules a fresh interpreter imports to run ``code``."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # lines: "import time: self | cumulative | <indent>module"
+    return {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_the_cli_imports_no_heavy_library():
+    heavy = set(HEAVY) & _imported_by("import upseg.pipelines.cli")
+    assert not heavy, f"importing upseg.pipelines.cli imports {sorted(heavy)}"
+
+
+def test_help_answers_without_heavy_libraries():
+    for args in (["--help"], ["train", "churn", "--help"], ["score", "--help"]):
+        code = (
+            "import sys; from upseg.pipelines.cli import app\n"
+            f"try: app({args!r})\n"
+            "except SystemExit as e: assert e.code == 0, e.code\n"
+            f"loaded = {{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}\n"
+            "assert not loaded, loaded"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert run.returncode == 0, (args, run.stderr[-2000:])
+
+
+@pytest.mark.parametrize(
+    "module", ["upseg.features.contract", "upseg.features.sets", "upseg.serving"]
+)
+def test_a_light_module_does_not_pull_in_its_package(module):
+    heavy = set(HEAVY) & _imported_by(f"import {module}")
+    assert not heavy, f"import {module} imports {sorted(heavy)}"
+
+
+@pytest.mark.parametrize(
+    "package",
+    [
+        "upseg.features",
+        "upseg.serving",
+        "upseg.experiments.stats",
+        "upseg.experiments.report",
+    ],
+)
+def test_lazy_packages_export_every_name_in_all(package):
+    module = importlib.import_module(package)
+    assert set(module._EXPORTS) == set(module.__all__)
+    for name in module.__all__:
+        value = getattr(module, name)
+        home = importlib.import_module(f"{package}.{module._EXPORTS[name]}")
+        assert value is getattr(home, name), name
+    assert set(module.__all__) <= set(dir(module))
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        module.nope  # noqa: B018
+
+
+def test_train_help_names_the_tasks_and_metrics_of_the_models():
+    from upseg.models.dataset import TASKS
+    from upseg.models.evaluation import METRIC_DIRECTIONS
+    from upseg.pipelines.train_cli import GATE_METRICS, TASK_HELP
+
+    assert tuple(METRIC_DIRECTIONS) == GATE_METRICS
+    assert {
+        name: (task.description, task.default_horizon_days) for name, task in TASKS.items()
+    } == {name: tuple(help_) for name, help_ in TASK_HELP.items()}
+
+
+# -- one error handler --------------------------------------------------------------
+
+
+def _app_raising(error: Exception) -> typer.Typer:
+    """An app built like upseg's whose one command raises ``error`` in a sub-app."""
+    root = typer.Typer(cls=UpsegGroup)
+    sub = typer.Typer()
+
+    @sub.command()
+    def boom() -> None:
+        """Raise."""
+        raise error
+
+    @root.command()
+    def other() -> None:
+        """A second command, as the real app has."""
+
+    root.add_typer(sub, name="sub")
+    return root
+
+
+def test_an_upseg_error_is_one_line_and_exit_1():
+    result = invoke_app(
+        _app_raising(UpsegError("the data in d is\nunusable [1 row]")), "sub", "boom"
+    )
+    assert result.exit_code == 1
+    assert result.stderr == "error: the data in d is unusable [1 row]\n"
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_fail_carries_a_usage_exit_code():
+    result = invoke_app(_app_raising(fail("--out must end in .csv", code=2)), "sub", "boom")
+    assert result.exit_code == 2
+    assert result.stderr == "error: --out must end in .csv\n"
+
+
+def test_anything_else_is_a_bug_and_keeps_its_traceback():
+    result = invoke_app(_app_raising(KeyError("oops")), "sub", "boom")
+    assert result.exit_code == 1
+    assert isinstance(result.exception, KeyError)
+    assert "error:" not in result.output
+
+
+def test_a_configuration_error_exits_2_naming_the_key(tmp_path):
+    path = tmp_path / "upseg.yaml"
+    path.write_text("version: 1\ndata: {path: d}\nmodels: {churn: {trails: 1}}\n")
+    result = invoke("retrain", "--config", path, "--as-of", "2026-04-01")
+    assert result.exit_code == 2, result.output
+    assert "models.churn.trails: unknown key" in result.text
+    assert "Traceback" not in result.output
 
 
 def test_generate_writes_every_table_and_the_truth(world_dir):
@@ -158,3 +315,100 @@ def test_demo_runs_the_whole_loop_and_says_where_its_outputs_are(tmp_path):
     analysed = {r["segment_by"] for r in payload["results"] + payload["skipped"]}
     assert {"overall", "rfm_segment", "lifecycle_stage", "priority_segment"} <= analysed
     assert not next(s for s in payload["srm"] if s["segment_by"] == "overall")["flagged"]
+
+
+# -- unusable data: every command that reads data says so in one line ---------------
+
+
+def _corrupt_source(directory):
+    """A data folder whose customers file is not Parquet at all."""
+    source = write_source(directory, good_tables())
+    (source / "customers.parquet").write_bytes(b"PAR1 cut short")
+    return source
+
+
+def _bad_rows_source(directory):
+    tables = good_tables()
+    tables["orders"].loc[0, "amount"] = -1.0
+    return write_source(directory, tables)
+
+
+def _retrain_args(data, tmp_path):
+    config = {
+        "version": 1,
+        "data": {"path": str(data)},
+        "tracking": {"workdir": str(tmp_path / "work")},
+        "models": {"uplift": {"enabled": False}},
+        "scoring": {"campaign": "C-{as_of:%Y-%m}", "out": "a.parquet"},
+        "reports": {"out": str(tmp_path / "reports")},
+    }
+    path = tmp_path / "upseg.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return ["retrain", "--config", path, "--as-of", "2024-06-01"]
+
+
+#: Each command that reads a data folder, as arguments after ``upseg``, given that
+#: folder ``d`` and a scratch folder ``t``.
+AS_OF = ("--as-of", "2024-06-01")
+DATA_COMMANDS = {
+    "validate": lambda d, t: ["validate", "--data", d],
+    "features": lambda d, t: ["features", "--data", d, *AS_OF, "--out", t / "f.parquet"],
+    "train churn": lambda d, t: ["train", "churn", "--data", d, *AS_OF, "--workdir", t],
+    "train propensity": lambda d, t: ["train", "propensity", "--data", d, *AS_OF, "--workdir", t],
+    "train uplift": lambda d, t: [
+        "train", "uplift", "--data", d, "--campaign", "C", "--workdir", t
+    ],
+    "score": lambda d, t: [
+        "score", "--data", d, *AS_OF, "--campaign", "C", "--out", t / "a.parquet", "--workdir", t
+    ],
+    "analyze": lambda d, t: ["analyze", "--data", d, "--campaign", "C1", "--out", t / "analysis"],
+    "retrain": _retrain_args,
+}  # fmt: skip
+
+#: How each kind of broken folder is named in the one-line error.
+BROKEN = {
+    "bad rows": (_bad_rows_source, "orders.amount: value is below the minimum 0 [1 row]"),
+    "corrupt file": (_corrupt_source, "'customers'"),
+}
+
+
+def _error_line(result) -> str:
+    assert "Traceback" not in result.output, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("error: "), result.output
+    return lines[-1]
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+@pytest.mark.parametrize("command", list(DATA_COMMANDS))
+def test_unusable_data_is_one_line_and_exit_1(command, kind, tmp_path, monkeypatch):
+    import upseg.pipelines.score_job
+
+    # scoring loads its champions before the data; this registry has none
+    monkeypatch.setattr(upseg.pipelines.score_job, "load_models", lambda client, versions: {})
+    make, named = BROKEN[kind]
+    data = make(tmp_path / "data")
+    result = invoke(*DATA_COMMANDS[command](data, tmp_path))
+    assert result.exit_code == 1, result.output
+    line = _error_line(result)
+    if command == "validate" and kind == "bad rows":  # lists the problems, then concludes
+        assert named in result.stderr and "--quarantine" in line
+    else:
+        assert named in line, line
+        assert str(data) in line
+
+
+def test_a_malformed_cdnow_file_is_one_line_and_exit_1(tmp_path):
+    path = tmp_path / "cdnow.txt"
+    path.write_text(" 00001 19970101  1   11.77\n 00002 1997011 1 5.00\n")
+    result = invoke("import", "cdnow", path, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "line 2, column 'date': '1997011' is not a date YYYYMMDD" in _error_line(result)
+
+
+def test_a_corrupt_table_to_predict_is_one_line_and_exit_1(tmp_path):
+    table = tmp_path / "customers.parquet"
+    table.write_bytes(b"PAR1 cut short")
+    result = invoke("predict", "uplift", "--table", table, "--out", tmp_path / "s.parquet")
+    assert result.exit_code == 1
+    assert f"{table}: not a readable Parquet file" in _error_line(result)

@@ -6,17 +6,15 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from upseg.models.tracking import local_tracking_uri
-from tests.models.uplift.test_data import HILLSTROM
+from tests.conftest import HILLSTROM
 from tests.pipelines._invoke import invoke
+from upseg.models.tracking import local_tracking_uri
 
 
 @pytest.fixture(scope="module")
-def hillstrom_sample(tmp_path_factory):
-    if not HILLSTROM.exists():
-        pytest.skip("needs ../shared/data/hillstrom.csv")
+def hillstrom_sample(tmp_path_factory, shared_data):
     path = tmp_path_factory.mktemp("hillstrom") / "sample.csv"
-    sample = pd.read_csv(HILLSTROM).sample(15_000, random_state=0)
+    sample = pd.read_csv(shared_data("hillstrom.csv")).sample(15_000, random_state=0)
     sample.insert(0, "customer", [f"h{i}" for i in range(len(sample))])
     sample.to_csv(path, index=False)
     return path
@@ -127,7 +125,9 @@ def test_campaign_form_reports_against_the_synthetic_truth(world_dir, tmp_path):
         ),
     ],
 )
-def test_bad_options_are_named(args, message, tmp_path):
+def test_bad_options_are_named(args, message, tmp_path, shared_data):
+    if HILLSTROM in args:
+        shared_data("hillstrom.csv")
     result = invoke("train", "uplift", *args, "--workdir", tmp_path)
     assert result.exit_code == 1
     assert message in result.text

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import customers_frame, orders_frame, write_source
 from upseg.features.sources import connect
 from upseg.models.uplift.data import ExperimentError, campaign_data, table_data
 from upseg.pipelines.jobs import load_source
-from tests.conftest import customers_frame, orders_frame, write_source
-
-SHARED = Path(
-    os.environ.get("UPSEG_SHARED_DATA", Path(__file__).parents[3] / ".." / "shared" / "data")
-)
-HILLSTROM = SHARED / "hillstrom.csv"
 
 
 def experiment(n: int = 1_200, seed: int = 0, **columns) -> pd.DataFrame:
@@ -101,12 +95,12 @@ def test_unsound_experiments_are_refused(tmp_path, change, kwargs, message):
         table_data(write(frame, tmp_path), **options)
 
 
-@pytest.mark.skipif(not HILLSTROM.exists(), reason="needs ../shared/data/hillstrom.csv")
-def test_hillstrom_other_outcomes_are_caught_as_post_treatment():
+def test_hillstrom_other_outcomes_are_caught_as_post_treatment(shared_data):
+    hillstrom = shared_data("hillstrom.csv")
     with pytest.raises(ExperimentError, match=r"feature 'conversion' differs.*feature 'spend'"):
-        table_data(HILLSTROM, treatment="segment", control="No E-Mail", outcome="visit")
+        table_data(hillstrom, treatment="segment", control="No E-Mail", outcome="visit")
     data = table_data(
-        HILLSTROM,
+        hillstrom,
         treatment="segment",
         control="No E-Mail",
         outcome="visit",
