@@ -4,7 +4,7 @@
 
 What is measured is everything ``upseg score`` does after it has built the
 features: load the champions from MLflow, then, in the order of
-:func:`pipelines.score_job.run_scoring`, the VIP cut over the whole base, a
+:func:`serving.batch.score_features_file`, the VIP cut over the whole base, a
 first streaming pass in chunks of ``--chunk-rows`` (churn and propensity
 ``predict_proba``, uplift ``predict_frame``, TreeSHAP reasons from the
 propensity model's ``pred_contrib`` and expected value in
@@ -57,7 +57,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -220,26 +219,30 @@ def _instrument(models: dict, clock: _Clock) -> None:
     scorer.top_drivers = clock.wrap(scorer.top_drivers, lambda _: "top_drivers")
 
 
-def score_features_file_timed(features_file: Path, models: dict, policy, s, clock: _Clock) -> dict:
-    """:func:`pipelines.score_job.score_features_file` on ``features_file``, timed.
+def score_features_file_timed(
+    features_file: Path, models: dict, policy, s, limits, clock: _Clock
+) -> dict:
+    """:func:`serving.batch.score_features_file` on ``features_file``, timed.
 
-    The very function ``upseg score`` runs after building its features; the
-    LightGBM calls inside it are timed by :func:`_instrument`.
+    The very function ``upseg score`` runs after building its features, with
+    the same drift check; the LightGBM calls inside it are timed by
+    :func:`_instrument`.
     """
-    from upseg.features.sets import CUSTOMER_V1
-    from upseg.pipelines.score_job import score_features_file
-    from upseg.serving.champions import check_inputs
+    from upseg.pipelines.score_job import _drift
+    from upseg.serving.batch import score_features_file
+    from upseg.serving.champions import check_inputs, feature_set_of
 
     with clock("checks"):
         columns = [c for c in pq.read_schema(features_file).names if c != "customer_id"]
-        check_inputs(models, CUSTOMER_V1.key, columns)
+        check_inputs(models, feature_set_of(models).key, columns)
         eligible = pq.ParquetFile(features_file).metadata.num_rows
     with (
         tempfile.TemporaryDirectory(prefix=f".{s.out.name}.", dir=s.out.parent) as tmp,
         clock("score_features_file"),
     ):
         decided, _, _ = score_features_file(
-            features_file, models, policy, s, eligible=eligible, work_dir=Path(tmp),
+            features_file, models, policy, s, limits=limits, eligible=eligible,
+            work_dir=Path(tmp), check_drift=lambda sample: _drift(models, sample, s),
             on_stage=progress,
         )  # fmt: skip
     counts = decided["action"].value_counts()
@@ -253,7 +256,7 @@ def score_features_file_timed(features_file: Path, models: dict, policy, s, cloc
 
 def _scorer_worker(population: Path, registry: str, out: Path, chunk_rows: int, budget) -> dict:
     from upseg.pipelines.score_job import ScoreSettings
-    from upseg.serving.policy import load_policy
+    from upseg.serving.policy import campaign_limits, load_policy
 
     clock = _Clock()
     started = time.perf_counter()
@@ -274,13 +277,8 @@ def _scorer_worker(population: Path, registry: str, out: Path, chunk_rows: int, 
         psi_fail=1e9,
     )
     # As run_scoring: the policy file's holdout, budget and cost unless given.
-    settings = replace(
-        settings,
-        holdout=policy.holdout.share,
-        budget=policy.budget.max_sends if budget is None else budget,
-        cost_per_send=policy.budget.cost_per_send,
-    )
-    counts = score_features_file_timed(population, models, policy, settings, clock)
+    limits = campaign_limits(policy, max_sends=budget, given_by={"max_sends": "--budget-share"})
+    counts = score_features_file_timed(population, models, policy, settings, limits, clock)
     seconds = time.perf_counter() - started
     peak = peak_rss_mb()
     audience = pq.ParquetFile(out)
@@ -723,7 +721,7 @@ def main(argv: Sequence[str] | None = None) -> dict | None:
     """Run the benchmark, print the report, write the JSON file and return its content."""
     args = _parser().parse_args(argv)
     if args.chunk_rows is None:
-        from upseg.pipelines.score_job import CHUNK_ROWS
+        from upseg.serving.batch import CHUNK_ROWS
 
         args.chunk_rows = CHUNK_ROWS
     if args.worker == "scorer":

@@ -6,10 +6,7 @@ files, the clock and the engine, and return plain summaries for the CLI.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from upseg.features.build import build_features
 from upseg.features.pit import as_utc, customer_spine
 from upseg.features.sources import connect, data_fingerprint, find_table_files
 from upseg.features.validation import ValidationResult, validate_source, write_quarantine
+from upseg.files import write_atomically  # re-exported: the jobs and CLIs import it from here
 
 __all__ = [
     "FeaturesRun",
@@ -170,17 +168,3 @@ def run_features(
         seconds=time.perf_counter() - started,
         source=source,
     )
-
-
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -44,17 +44,21 @@ def score(
     policy: Annotated[
         Path | None, typer.Option(help="Segment policy YAML (default: the shipped policy).")
     ] = None,
+    # The policy owns these three and their ranges (serving.policy.schema); they are checked there.
     holdout: Annotated[
         float | None,
         typer.Option(
-            min=0.0, max=0.9, help="Share of would-be-sent customers held out (policy: 0.1)."
+            help="Share of would-be-sent customers held out, in [0, 1) (default: the policy's "
+            "holdout.share, 0.1 in the shipped policy)."
         ),
     ] = None,
     budget: Annotated[
-        int | None, typer.Option(min=0, help="Send to at most this many customers.")
+        int | None,
+        typer.Option(help="Send to at most this many customers, 1 or more (policy: no cap)."),
     ] = None,
     cost_per_send: Annotated[
-        float | None, typer.Option(min=0.0, help="Cost of one e-mail; send only if profitable.")
+        float | None,
+        typer.Option(help="Cost of one e-mail, 0 or more; send only if profitable (policy: off)."),
     ] = None,
     value_per_conversion: Annotated[
         float | None,
@@ -151,6 +155,15 @@ def score(
         psi_fail=0.25 if psi_fail is None else psi_fail,
         strict_drift=strict_drift,
         reasons=reasons,
+        given_by={
+            key: option
+            for key, option, value in (
+                ("holdout", "--holdout", holdout),
+                ("max_sends", "--budget", budget),
+                ("cost_per_send", "--cost-per-send", cost_per_send),
+            )
+            if value is not None
+        },
     )
     quiet_mlflow()
     with console.status("Scoring…") as status:

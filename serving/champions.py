@@ -1,9 +1,11 @@
 """The models a scoring run uses: champions (or given versions) loaded from the registry.
 
-A scorer must never feed a model columns it was not trained on, so every model
-is checked against the feature set the scorer builds before any customer is
-scored: its run's ``feature_set`` tag must name that set, and every input of its
-signature must be a column of it.
+A scorer must never feed a model columns it was not trained on, so the scorer
+builds the feature set the models name: :func:`feature_set_of` reads it from
+each model's ``feature_set`` tag (its run's, else its registered version's) and
+refuses models that name no set, a set the scorer cannot build, or different
+sets; :func:`check_inputs` then checks every input of each model's signature
+is a column of it, before any customer is scored.
 """
 
 from __future__ import annotations
@@ -16,13 +18,25 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from upseg.models.registry import CHAMPION
 from upseg.errors import UpsegError
+from upseg.features.sets import FEATURE_SETS, FeatureSet
+from upseg.models.registry import CHAMPION
 
-__all__ = ["MODEL_NAMES", "LoadedModel", "ScoringError", "check_inputs", "load_models"]
+__all__ = [
+    "MODEL_NAMES",
+    "TABLE_FEATURE_SET",
+    "LoadedModel",
+    "ScoringError",
+    "check_inputs",
+    "feature_set_of",
+    "load_models",
+]
 
 #: The registered models a scoring run needs, by role.
 MODEL_NAMES = {"churn": "churn", "propensity": "propensity", "uplift": "uplift"}
+#: The ``feature_set`` tag of an uplift model trained on a table (``upseg train uplift
+#: --table``): its columns come from that table, which the scorer cannot rebuild.
+TABLE_FEATURE_SET = "table"
 
 
 class ScoringError(UpsegError, RuntimeError):
@@ -94,7 +108,7 @@ def load_models(
             version=str(mv.version),
             uri=uri,
             model=mlflow.sklearn.load_model(uri),
-            feature_set=run.data.tags.get("feature_set"),
+            feature_set=run.data.tags.get("feature_set") or (mv.tags or {}).get("feature_set"),
             inputs=inputs,
             reference=_reference(client, mv.run_id),
         )
@@ -124,3 +138,42 @@ def check_inputs(models: dict[str, LoadedModel], feature_set: str, columns: list
             problems.append(f"{m.label} needs column(s) the features lack: {missing[:8]}")
     if problems:
         raise ScoringError("model/feature mismatch: " + "; ".join(problems) + ".")
+
+
+def feature_set_of(models: dict[str, LoadedModel]) -> FeatureSet:
+    """The one feature set every model was trained on, read from its ``feature_set`` tag.
+
+    Raises
+    ------
+    ScoringError
+        Naming each model that carries no tag, was trained on a table
+        (:data:`TABLE_FEATURE_SET`) or on a set the scorer does not know, with
+        the known sets; or naming each model's set when they differ.
+    """
+    known = ", ".join(sorted(FEATURE_SETS))
+    problems, sets = [], {}
+    for m in models.values():
+        if m.feature_set is None:
+            problems.append(f"{m.label} has no feature_set tag; the scorer builds one of: {known}")
+        elif m.feature_set == TABLE_FEATURE_SET:
+            problems.append(
+                f"{m.label} was trained on feature set {TABLE_FEATURE_SET!r} (the columns of "
+                "a table given to `upseg train uplift --table`), which the scorer cannot build "
+                f"from a data source; it builds one of: {known}"
+            )
+        elif m.feature_set not in FEATURE_SETS:
+            problems.append(
+                f"{m.label} was trained on feature set {m.feature_set!r}, which the scorer does "
+                f"not know; it builds one of: {known}"
+            )
+        else:
+            sets[m.label] = m.feature_set
+    if not problems and len(set(sets.values())) > 1:
+        problems.append(
+            "the models were trained on different feature sets ("
+            + ", ".join(f"{label}: {key}" for label, key in sets.items())
+            + "); the scorer builds one set for all of them: retrain them on one"
+        )
+    if problems:
+        raise ScoringError("model/feature mismatch: " + "; ".join(problems) + ".")
+    return FEATURE_SETS[next(iter(sets.values()))]

@@ -297,7 +297,7 @@ def _column_problems(policy: Policy, columns: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- overrides
 
 #: How an override is named when the caller does not say where it came from.
-_OVERRIDE_NAMES = {"holdout": "override", "max_sends": "override", "cost_per_send": "override"}
+_OVERRIDE_NAMES = {k: f"{k} (override)" for k in ("holdout", "max_sends", "cost_per_send")}
 
 
 @dataclass(frozen=True)
@@ -334,21 +334,23 @@ def campaign_limits(
         a limit the policy sets (``None`` is "not given", not "no limit").
     given_by : mapping of str to str, optional
         Where each override came from, e.g. ``{"holdout": "--holdout"}``, for
-        the error and for :attr:`CampaignLimits.sources`; ``"override"`` when
-        not said.
+        the error and for :attr:`CampaignLimits.sources`; ``"<key> (override)"``
+        when not said.
 
     Raises
     ------
     PolicyError
         Listing every override out of its range, each naming where it came
-        from, what is allowed and what was given.
+        from, what is allowed and what was given; its ``exit_code`` is 2.
     """
     names = {**_OVERRIDE_NAMES, **(given_by or {})}
     problems = override_problems(
         holdout=holdout, max_sends=max_sends, cost_per_send=cost_per_send, given_by=names
     )
     if problems:
-        raise PolicyError(problems)
+        error = PolicyError(problems, "overrides")
+        error.exit_code = 2  # a bad option or configuration, not a bad policy file
+        raise error
     from_policy = f"policy {policy.source}"
     sources = {
         key: from_policy if value is None else names[key]

@@ -16,7 +16,7 @@ from benchmarks.bench_score import (
     markdown_table,
     resample_population,
 )
-from upseg.pipelines.score_job import OUTPUT_COLUMNS
+from upseg.serving.batch import OUTPUT_COLUMNS
 
 CUSTOMERS = 5_000
 

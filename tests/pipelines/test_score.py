@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from tests.conftest import AS_OF
+from tests.pipelines._invoke import invoke
 from upseg.models.tracking import local_tracking_uri
 from upseg.pipelines.train_job import TrainSettings, run_training
 from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
 from upseg.synthetic import CAMPAIGN_ID
-from tests.conftest import AS_OF
-from tests.pipelines._invoke import invoke
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +102,40 @@ def test_suppression_is_absolute(audience, world_dir):
     assert not (frame["action"].eq("send") & frame["suppression_reason"].ne("")).any()
 
 
+#: The default policy's sleeping_dog_max: at or below it, an e-mail lowers the chance to buy.
+SLEEPING_DOG_MAX = -0.005
+
+
 def test_sleeping_dogs_are_never_sent(audience):
     _, frame, _ = audience
-    dogs = frame["priority_segment"].str.startswith("sleeping")
-    assert not (frame.loc[dogs, "action"] == "send").any()
+    dogs = frame["priority_segment"].str.startswith("sleeping_dog")
+    # The test world plants sleeping dogs; without enough of them this test proves nothing.
+    assert dogs.sum() >= 20
+    assert dogs.eq(frame["uplift"] <= SLEEPING_DOG_MAX).all()
+    assert frame.loc[dogs, "action"].isin(["skip", "suppress"]).all()
+    skipped = dogs & frame["action"].eq("skip")
+    assert skipped.sum() >= 20
+    assert frame.loc[skipped, "skip_reason"].eq("sleeping_dog").all()
+
+
+def test_a_rule_that_sends_everyone_still_skips_sleeping_dogs(world_dir, registry, tmp_path):
+    from upseg.serving.policy import DEFAULT_POLICY_PATH
+
+    policy = yaml.safe_load(DEFAULT_POLICY_PATH.read_text())
+    policy["rules"] = [{"segment": "everyone", "when": {"uplift": {"gte": -1}}, "action": "send"}]
+    path = tmp_path / "send_everyone.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    out = tmp_path / "everyone.parquet"
+    result = score(world_dir, registry, out, "--policy", path)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert frame["priority_segment"].eq("everyone").all()
+    may_send = frame["suppression_reason"].eq("")
+    dogs = frame["uplift"] <= SLEEPING_DOG_MAX
+    assert (dogs & may_send).sum() >= 20
+    assert frame.loc[dogs & may_send, "action"].eq("skip").all()
+    assert frame.loc[dogs & may_send, "skip_reason"].eq("sleeping_dog").all()
+    assert frame.loc[~dogs & may_send, "action"].isin(["send", "holdout"]).all()
 
 
 def test_holdout_is_deterministic_and_near_its_share(audience, world_dir, registry, tmp_path):
@@ -117,6 +148,30 @@ def test_holdout_is_deterministic_and_near_its_share(audience, world_dir, regist
     share = (frame.loc[targeted, "action"] == "holdout").mean()
     n = int(targeted.sum())
     assert abs(share - 0.1) < 4 * np.sqrt(0.1 * 0.9 / n)
+
+
+def test_the_holdout_is_the_policys_unless_overridden_within_its_range(
+    audience, world_dir, registry, tmp_path
+):
+    _, _, out = audience
+    summary = json.loads(out.with_name("audience_summary.json").read_text())
+    assert summary["holdout_share"] == 0.1
+    assert summary["holdout_share_from"].startswith("policy ")
+    assert summary["holdout_share_from"].endswith("default_policy.yaml")
+    assert summary["budget"] is None and summary["budget_from"].startswith("policy ")
+    assert summary["feature_set"] == "customer_v1"
+
+    refused = score(world_dir, registry, tmp_path / "a.parquet", "--holdout", 1, "--budget", 0)
+    assert refused.exit_code == 2
+    assert "--holdout: out of range; expected a number in [0, 1)" in refused.text
+    assert "--budget: out of range; expected an integer >= 1" in refused.text
+    assert not (tmp_path / "a.parquet").exists()
+
+    none = tmp_path / "none.parquet"
+    assert score(world_dir, registry, none, "--holdout", 0).exit_code == 0
+    assert "holdout" not in set(pd.read_parquet(none)["action"])
+    summary = json.loads(none.with_name("none_summary.json").read_text())
+    assert summary["holdout_share"] == 0 and summary["holdout_share_from"] == "--holdout"
 
 
 def test_budget_sends_the_highest_expected_value(world_dir, registry, tmp_path):
@@ -137,8 +192,10 @@ def test_a_failed_run_leaves_the_previous_audience_intact(
     assert score(world_dir, registry, out).exit_code == 0
     before = out.read_bytes()
     import upseg.pipelines.score_job as job
+    import upseg.serving.batch as batch
+
     calls = {"n": 0}
-    real = job.score_chunk
+    real = batch.score_chunk
 
     def crash_on_second_chunk(*args, **kwargs):
         calls["n"] += 1
@@ -146,8 +203,7 @@ def test_a_failed_run_leaves_the_previous_audience_intact(
             raise RuntimeError("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(job, "score_chunk", crash_on_second_chunk)
-    monkeypatch.setattr(job, "CHUNK_ROWS", 1_000)
+    monkeypatch.setattr(batch, "score_chunk", crash_on_second_chunk)
     with pytest.raises(RuntimeError, match="killed"):
         job.run_scoring(
             job.ScoreSettings(

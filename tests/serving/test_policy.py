@@ -668,3 +668,31 @@ def test_the_annotated_example_in_the_docs_is_a_valid_policy():
     policy = parse_policy(yaml.safe_load(example), "docs/policy.md")
     assert [r.segment for r in policy.rules] == ["win_back", "vip_at_risk"]
     assert policy.budget.max_sends == 50000
+
+
+# --------------------------------------------------------------------------- holdout and budget
+
+
+def test_the_policy_owns_the_holdout_and_budget_and_overrides_keep_its_range():
+    from upseg.serving.policy import HOLDOUT_SHARE, MAX_SENDS_MIN, campaign_limits
+
+    policy = load_policy(None)
+    limits = campaign_limits(policy)
+    assert (limits.holdout, limits.max_sends, limits.cost_per_send) == (0.1, None, None)
+    assert set(limits.sources.values()) == {f"policy {DEFAULT_POLICY_PATH}"}
+    given = campaign_limits(policy, holdout=0, max_sends=5, given_by={"holdout": "--holdout"})
+    assert (given.holdout, given.max_sends) == (0.0, 5)
+    assert given.sources["holdout"] == "--holdout"
+    assert given.sources["max_sends"] == "max_sends (override)"
+    # the same range as the policy file's holdout.share and budget.max_sends
+    assert 0.95 in HOLDOUT_SHARE and 1 not in HOLDOUT_SHARE and MAX_SENDS_MIN == 1
+    with pytest.raises(PolicyError) as raised:
+        campaign_limits(policy, holdout=1, max_sends=0, given_by={"holdout": "--holdout"})
+    assert raised.value.exit_code == 2
+    assert raised.value.problems == (
+        "--holdout: out of range; expected a number in [0, 1), or nothing for the policy's; got 1",
+        "max_sends (override): out of range; expected an integer >= 1, or nothing for the "
+        "policy's; got 0",
+    )
+    with pytest.raises(PolicyError, match=r"holdout\.share: out of range; expected a number in"):
+        parse_policy(patched({"holdout.share": 1}))

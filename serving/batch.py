@@ -1,0 +1,302 @@
+"""The batch scorer's chunk loop: a features file → scores, segments, actions → the audience file.
+
+Two passes keep memory flat as the customer base grows:
+
+1. the features file is streamed in chunks; each chunk is scored, segmented
+   and checked for suppression, and written to a temporary Parquet file,
+   keeping only the few columns the audience-wide decisions need (expected
+   value, policy action, suppression, holdout draw);
+2. the budget is decided over everyone at once, then the temporary file is
+   streamed again with each customer's action and written to the audience
+   file, which is renamed into place only when complete.
+
+``upseg score`` (:func:`upseg.pipelines.score_job.run_scoring`) builds the
+features file and wires this to the registry, the drift check and MLflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from upseg.files import write_atomically
+from upseg.models.drift import DRIFT_SAMPLE, REPORT_COLUMNS
+from upseg.serving.audience import (
+    choose_actions,
+    holdout_draw,
+    holdout_mask,
+    suppression_reason,
+)
+from upseg.serving.champions import LoadedModel, ScoringError
+from upseg.serving.policy import CampaignLimits, Policy, assign_segments, vip_cut
+from upseg.serving.scorer import reasons, score_chunk
+
+__all__ = [
+    "CHUNK_ROWS",
+    "OUTPUT_COLUMNS",
+    "BatchOptions",
+    "DriftCheck",
+    "score_distribution",
+    "score_features_file",
+    "vip_threshold",
+]
+
+#: Customers per chunk; memory grows with it, not with the customer base.
+CHUNK_ROWS = 200_000
+
+#: Audience columns, in order (``uplift_<variant>`` columns follow ``best_variant``).
+OUTPUT_COLUMNS = (
+    "customer_id",
+    "churn_probability",
+    "purchase_probability",
+    "uplift",
+    "best_variant",
+    "expected_incremental_value",
+    "priority_segment",
+    "rfm_segment",
+    "lifecycle_stage",
+    "reasons",
+    "action",
+    "suppression_reason",
+    "skip_reason",
+    "model_versions",
+    "as_of",
+)
+
+#: Checks a sample of scored customers (features and scores) for drift: the report
+#: and notes for the summary, or raises to stop the run before anything is written.
+DriftCheck = Callable[[pd.DataFrame], tuple[pd.DataFrame, list[str]]]
+
+
+class BatchOptions(Protocol):
+    """What :func:`score_features_file` reads of a run's settings (``ScoreSettings`` has it)."""
+
+    @property
+    def campaign(self) -> str:
+        """Campaign name: seeds the holdout draw."""
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The scoring instant, written in every row."""
+
+    @property
+    def out(self) -> Path:
+        """The audience file: ``.parquet`` or ``.csv``."""
+
+    @property
+    def value_per_conversion(self) -> float | None:
+        """Value of one conversion; the customer's average order value when None."""
+
+    @property
+    def reasons(self) -> str:
+        """``"targeted"`` (reasons for customers the policy would send) or ``"all"``."""
+
+    @property
+    def chunk_rows(self) -> int:
+        """Customers per chunk."""
+
+
+def vip_threshold(features_file: Path, policy: Policy) -> float:
+    """Spend at the VIP cut over the whole base: every chunk must share one cut."""
+    column = policy.value_tier.spend_column
+    spend = pq.read_table(features_file, columns=[column]).column(0).to_numpy(zero_copy_only=False)
+    return vip_cut(spend.astype(float), policy.value_tier.vip_share)
+
+
+def score_distribution(values: np.ndarray) -> dict[str, float]:
+    """Mean and percentiles 1 to 99 of the finite ``values``, for the run summary; {} if none."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return {}
+    q = np.quantile(finite, [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99])
+    return {
+        "mean": float(finite.mean()),
+        **{f"p{p}": float(v) for p, v in zip((1, 10, 25, 50, 75, 90, 99), q, strict=True)},
+    }
+
+
+def score_features_file(
+    features_file: Path,
+    models: Mapping[str, LoadedModel],
+    policy: Policy,
+    s: BatchOptions,
+    *,
+    limits: CampaignLimits,
+    eligible: int,
+    work_dir: Path,
+    check_drift: DriftCheck | None = None,
+    on_stage: Callable[[str], None] = lambda _: None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Everything after feature building: scores, segments, actions, the audience file.
+
+    Streams ``features_file`` in chunks of ``s.chunk_rows`` through the models and
+    the policy into a temporary file in ``work_dir``, checks drift, decides the
+    actions over everyone, and writes ``s.out`` atomically.
+
+    Parameters
+    ----------
+    features_file : Path
+        Parquet: ``customer_id`` and the models' feature columns, one row per
+        customer, sorted as the audience should be.
+    models : mapping of str to LoadedModel
+        :func:`upseg.serving.champions.load_models` output.
+    policy : Policy
+    s : BatchOptions
+        Campaign, as-of, audience path, value per conversion, reasons, chunk rows.
+    limits : CampaignLimits
+        Holdout share and budget: :func:`upseg.serving.policy.campaign_limits`.
+    eligible : int
+        Customers who signed up before as-of: the rows every count must reconcile with.
+    work_dir : Path
+        For the temporary pass-1 file.
+    check_drift : DriftCheck, optional
+        Called with a sample of about ``DRIFT_SAMPLE`` scored customers (spread
+        over the chunks) between the two passes; raising stops the run with
+        nothing written. None skips the check and returns an empty report.
+    on_stage : callable, optional
+        Told the stage in words, for a progress display.
+
+    Returns
+    -------
+    decided : pandas.DataFrame
+        One row per customer: ``customer_id``, ``segment``, ``suppression``,
+        ``policy``, ``value``, ``uplift`` and the final ``action``.
+    drift : pandas.DataFrame
+        What ``check_drift`` reported.
+    notes : list of str
+        Warnings for the run summary.
+
+    Raises
+    ------
+    upseg.serving.champions.ScoringError
+        Counts that do not reconcile; nothing is written.
+    """
+    versions = ",".join(m.label for m in models.values())
+    stage1 = work_dir / "scored.parquet"
+    decisions: list[pd.DataFrame] = []
+    drift_frames: list[pd.DataFrame] = []
+    writer = None
+    scored_rows = 0
+    cut = vip_threshold(features_file, policy)
+    on_stage("Scoring")
+    for batch in pq.ParquetFile(features_file).iter_batches(batch_size=s.chunk_rows):
+        chunk = batch.to_pandas()
+        chunk.index = pd.RangeIndex(scored_rows, scored_rows + len(chunk))
+        scores = score_chunk(
+            chunk, models, value_per_conversion=s.value_per_conversion, with_reasons=False
+        )
+        segments = assign_segments(pd.concat([chunk, scores], axis=1), policy, vip_threshold=cut)
+        suppressed = suppression_reason(chunk, hard_bounce_min=policy.suppression.hard_bounce_min)
+        targeted = (segments["policy_action"] == "send").to_numpy() & (suppressed == "").to_numpy()
+        scores["reasons"] = reasons(chunk, models, None if s.reasons == "all" else targeted)
+        scored = pd.concat([chunk[["customer_id"]], scores], axis=1)
+        out = pd.concat(
+            [
+                scored,
+                segments[["priority_segment"]],
+                chunk[["rfm_segment", "lifecycle_stage"]]
+                if "rfm_segment" in chunk
+                else pd.DataFrame(index=chunk.index, columns=["rfm_segment", "lifecycle_stage"]),
+            ],
+            axis=1,
+        )
+        decisions.append(
+            pd.DataFrame(
+                {
+                    "customer_id": chunk["customer_id"].astype(str),
+                    "suppression": suppressed.to_numpy(),
+                    "policy": segments["policy_action"].to_numpy(),
+                    "policy_reason": segments["policy_reason"].to_numpy(),
+                    "draw": holdout_draw(chunk["customer_id"], s.campaign),
+                    "value": scores["expected_incremental_value"].to_numpy(),
+                    "uplift": scores["uplift"].to_numpy(),
+                    "segment": segments["priority_segment"].to_numpy(),
+                },
+                index=chunk.index,
+            )
+        )
+        if check_drift is not None:
+            # The same share of every chunk, so the sample is spread over the whole base.
+            sample = chunk.sample(frac=min(1.0, DRIFT_SAMPLE / max(eligible, 1)), random_state=0)
+            drift_frames.append(pd.concat([sample, scores.loc[sample.index]], axis=1))
+        table = pa.Table.from_pandas(out, preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(stage1, table.schema)
+        writer.write_table(table)
+        scored_rows += len(chunk)
+        on_stage(f"Scoring: {scored_rows:,} of {eligible:,} customers")
+    if writer is not None:
+        writer.close()
+
+    if check_drift is not None:
+        drift, notes = check_drift(pd.concat(drift_frames))
+    else:
+        drift, notes = pd.DataFrame(columns=list(REPORT_COLUMNS)), []
+    decided = pd.concat(decisions) if decisions else pd.DataFrame()
+    on_stage("Choosing the audience")
+    holdout = holdout_mask(decided["draw"].to_numpy(), limits.holdout)
+    actions = choose_actions(
+        decided["customer_id"],
+        decided["suppression"],
+        decided["policy"],
+        holdout,
+        decided["value"].to_numpy(),
+        policy_reason=decided["policy_reason"],
+        budget=limits.max_sends,
+        cost_per_send=limits.cost_per_send,
+    )
+    if scored_rows != eligible or len(actions) != eligible:
+        raise ScoringError(
+            f"customers do not reconcile: {eligible:,} signed up before as-of, "
+            f"{scored_rows:,} scored, {len(actions):,} with an action; nothing was written."
+        )
+    on_stage(f"Writing {s.out}")
+    _write_audience(stage1, actions, s, versions)
+    return decided.assign(action=actions["action"].to_numpy()), drift, notes
+
+
+def _write_audience(stage1: Path, actions: pd.DataFrame, s: BatchOptions, versions: str) -> None:
+    """Stream the scored rows again with their actions into the audience file, atomically."""
+    action = actions["action"].to_numpy()
+    reason = actions["reason"].to_numpy()
+    suppression = np.where(action == "suppress", reason, "")
+    skip = np.where(action == "skip", reason, "")
+
+    def write(tmp: Path) -> None:
+        source = pq.ParquetFile(stage1)
+        writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+        offset = 0
+        try:
+            for batch in source.iter_batches(batch_size=s.chunk_rows):
+                frame = batch.to_pandas()
+                n = len(frame)
+                frame["action"] = action[offset : offset + n]
+                frame["suppression_reason"] = suppression[offset : offset + n]
+                frame["skip_reason"] = skip[offset : offset + n]
+                frame["model_versions"] = versions
+                frame["as_of"] = s.as_of
+                variants = [c for c in frame.columns if c.startswith("uplift_")]
+                order = [c for c in OUTPUT_COLUMNS if c in frame.columns]
+                at = order.index("best_variant") + 1
+                frame = frame[order[:at] + variants + order[at:]]
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = (
+                        pq.ParquetWriter(tmp, table.schema)
+                        if s.out.suffix == ".parquet"
+                        else pacsv.CSVWriter(tmp, table.schema)
+                    )
+                writer.write_table(table)
+                offset += n
+        finally:
+            if writer is not None:
+                writer.close()
+
+    write_atomically(s.out, write)
