@@ -55,3 +55,12 @@ def test_cli_doc_has_a_section_for_every_command():
     text = (DOCS / "cli.md").read_text()
     for name in get_command(app).commands:
         assert f"## `upseg {name}" in text, name
+
+
+def test_cli_doc_explains_the_errors_and_exit_codes():
+    from upseg.pipelines._console import UpsegGroup
+
+    text = (DOCS / "cli.md").read_text()
+    section = text.split("## Errors and exit status", 1)[1].split("\n## ", 1)[0]
+    for needed in ("| 0 |", "| 1 |", "| 2 |", "error: ", "UpsegError", UpsegGroup.__name__):
+        assert needed in section, needed
