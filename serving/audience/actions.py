@@ -41,6 +41,7 @@ def incremental_profit(
 
 
 def _economics(uplift: np.ndarray, value_per_conversion: float, cost_per_send: float) -> dict:
+    """Customers, incremental conversions, revenue, cost and profit of sending to these."""
     conversions = float(uplift.sum())
     revenue = conversions * value_per_conversion
     cost = len(uplift) * cost_per_send

@@ -24,6 +24,7 @@ def _segment_columns(frame: pd.DataFrame, which: str) -> tuple[pd.Series, pd.Ser
 
 
 def _campaigns(frame: pd.DataFrame) -> list[str]:
+    """The distinct campaigns named in ``frame``'s ``campaign`` column, if any."""
     if "campaign" not in frame.columns:
         return []
     return sorted(frame["campaign"].dropna().astype(str).unique().tolist())

@@ -40,7 +40,8 @@ def _show(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str | int | float):
         return repr(value)
-    kind = {dict: "mapping", list: "list"}.get(type(value), type(value).__name__)
+    kinds: dict[type, str] = {dict: "mapping", list: "list"}
+    kind = kinds.get(type(value), type(value).__name__)
     text = repr(value)
     return f"a {kind} {text[:57] + '...' if len(text) > 60 else text}"
 
@@ -109,6 +110,7 @@ def _is_number(value: Any) -> bool:
 def _number(
     section: dict, key: str, path: str, rng: NumberRange, p: _Problems, *, or_null: bool = False
 ) -> float | None:
+    """``section[key]`` if a number in ``rng`` (or null when allowed), else None after a problem."""
     value = section.get(key, _MISSING)
     expected = f"{rng}, or null for no limit" if or_null else str(rng)
     if value is _MISSING:
@@ -125,6 +127,7 @@ def _number(
 def _integer(
     section: dict, key: str, path: str, minimum: int, p: _Problems, *, or_null: bool = False
 ) -> int | None:
+    """``section[key]`` if an integer >= ``minimum``, else None after a problem."""
     value = section.get(key, _MISSING)
     expected = f"an integer >= {minimum}" + (", or null for no limit" if or_null else "")
     if value is _MISSING:
@@ -139,6 +142,7 @@ def _integer(
 
 
 def _string(section: dict, key: str, path: str, p: _Problems, expected: str) -> str | None:
+    """``section[key]`` if a non-empty string, else None after a problem."""
     value = section.get(key, _MISSING)
     if value is _MISSING:
         p.add(path, "missing", expected, value)
@@ -158,6 +162,7 @@ def _choice(
     *,
     what: str = "unknown value",
 ) -> str | None:
+    """``section[key]`` if one of ``options``, else None after a problem (with a suggestion)."""
     value = section.get(key, _MISSING)
     if value is _MISSING:
         p.add(path, "missing", _one_of(options), value)

@@ -143,6 +143,7 @@ def assign_segments(
 
 
 def _scores(frame: pd.DataFrame, column: str, *, allow_missing: bool) -> np.ndarray:
+    """``frame[column]`` as float64; refuses non-numbers, and missing values unless allowed."""
     series = frame[column]
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         raise ValueError(
@@ -229,6 +230,7 @@ def _column_kind(series: pd.Series) -> str:
 
 
 def _check_operand_type(series: pd.Series, cond: Condition, path: str, p: _Problems) -> None:
+    """Add a problem when a rule's value cannot be compared with its column's values."""
     if cond.op in ("is_null", "not_null"):
         return
     kind = _column_kind(series)
@@ -251,6 +253,7 @@ def _check_operand_type(series: pd.Series, cond: Condition, path: str, p: _Probl
 
 
 def _check_values(cond: Condition, kind: str, path: str, what: str, p: _Problems) -> None:
+    """Add a problem when a condition's values are not all of the column's ``kind``."""
     values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
     if any(_scalar_kind(v) != kind for v in values):
         expected = "a number or boolean" if kind == "number" else "a string (quote it in YAML)"

@@ -54,6 +54,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep=False):
+    """A mapping, refusing a key given twice."""
     loader.flatten_mapping(node)
     seen: set = set()
     for key_node, _ in node.value:
@@ -99,14 +100,16 @@ def load_policy(path: Path | str | None = None) -> Policy:
 
 
 def _yaml_problem(source: str, text: str, exc: yaml.YAMLError) -> str:
+    """One problem line for unreadable YAML, with its line and column when PyYAML knows them."""
     mark = getattr(exc, "problem_mark", None)
     if mark is None:
         return f"{source}: (file): invalid YAML: {exc}; expected valid YAML; got unreadable text"
     lines = text.splitlines()
     line = lines[mark.line].strip() if mark.line < len(lines) else ""
-    what = exc.problem or "invalid YAML"
-    if exc.context:
-        what = f"{what} ({exc.context})"
+    what = getattr(exc, "problem", None) or "invalid YAML"
+    context = getattr(exc, "context", None)
+    if context:
+        what = f"{what} ({context})"
     return (
         f"{source}: line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {what}; "
         f"expected valid YAML; got {line!r}"
@@ -189,6 +192,7 @@ def parse_policy(mapping: Any, source: str = "<policy>") -> Policy:
 
 
 def _uplift(node: Any, p: _Problems) -> UpliftThresholds | None:
+    """The ``uplift`` section: quadrant thresholds, persuadable above sleeping dog."""
     s = _mapping(node, "uplift", _UPLIFT_KEYS, p, "the uplift quadrants")
     if s is None:
         return None
@@ -208,6 +212,7 @@ def _uplift(node: Any, p: _Problems) -> UpliftThresholds | None:
 
 
 def _churn(node: Any, p: _Problems) -> ChurnRiskThresholds | None:
+    """The ``churn_risk`` section: band bounds, high above medium."""
     s = _mapping(node, "churn_risk", _CHURN_KEYS, p, "the churn-risk bands")
     if s is None:
         return None
@@ -226,6 +231,7 @@ def _churn(node: Any, p: _Problems) -> ChurnRiskThresholds | None:
 
 
 def _value_tier(node: Any, p: _Problems) -> ValueTier | None:
+    """The ``value_tier`` section: VIP share and spend column."""
     s = _mapping(node, "value_tier", _VALUE_KEYS, p, "the value tier")
     if s is None:
         return None
@@ -235,6 +241,7 @@ def _value_tier(node: Any, p: _Problems) -> ValueTier | None:
 
 
 def _suppression(node: Any, p: _Problems) -> Suppression | None:
+    """The ``suppression`` section: the hard-bounce count."""
     s = _mapping(node, "suppression", _SUPPRESSION_KEYS, p, "the suppression settings")
     if s is None:
         return None
@@ -243,6 +250,7 @@ def _suppression(node: Any, p: _Problems) -> Suppression | None:
 
 
 def _holdout(node: Any, p: _Problems) -> Holdout | None:
+    """The ``holdout`` section: the share, in :data:`HOLDOUT_SHARE`."""
     s = _mapping(node, "holdout", _HOLDOUT_KEYS, p, "the holdout settings")
     if s is None:
         return None
@@ -251,6 +259,7 @@ def _holdout(node: Any, p: _Problems) -> Holdout | None:
 
 
 def _budget(node: Any, p: _Problems) -> Budget | None:
+    """The ``budget`` section: max sends and cost per send, each or null."""
     s = _mapping(node, "budget", _BUDGET_KEYS, p, "the budget")
     if s is None:
         return None
@@ -267,6 +276,7 @@ def _budget(node: Any, p: _Problems) -> Budget | None:
 
 
 def _actions(node: Any, p: _Problems) -> Actions | None:
+    """The ``actions`` section: send or skip per quadrant, never send for sleeping dogs."""
     s = _mapping(node, "actions", QUADRANTS, p, "the quadrant actions")
     if s is None:
         return None

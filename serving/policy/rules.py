@@ -30,6 +30,7 @@ _RULE_KEYS = ("segment", "when", "action", "description")
 
 
 def _rules(node: Any, p: _Problems) -> tuple[Rule, ...] | None:
+    """The ``rules`` list: each rule's segment, conditions, action and description."""
     if node is _MISSING or node is None:
         return ()
     if not isinstance(node, list):
@@ -78,6 +79,7 @@ def _rules(node: Any, p: _Problems) -> tuple[Rule, ...] | None:
 
 
 def _conditions(node: Any, path: str, p: _Problems) -> tuple[Condition, ...] | None:
+    """A rule's ``when``: one :class:`Condition` per column and operator."""
     example = "a mapping of column to tests, e.g. {open_rate_90d: {gte: 0.3}}"
     if node is _MISSING:
         p.add(path, "missing", example, node)
@@ -119,6 +121,7 @@ def _conditions(node: Any, path: str, p: _Problems) -> tuple[Condition, ...] | N
 
 
 def _scalar_kind(value: Any) -> str | None:
+    """``number`` (booleans included), ``string``, or None for anything else or NaN."""
     if isinstance(value, bool) or _is_number(value):
         return None if isinstance(value, float) and math.isnan(value) else "number"
     return "string" if isinstance(value, str) else None
