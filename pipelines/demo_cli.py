@@ -84,7 +84,8 @@ def demo(
     from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
     from upseg.pipelines.config import load_config
     from upseg.pipelines.retrain_job import run_retrain
-    from upseg.pipelines.score_job import ScoreSettings, run_scoring
+    from upseg.pipelines.score_job import run_scoring
+    from upseg.pipelines.settings import score_settings
     from upseg.synthetic import generate_world, simulate_campaign, write_world
 
     cutoff = instant_option(as_of, "--as-of")
@@ -114,22 +115,11 @@ def demo(
             "demo scores with it anyway to show the audience. Do not use it for a campaign.",
             highlight=False,
         )
-    scoring = cfg.scoring
     audience_path = cfg.scoring_out(score_as_of)
     campaign = cfg.scoring_campaign(score_as_of)
     with console.status("3/5 scoring…") as status:
         scored = run_scoring(
-            ScoreSettings(
-                data_dir=data,
-                as_of=score_as_of,
-                campaign=campaign,
-                out=audience_path,
-                tracking_uri=cfg.tracking_uri(),
-                workdir=Path(cfg.tracking.workdir),
-                holdout=scoring.holdout,
-                cost_per_send=scoring.cost_per_send,
-                versions=held,
-            ),
+            score_settings(cfg, score_as_of, versions=held),
             on_stage=lambda m: status.update(f"3/5 {m}…"),
         )
     console.print(f"[bold]3/5 score[/]  the audience of {campaign}")
@@ -157,6 +147,7 @@ def demo(
         f"{100 * sent['true_uplift'].mean():+.2f} points of conversion"
     )
 
+    holdout = scored.settings.holdout  # the policy's share, or the configuration's override
     with console.status("5/5 analysing the experiment…") as status:
         analysis = run_analysis(
             AnalyzeSettings(
@@ -171,9 +162,9 @@ def demo(
                 title=f"Experiment report — {campaign} (simulated outcomes)",
                 analysis=AnalysisSettings(
                     by=("rfm_segment", "lifecycle_stage"),
-                    # the scorer holds out this share of the customers it would send
-                    planned_split={"control": scoring.holdout, "email": 1 - scoring.holdout},
-                    cost_per_send=scoring.cost_per_send or 0.0,
+                    # the scorer held out this share of the customers it would send
+                    planned_split={"control": holdout, "email": 1 - holdout},
+                    cost_per_send=scored.settings.cost_per_send or 0.0,
                     seed=seed,
                 ),
             ),

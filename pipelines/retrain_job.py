@@ -3,46 +3,47 @@
 One MLflow parent run (experiment ``upseg-retrain``) holds a child run per
 model trained; each model goes through its champion/challenger gate exactly as
 ``upseg train`` does. The job is safe to rerun: every registered version
-carries a *training key* (the model, its settings, the as-of date, the data
-fingerprint and the code version), and a model whose key is already registered
-is not trained again, so a rerun for the same month changes nothing in the
-registry. The retraining report (Markdown and JSON) says what was trained,
-challenger against champion, what was promoted and why, and how the features
-drifted since the last propensity model was trained.
+carries a *training key* (:mod:`upseg.models.lineage`: the model, its settings,
+the as-of date, the data fingerprint and the code version), and a model whose
+key is already registered is not trained again, so a rerun for the same month
+changes nothing in the registry. The retraining report (Markdown and JSON,
+:mod:`upseg.pipelines.retrain_report`) says what was trained, challenger
+against champion, what was promoted and why, and how the features drifted
+since the last propensity model was trained (:func:`upseg.models.drift.features_drift`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from upseg.features.build import build_features
-from upseg.features.pit import customer_spine
 from upseg.models.dataset import TrainingDataError
-from upseg.models.drift import drift_report
+from upseg.models.drift import features_drift
+from upseg.models.lineage import latest_version, training_key, version_with_key
 from upseg.models.registry import CHAMPION
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.models.uplift.data import ExperimentError
 from upseg.pipelines.config import UpsegConfig
-from upseg.pipelines.jobs import ValidatedData, validated_data, write_atomically
-from upseg.pipelines.retrain_report import render_markdown
-from upseg.pipelines.train_job import TrainSettings, run_training
-from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
+from upseg.pipelines.jobs import ValidatedData, validated_data
+from upseg.pipelines.retrain_report import retrain_summary, write_reports
+from upseg.pipelines.settings import key_settings, train_settings, uplift_settings
+from upseg.pipelines.train_job import run_training
+from upseg.pipelines.uplift_job import run_uplift
 
-__all__ = ["RETRAIN_EXPERIMENT", "ModelOutcome", "RetrainRun", "run_retrain", "training_key"]
+__all__ = ["MODELS", "RETRAIN_EXPERIMENT", "ModelOutcome", "RetrainRun", "run_retrain"]
 
 #: MLflow experiment of the parent runs (the children live there too).
 RETRAIN_EXPERIMENT = "upseg-retrain"
-#: Customers sampled for the drift check (features as of the new date).
-DRIFT_SAMPLE = 200_000
+#: The models the job trains, in order.
+MODELS = ("churn", "propensity", "uplift")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,45 @@ class ModelOutcome:
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def trained(cls, name: str, run: Any, key: str) -> ModelOutcome:
+        """The outcome of a training run (:class:`TrainingRun` or :class:`UpliftRun`)."""
+        decision = run.decision
+        return cls(
+            name=name,
+            status="trained",
+            version=str(run.version),
+            promoted=decision.promote,
+            reason=decision.reason,
+            metric=decision.metric,
+            challenger=decision.challenger,
+            champion=decision.champion,
+            baseline=decision.baseline,
+            run_id=run.run_id,
+            training_key=key,
+            seconds=run.seconds,
+            notes=tuple(run.notes),
+        )
+
+    @classmethod
+    def unchanged(
+        cls, client: MlflowClient, name: str, version: ModelVersion, key: str
+    ) -> ModelOutcome:
+        """The outcome of a model whose ``version`` was already trained with ``key``."""
+        aliases = set(client.get_model_version(name, version.version).aliases)
+        return cls(
+            name=name,
+            status="unchanged",
+            version=str(version.version),
+            promoted=CHAMPION in aliases,
+            reason=(
+                f"version {version.version} was already trained from the same data, settings "
+                f"and code (training key {key[:12]}); nothing retrained"
+            ),
+            run_id=version.run_id,
+            training_key=key,
+        )
+
 
 @dataclass(frozen=True)
 class RetrainRun:
@@ -73,7 +113,7 @@ class RetrainRun:
     models: dict[str, ModelOutcome]
     report: Path
     report_json: Path
-    summary: dict
+    summary: dict[str, Any]
     seconds: float
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -83,158 +123,74 @@ class RetrainRun:
         return [name for name, outcome in self.models.items() if outcome.status == "failed"]
 
 
-def training_key(name: str, settings: dict, *, as_of: str, data: str, code: str) -> str:
-    """A digest of everything that makes a trained model what it is.
-
-    Two runs with the same key would register the same model: the same
-    settings, cutoff, data files and code.
-    """
-    payload = {"model": name, "settings": settings, "as_of": as_of, "data": data, "code": code}
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _registered_with_key(client: MlflowClient, name: str, key: str):
-    """The model version of ``name`` trained with ``key``, or ``None``."""
-    try:
-        found = client.search_model_versions(f"name = '{name}' and tags.training_key = '{key}'")
-    except mlflow.exceptions.MlflowException:
-        return None
-    return max(found, key=lambda v: int(v.version)) if found else None
-
-
-def _unchanged(client: MlflowClient, name: str, version, key: str) -> ModelOutcome:
-    aliases = set(client.get_model_version(name, version.version).aliases)
-    return ModelOutcome(
-        name=name,
-        status="unchanged",
-        version=str(version.version),
-        promoted=CHAMPION in aliases,
-        reason=(
-            f"version {version.version} was already trained from the same data, settings and "
-            f"code (training key {key[:12]}); nothing retrained"
-        ),
-        run_id=version.run_id,
-        training_key=key,
-    )
-
-
-def _model_settings(config: UpsegConfig, name: str) -> dict:
-    model = getattr(config.models, name)
-    settings = model.model_dump(mode="json")
-    settings.pop("enabled", None)
-    settings["seed"] = config.seed
-    settings["promotion"] = config.promotion.model_dump(mode="json")
-    settings["feature_set"] = config.features.set
-    return settings
-
-
 def _train(
     config: UpsegConfig,
     name: str,
     as_of: pd.Timestamp,
-    uri: str,
     key: str,
     validated: ValidatedData,
     on_stage: Callable[[str], None],
-) -> tuple[ModelOutcome, object]:
-    model = getattr(config.models, name)
-    workdir = Path(config.tracking.workdir)
+) -> ModelOutcome:
+    """Train model ``name`` as the configuration says; its outcome."""
+
+    def stage(message: str) -> None:
+        on_stage(f"{name}: {message}")
+
     if name == "uplift":
-        run = run_uplift(
-            UpliftSettings(
-                tracking_uri=uri,
-                workdir=workdir,
-                data_dir=Path(config.data.path),
-                campaign=model.campaign,
-                control=model.control,
-                outcome=model.outcome,
-                approaches=tuple(model.approaches) if model.approaches else None,
-                n_folds=model.n_folds,
-                seed=config.seed,
-                trials=model.trials,
-                experiment=RETRAIN_EXPERIMENT,
-                margin=config.promotion.margin,
-                promote=config.promotion.force,
-                quarantine_dir=_path(config.data.quarantine),
-                training_key=key,
-            ),
-            on_stage=lambda m: on_stage(f"uplift: {m}"),
-            validated=validated,
-        )
+        settings = uplift_settings(config, experiment=RETRAIN_EXPERIMENT, training_key=key)
+        run: Any = run_uplift(settings, on_stage=stage, validated=validated)
     else:
-        run = run_training(
-            TrainSettings(
-                task=name,
-                data_dir=Path(config.data.path),
-                as_of=as_of,
-                tracking_uri=uri,
-                workdir=workdir,
-                horizon_days=model.horizon_days,
-                snapshots=model.snapshots,
-                trials=model.trials,
-                seed=config.seed,
-                experiment=RETRAIN_EXPERIMENT,
-                metric=config.promotion.metric,
-                margin=config.promotion.margin,
-                promote=config.promotion.force,
-                calibration=model.calibration,
-                quarantine_dir=_path(config.data.quarantine),
-                training_key=key,
-            ),
-            on_stage=lambda m: on_stage(f"{name}: {m}"),
-            validated=validated,
+        settings = train_settings(
+            config, name, as_of, experiment=RETRAIN_EXPERIMENT, training_key=key
         )
-    decision = run.decision
-    outcome = ModelOutcome(
-        name=name,
-        status="trained",
-        version=str(run.version),
-        promoted=decision.promote,
-        reason=decision.reason,
-        metric=decision.metric,
-        challenger=decision.challenger,
-        champion=decision.champion,
-        baseline=decision.baseline,
-        run_id=run.run_id,
-        training_key=key,
-        seconds=run.seconds,
-        notes=tuple(run.notes),
-    )
-    return outcome, run
+        run = run_training(settings, on_stage=stage, validated=validated)
+    return ModelOutcome.trained(name, run, key)
 
 
-def _path(value) -> Path | None:
-    return None if value is None else Path(value)
-
-
-def _last_version(client: MlflowClient, name: str):
-    """The newest registered version of ``name`` (promoted or not), or ``None``."""
+def _model_outcome(
+    config: UpsegConfig,
+    name: str,
+    as_of: pd.Timestamp,
+    client: MlflowClient,
+    validated: ValidatedData,
+    code: str,
+    on_stage: Callable[[str], None],
+) -> ModelOutcome:
+    """Train model ``name`` unless it is disabled or already trained with this key."""
+    if not getattr(config.models, name).enabled:
+        return ModelOutcome(name=name, status="disabled", reason="disabled")
+    settings = key_settings(config, name)
+    key = training_key(name, settings, as_of=as_of.isoformat(), data=validated.digest, code=code)
+    existing = version_with_key(client, name, key)
+    if existing is not None:
+        on_stage(f"{name}: unchanged (version {existing.version})")
+        return ModelOutcome.unchanged(client, name, existing, key)
+    on_stage(f"Training {name}")
     try:
-        versions = client.search_model_versions(f"name = '{name}'")
-    except mlflow.exceptions.MlflowException:
-        return None
-    return max(versions, key=lambda v: int(v.version)) if versions else None
+        return _train(config, name, as_of, key, validated, on_stage)
+    except (TrainingDataError, ExperimentError) as exc:
+        # one model's data problem must not cost the others their month
+        return ModelOutcome(name=name, status="failed", reason=" ".join(str(exc).split()))
 
 
-def _feature_drift(previous, tables: dict, as_of: pd.Timestamp) -> tuple[pd.DataFrame, str]:
+def _feature_drift(
+    previous: ModelVersion | None, validated: ValidatedData, as_of: pd.Timestamp
+) -> tuple[pd.DataFrame, str]:
     """PSI of today's features against the training reference of the last propensity model."""
-    empty = pd.DataFrame(columns=["column", "psi", "status"])
-    if previous is None:
-        return empty, "no propensity model trained before this run: nothing to compare with"
-    try:
-        reference = mlflow.artifacts.load_dict(f"runs:/{previous.run_id}/reference.json")
-    except Exception as exc:  # an old run without a reference still lets the job finish
-        return empty, f"propensity version {previous.version} has no reference.json ({exc})"
-    features = build_features(tables, customer_spine(tables["customers"], as_of)).execute()
-    if len(features) > DRIFT_SAMPLE:
-        features = features.sample(DRIFT_SAMPLE, random_state=0)
-    report = drift_report(reference.get("features", {}), features)
-    return report, (
-        f"features as of {as_of:%Y-%m-%d} ({len(features):,} customers) against the training "
-        f"reference of propensity version {previous.version}, the last one trained before "
-        "this run"
-    )
+    reference, note = None, "no propensity model trained before this run: nothing to compare with"
+    if previous is not None:
+        try:
+            reference = mlflow.artifacts.load_dict(f"runs:/{previous.run_id}/reference.json")
+        except Exception as exc:  # an old run without a reference still lets the job finish
+            note = f"propensity version {previous.version} has no reference.json ({exc})"
+    drift, customers = features_drift(reference, validated.source.result.tables, as_of)
+    if reference is not None and previous is not None:
+        note = (
+            f"features as of {as_of:%Y-%m-%d} ({customers:,} customers) against the training "
+            f"reference of propensity version {previous.version}, the last one trained before "
+            "this run"
+        )
+    return drift, note
 
 
 def run_retrain(
@@ -260,12 +216,11 @@ def run_retrain(
     client = MlflowClient(uri)
     data_dir = Path(config.data.path)
     on_stage(f"Validating {data_dir}")
-    validated = validated_data(data_dir, quarantine_dir=_path(config.data.quarantine))
-    source, digest = validated.source, validated.digest
+    quarantine = None if config.data.quarantine is None else Path(config.data.quarantine)
+    validated = validated_data(data_dir, quarantine_dir=quarantine)
     code = code_version()
-    previous_propensity = _last_version(client, "propensity")
+    previous_propensity = latest_version(client, "propensity")
     experiment_id = ensure_experiment(RETRAIN_EXPERIMENT, uri)
-    outcomes: dict[str, ModelOutcome] = {}
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"retrain-{as_of:%Y-%m-%d}"
     ) as parent:
@@ -273,68 +228,33 @@ def run_retrain(
             {
                 "job": "retrain",
                 "as_of": as_of.isoformat(),
-                "data_fingerprint": digest,
+                "data_fingerprint": validated.digest,
                 "code_version": code,
                 "config_digest": config.digest(),
             }
         )
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
-        for name in ("churn", "propensity", "uplift"):
-            if not getattr(config.models, name).enabled:
-                outcomes[name] = ModelOutcome(name=name, status="disabled", reason="disabled")
-                continue
-            key = training_key(
-                name,
-                _model_settings(config, name),
-                as_of=as_of.isoformat(),
-                data=digest,
-                code=code,
-            )
-            existing = _registered_with_key(client, name, key)
-            if existing is not None:
-                outcomes[name] = _unchanged(client, name, existing, key)
-                on_stage(f"{name}: unchanged (version {existing.version})")
-                continue
-            on_stage(f"Training {name}")
-            try:
-                outcomes[name], _ = _train(config, name, as_of, uri, key, validated, on_stage)
-            except (TrainingDataError, ExperimentError) as exc:
-                # one model's data problem must not cost the others their month
-                reason = " ".join(str(exc).split())
-                outcomes[name] = ModelOutcome(name=name, status="failed", reason=reason)
-        on_stage("Measuring drift since the last run")
-        drift, drift_note = _feature_drift(previous_propensity, source.result.tables, as_of)
-        summary = {
-            "as_of": as_of.isoformat(),
-            "parent_run_id": parent.info.run_id,
-            "tracking_uri": uri,
-            "config_digest": config.digest(),
-            "code_version": code,
-            "data": {
-                "path": str(data_dir.resolve()),
-                "fingerprint": digest,
-                "tables": {
-                    t: {
-                        "read": s.rows_read,
-                        "accepted": s.rows_accepted,
-                        "quarantined": s.rows_quarantined,
-                    }
-                    for t, s in source.result.summaries.items()
-                },
-            },
-            "feature_set": config.features.set,
-            "models": {name: asdict(o) for name, o in outcomes.items()},
-            "drift": {"note": drift_note, "rows": drift.to_dict(orient="records")},
+        outcomes = {
+            name: _model_outcome(config, name, as_of, client, validated, code, on_stage)
+            for name in MODELS
         }
-        out = Path(config.reports.out)
-        stem = f"retrain-{as_of:%Y-%m-%d}"
-        report, report_json = out / f"{stem}.md", out / f"{stem}.json"
-        text = render_markdown(summary)
-        write_atomically(report, lambda tmp: Path(tmp).write_text(text))
-        payload = json.dumps(summary, indent=2, default=str)
-        write_atomically(report_json, lambda tmp: Path(tmp).write_text(payload))
+        on_stage("Measuring drift since the last run")
+        drift, drift_note = _feature_drift(previous_propensity, validated, as_of)
+        summary = retrain_summary(
+            config,
+            as_of,
+            parent_run_id=parent.info.run_id,
+            tracking_uri=uri,
+            code=code,
+            validated=validated,
+            models={name: asdict(o) for name, o in outcomes.items()},
+            drift=drift,
+            drift_note=drift_note,
+        )
+        report, report_json = write_reports(summary, Path(config.reports.out), as_of)
         mlflow.log_artifact(str(report))
         mlflow.log_artifact(str(report_json))
+        failed = [name for name, o in outcomes.items() if o.status == "failed"]
         mlflow.log_metrics(
             {
                 "models_trained": sum(o.status == "trained" for o in outcomes.values()),
@@ -342,13 +262,11 @@ def run_retrain(
                     bool(o.promoted) and o.status == "trained" for o in outcomes.values()
                 ),
                 "features_drifting": int((drift["status"] == "fail").sum()) if len(drift) else 0,
-                "models_failed": sum(o.status == "failed" for o in outcomes.values()),
+                "models_failed": len(failed),
             }
         )
-        if any(o.status == "failed" for o in outcomes.values()):
-            mlflow.set_tag(
-                "failed_models", ",".join(n for n, o in outcomes.items() if o.status == "failed")
-            )
+        if failed:
+            mlflow.set_tag("failed_models", ",".join(failed))
     return RetrainRun(
         as_of=as_of,
         parent_run_id=parent.info.run_id,

@@ -1,25 +1,35 @@
 """The retraining report: what was trained, challenger against champion, what was promoted, drift.
 
-:func:`render_markdown` renders the summary dict that
-:func:`pipelines.retrain_job.run_retrain` writes beside it as JSON, so the two
-always hold the same numbers.
+:func:`retrain_summary` gathers one run of :func:`pipelines.retrain_job.run_retrain`
+in a JSON-serialisable dict; :func:`render_markdown` renders it, and
+:func:`write_reports` writes both, so the two always hold the same numbers.
 """
 
 from __future__ import annotations
 
-from upseg.models.tracking import ui_command
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
-__all__ = ["render_markdown"]
+import pandas as pd
+
+from upseg.models.drift import PSI_FAIL, PSI_WARN
+from upseg.models.tracking import ui_command
+from upseg.pipelines.config import UpsegConfig
+from upseg.pipelines.jobs import ValidatedData, write_atomically
+
+__all__ = ["render_markdown", "retrain_summary", "write_reports"]
 
 #: Drifting features listed in the report (the JSON holds them all).
 TOP_DRIFT = 15
 
 
-def _number(value) -> str:
+def _number(value: float | None) -> str:
     return "—" if value is None or value != value else f"{value:.4f}"
 
 
-def _models_table(models: dict) -> list[str]:
+def _models_table(models: Mapping[str, Any]) -> list[str]:
     lines = [
         "| model | status | version | metric | challenger | champion before | baseline | "
         "promoted | why |",
@@ -37,7 +47,7 @@ def _models_table(models: dict) -> list[str]:
     return lines
 
 
-def _drift_lines(drift: dict) -> list[str]:
+def _drift_lines(drift: Mapping[str, Any]) -> list[str]:
     rows = drift["rows"]
     lines = [drift["note"] + "."]
     if not rows:
@@ -46,8 +56,9 @@ def _drift_lines(drift: dict) -> list[str]:
     warning = [r for r in rows if r["status"] == "warn"]
     lines += [
         "",
-        f"{len(failing)} feature(s) above PSI 0.25 (fail), {len(warning)} between 0.1 and "
-        f"0.25 (warn), {len(rows) - len(failing) - len(warning)} stable or missing. "
+        f"{len(failing)} feature(s) above PSI {PSI_FAIL} (fail), {len(warning)} between "
+        f"{PSI_WARN} and {PSI_FAIL} (warn), {len(rows) - len(failing) - len(warning)} stable "
+        "or missing. "
         f"The {min(TOP_DRIFT, len(rows))} largest:",
         "",
         "| feature | PSI | status |",
@@ -57,7 +68,7 @@ def _drift_lines(drift: dict) -> list[str]:
     return lines
 
 
-def render_markdown(summary: dict) -> str:
+def render_markdown(summary: Mapping[str, Any]) -> str:
     """The report as Markdown, from the JSON summary of one retraining run."""
     models = summary["models"]
     trained = [n for n, m in models.items() if m["status"] == "trained"]
@@ -111,3 +122,57 @@ def render_markdown(summary: dict) -> str:
     if notes:
         lines += ["", "## Notes", "", *notes]
     return "\n".join(lines) + "\n"
+
+
+def retrain_summary(
+    config: UpsegConfig,
+    as_of: pd.Timestamp,
+    *,
+    parent_run_id: str,
+    tracking_uri: str,
+    code: str,
+    validated: ValidatedData,
+    models: Mapping[str, Mapping[str, Any]],
+    drift: pd.DataFrame,
+    drift_note: str,
+) -> dict[str, Any]:
+    """Everything the report says about one retraining run, as a JSON-serialisable dict.
+
+    ``models`` maps each model to its outcome as a dict
+    (:class:`pipelines.retrain_job.ModelOutcome`); ``drift`` is the
+    :func:`models.drift.features_drift` report and ``drift_note`` what it compared.
+    """
+    summaries = validated.source.result.summaries
+    return {
+        "as_of": as_of.isoformat(),
+        "parent_run_id": parent_run_id,
+        "tracking_uri": tracking_uri,
+        "config_digest": config.digest(),
+        "code_version": code,
+        "data": {
+            "path": str(Path(config.data.path).resolve()),
+            "fingerprint": validated.digest,
+            "tables": {
+                t: {
+                    "read": s.rows_read,
+                    "accepted": s.rows_accepted,
+                    "quarantined": s.rows_quarantined,
+                }
+                for t, s in summaries.items()
+            },
+        },
+        "feature_set": config.features.set,
+        "models": dict(models),
+        "drift": {"note": drift_note, "rows": drift.to_dict(orient="records")},
+    }
+
+
+def write_reports(summary: Mapping[str, Any], out: Path, as_of: pd.Timestamp) -> tuple[Path, Path]:
+    """Write ``retrain-<as-of>.md`` and ``.json`` into ``out``, each atomically; their paths."""
+    stem = f"retrain-{as_of:%Y-%m-%d}"
+    report, report_json = out / f"{stem}.md", out / f"{stem}.json"
+    text = render_markdown(summary)
+    write_atomically(report, lambda tmp: Path(tmp).write_text(text))
+    payload = json.dumps(summary, indent=2, default=str)
+    write_atomically(report_json, lambda tmp: Path(tmp).write_text(payload))
+    return report, report_json

@@ -104,58 +104,27 @@ def score(
     from upseg.pipelines.score_job import ScoreSettings, run_scoring
 
     when = instant_option(as_of, "--as-of")
-    uri = None
-    if config is not None:
-        from upseg.pipelines.config import load_config
-
-        cfg = load_config(config)  # a ConfigError exits 2
-        scoring = cfg.scoring
-        data = data or Path(cfg.data.path)
-        campaign = campaign or cfg.scoring_campaign(when)
-        out = out or cfg.scoring_out(when)
-        policy = policy or (Path(scoring.policy) if scoring.policy else None)
-        holdout = scoring.holdout if holdout is None else holdout
-        budget = scoring.budget if budget is None else budget
-        cost_per_send = scoring.cost_per_send if cost_per_send is None else cost_per_send
-        if value_per_conversion is None:
-            value_per_conversion = scoring.value_per_conversion
-        strict_drift = strict_drift or scoring.strict_drift
-        psi_fail = scoring.psi_fail if psi_fail is None else psi_fail
-        workdir = Path(cfg.tracking.workdir)
-        uri = cfg.tracking_uri()
-    missing = [
-        name
-        for name, value in (("--data", data), ("--campaign", campaign), ("--out", out))
-        if value is None
-    ]
-    if missing:
-        raise fail(f"give {', '.join(missing)} or a --config that sets them.", code=2)
     if reasons not in ("targeted", "all"):
         raise fail(f"--reasons must be targeted or all; got {reasons!r}.", code=2)
-    if out.suffix not in (".parquet", ".csv"):
-        raise fail(f"--out must end in .parquet or .csv; got {out.name!r}.", code=2)
-    settings = ScoreSettings(
-        data_dir=data,
-        as_of=when,
-        campaign=campaign,
-        out=out,
-        tracking_uri=uri or tracking_uri(workdir),
-        workdir=workdir,
-        policy_path=policy,
-        holdout=holdout,
-        budget=budget,
-        cost_per_send=cost_per_send,
-        value_per_conversion=value_per_conversion,
-        previous=previous,
-        versions={
+    given = {
+        "data_dir": data,
+        "campaign": campaign,
+        "out": out,
+        "policy_path": policy,
+        "holdout": holdout,
+        "budget": budget,
+        "cost_per_send": cost_per_send,
+        "value_per_conversion": value_per_conversion,
+        "previous": previous,
+        "versions": {
             "churn": churn_version,
             "propensity": propensity_version,
             "uplift": uplift_version,
-        },  # fmt: skip
-        psi_fail=0.25 if psi_fail is None else psi_fail,
-        strict_drift=strict_drift,
-        reasons=reasons,
-        given_by={
+        },
+        "psi_fail": psi_fail,
+        "strict_drift": strict_drift,
+        "reasons": reasons,
+        "given_by": {
             key: option
             for key, option, value in (
                 ("holdout", "--holdout", holdout),
@@ -164,7 +133,29 @@ def score(
             )
             if value is not None
         },
-    )
+    }
+    if config is not None:
+        from upseg.pipelines.config import load_config
+        from upseg.pipelines.settings import score_settings
+
+        # options given here win over the file; a ConfigError exits 2
+        settings = score_settings(load_config(config), when, **given)
+    else:
+        missing = [
+            name
+            for name, value in (("--data", data), ("--campaign", campaign), ("--out", out))
+            if value is None
+        ]
+        if missing:
+            raise fail(f"give {', '.join(missing)} or a --config that sets them.", code=2)
+        settings = ScoreSettings(
+            as_of=when,
+            tracking_uri=tracking_uri(workdir),
+            workdir=workdir,
+            **{key: value for key, value in given.items() if value is not None},
+        )
+    if settings.out.suffix not in (".parquet", ".csv"):
+        raise fail(f"--out must end in .parquet or .csv; got {settings.out.name!r}.", code=2)
     quiet_mlflow()
     with console.status("Scoring…") as status:
         run = run_scoring(settings, on_stage=lambda m: status.update(f"{m}…"))

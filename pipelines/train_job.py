@@ -19,14 +19,17 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow import ActiveRun
 from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
+from upseg.features.sets import CUSTOMER_V1, get_feature_set
 from upseg.models import plots
 from upseg.models.baseline import RecencyBaseline
 from upseg.models.classifier import CalibratedLGBMClassifier
 from upseg.models.dataset import TASKS, TrainingData, training_data
-from upseg.models.drift import reference_distribution, reference_distributions
+from upseg.models.drift import training_reference
 from upseg.models.evaluation import classification_metrics, gains_table, reliability_table
 from upseg.models.evaluation import shap_importance as importance_table
 from upseg.models.explain import top_drivers
@@ -68,6 +71,8 @@ class TrainSettings:
     promote: bool = False
     calibration: str = "sigmoid"
     quarantine_dir: Path | None = None
+    #: Key of the feature set the model reads (``features.sets.FEATURE_SETS``).
+    feature_set: str = CUSTOMER_V1.key
     #: Tagged on the registered version; the retraining job skips a key it has seen.
     training_key: str | None = None
 
@@ -91,34 +96,32 @@ class TrainingRun:
     notes: tuple[str, ...] = field(default=())
 
 
-def _reference(task: str, data: TrainingData, model: CalibratedLGBMClassifier) -> dict:
-    """Distributions the scorer compares its population with (PSI).
-
-    The holdout cutoff's rows are the reference: for propensity they are every
-    customer, so its feature distributions stand for the scored base; churn's
-    rows are the active customers only, so only its score is kept, tagged with
-    that population.
-    """
-    held = data.frame[data.frame["role"] != "train"]
-    score = pd.Series(model.predict_proba(held)[:, 1])
-    return {
-        "population": "active_365d" if task == "churn" else "all",
-        "features": reference_distributions(held, list(data.features))
-        if task == "propensity"
-        else {},
-        "score": reference_distribution(score),
-    }
-
-
-def _fit_model(data: TrainingData, params: dict[str, Any], settings: TrainSettings):
+def _fit(
+    data: TrainingData, settings: TrainSettings, digest: str, on_stage: Callable[[str], None]
+) -> tuple[CalibratedLGBMClassifier, RecencyBaseline, TuningResult]:
+    """Tune LightGBM on ``valid``, fit the calibrated model, and the recency baseline."""
+    task = TASKS[settings.task]
     train, valid = data.part("train"), data.part("valid")
     features = list(data.features)
-    return CalibratedLGBMClassifier(
-        params=params,
+    on_stage(f"Tuning ({settings.trials} trials)" if settings.trials else "Training")
+    tuning = tune(
+        (train[features], train["label"]),
+        (valid[features], valid["label"]),
+        categorical=data.categorical,
+        trials=settings.trials,
+        seed=settings.seed,
+        name=study_name(task.name, data.holdout_as_of, digest, settings.seed),
+        storage=settings.workdir / "optuna.db",
+        callbacks=(_trial_reporter(settings.trials, on_stage),),
+    )
+    model = CalibratedLGBMClassifier(
+        params=tuning.params,
         categorical=data.categorical,
         calibration=settings.calibration,
         random_state=settings.seed,
     ).fit(train[features], train["label"], X_valid=valid[features], y_valid=valid["label"])
+    baseline = RecencyBaseline(increasing=task.recency_raises_score).fit(valid, valid["label"])
+    return model, baseline, tuning
 
 
 def _input_example(model: CalibratedLGBMClassifier, rows: pd.DataFrame) -> pd.DataFrame:
@@ -201,6 +204,81 @@ def _trial_reporter(trials: int, on_stage: Callable[[str], None]):
     return report
 
 
+def _log_run(
+    experiment_id: str,
+    settings: TrainSettings,
+    data: TrainingData,
+    fitted: tuple[CalibratedLGBMClassifier, RecencyBaseline, TuningResult],
+    metrics: dict[str, dict[str, float]],
+    decision: GateDecision,
+    fingerprint: dict[str, Any],
+) -> tuple[ActiveRun, ModelInfo]:
+    """Log the run: tags, parameters, metrics by prefix, reference, artifacts and the model."""
+    task = TASKS[settings.task]
+    model, baseline, tuning = fitted
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"{task.name}-{data.holdout_as_of:%Y-%m-%d}",
+        nested=mlflow.active_run() is not None,  # a child of the retraining job's run
+    ) as run:
+        mlflow.set_tags(
+            {
+                "task": task.name,
+                "feature_set": data.feature_set.key,
+                "data_fingerprint": fingerprint["sha256"],
+                "data_source": fingerprint["source"],
+                "code_version": code_version(),
+                "out_of_time": str(data.out_of_time).lower(),
+                "gate": "promoted" if decision.promote else "held",
+                "gate_reason": decision.reason,
+            }
+        )
+        mlflow.log_params(
+            {
+                "task": task.name,
+                "as_of": data.holdout_as_of.isoformat(),
+                "horizon_days": data.horizon_days,
+                "snapshots": settings.snapshots,
+                "trials": settings.trials,
+                "seed": settings.seed,
+                "calibration": settings.calibration,
+                "gate_metric": settings.metric,
+                "gate_margin": settings.margin,
+                "feature_set": data.feature_set.key,
+                "n_features": len(data.features),
+                "best_iteration": model.best_iteration_,
+                **{f"lgbm_{k}": v for k, v in tuning.params.items()},
+            }
+        )
+        for prefix, values in metrics.items():
+            if values:
+                mlflow.log_metrics({f"{prefix}_{k}": v for k, v in values.items()})
+        mlflow.log_metrics({"valid_auc": model.best_score_["auc"], **tuning.summary()})
+        mlflow.log_dict(fingerprint, "data_fingerprint.json")
+        held = data.held_out()
+        reference = training_reference(
+            held,
+            model.predict_proba(held)[:, 1],
+            population=task.population,
+            features=data.features,
+        )
+        mlflow.log_dict(reference, "reference.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_artifacts(Path(tmp), data, model, baseline, tuning, fingerprint)
+            mlflow.log_artifacts(tmp)
+        example = _input_example(model, data.part("test"))
+        model_info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            signature=_signature(model, example),
+            input_example=example,
+            pyfunc_predict_fn="predict_proba",
+            metadata={"feature_set": data.feature_set.key, "task": task.name},
+        )
+    return run, model_info
+
+
 def run_training(
     settings: TrainSettings,
     *,
@@ -238,23 +316,10 @@ def run_training(
         settings.as_of,
         snapshots=settings.snapshots,
         horizon_days=settings.horizon_days,
+        feature_set=get_feature_set(settings.feature_set),
     )
-    features = list(data.features)
-    train, valid, test = data.part("train"), data.part("valid"), data.part("test")
-
-    on_stage(f"Tuning ({settings.trials} trials)" if settings.trials else "Training")
-    tuning = tune(
-        (train[features], train["label"]),
-        (valid[features], valid["label"]),
-        categorical=data.categorical,
-        trials=settings.trials,
-        seed=settings.seed,
-        name=study_name(task.name, data.holdout_as_of, digest, settings.seed),
-        storage=settings.workdir / "optuna.db",
-        callbacks=(_trial_reporter(settings.trials, on_stage),),
-    )
-    model = _fit_model(data, tuning.params, settings)
-    baseline = RecencyBaseline(increasing=task.recency_raises_score).fit(valid, valid["label"])
+    test = data.part("test")
+    model, baseline, tuning = _fit(data, settings, digest, on_stage)
 
     on_stage("Evaluating on the held-out test customers")
     metrics = classification_metrics(test["label"], model.predict_proba(test)[:, 1])
@@ -277,74 +342,20 @@ def run_training(
     )
 
     on_stage("Logging the run to MLflow")
-    row_counts = {
-        table: summary.rows_accepted for table, summary in source.result.summaries.items()
-    }
-    fingerprint = {
-        "source": str(Path(settings.data_dir).resolve()),
-        "sha256": digest,
-        "rows": row_counts,
-        "as_of": data.holdout_as_of.isoformat(),
-        "train_as_of": [d.isoformat() for d in data.train_as_of],
-        "training_rows": {role: int(n) for role, n in data.frame["role"].value_counts().items()},
-    }
+    rows = {table: summary.rows_accepted for table, summary in source.result.summaries.items()}
+    fingerprint = data.fingerprint(settings.data_dir, digest, rows)
     experiment_id = ensure_experiment(
         settings.experiment or f"upseg-{task.name}", settings.tracking_uri
     )
-    with mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=f"{task.name}-{data.holdout_as_of:%Y-%m-%d}",
-        nested=mlflow.active_run() is not None,  # a child of the retraining job's run
-    ) as run:
-        mlflow.set_tags(
-            {
-                "task": task.name,
-                "feature_set": data.feature_set.key,
-                "data_fingerprint": digest,
-                "data_source": fingerprint["source"],
-                "code_version": code_version(),
-                "out_of_time": str(data.out_of_time).lower(),
-                "gate": "promoted" if decision.promote else "held",
-                "gate_reason": decision.reason,
-            }
-        )
-        mlflow.log_params(
-            {
-                "task": task.name,
-                "as_of": data.holdout_as_of.isoformat(),
-                "horizon_days": data.horizon_days,
-                "snapshots": settings.snapshots,
-                "trials": settings.trials,
-                "seed": settings.seed,
-                "calibration": settings.calibration,
-                "gate_metric": settings.metric,
-                "gate_margin": settings.margin,
-                "feature_set": data.feature_set.key,
-                "n_features": len(features),
-                "best_iteration": model.best_iteration_,
-                **{f"lgbm_{k}": v for k, v in tuning.params.items()},
-            }
-        )
-        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
-        mlflow.log_metrics({f"baseline_{k}": v for k, v in base_metrics.items()})
-        if champion:
-            mlflow.log_metrics({f"champion_{k}": v for k, v in champion.items()})
-        mlflow.log_metrics({"valid_auc": model.best_score_["auc"], **tuning.summary()})
-        mlflow.log_dict(fingerprint, "data_fingerprint.json")
-        mlflow.log_dict(_reference(task.name, data, model), "reference.json")
-        with tempfile.TemporaryDirectory() as tmp:
-            _write_artifacts(Path(tmp), data, model, baseline, tuning, fingerprint)
-            mlflow.log_artifacts(tmp)
-        example = _input_example(model, test)
-        model_info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            serialization_format="cloudpickle",
-            signature=_signature(model, example),
-            input_example=example,
-            pyfunc_predict_fn="predict_proba",
-            metadata={"feature_set": data.feature_set.key, "task": task.name},
-        )
+    run, model_info = _log_run(
+        experiment_id,
+        settings,
+        data,
+        (model, baseline, tuning),
+        {"test": metrics, "baseline": base_metrics, "champion": champion or {}},
+        decision,
+        fingerprint,
+    )
 
     on_stage(f"Registering a version of {task.name!r}")
     version = register_version(

@@ -23,6 +23,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from upseg.features.sets import CUSTOMER_V1, get_feature_set
 from upseg.models import plots
 from upseg.models.drift import reference_distribution
 from upseg.models.evaluation import shap_importance
@@ -76,6 +77,8 @@ class UpliftSettings:
     margin: float = 0.0
     promote: bool = False
     quarantine_dir: Path | None = None
+    #: With ``data_dir``: key of the feature set built as of each assignment.
+    feature_set: str = CUSTOMER_V1.key
     #: Tagged on the registered version; the retraining job skips a key it has seen.
     training_key: str | None = None
 
@@ -122,6 +125,7 @@ def _load(
         settings.campaign,
         outcome=settings.outcome,
         control=settings.control,
+        feature_set=get_feature_set(settings.feature_set),
     )
     return data, validated.digest, settings.data_dir
 
@@ -302,7 +306,7 @@ def run_uplift(
                 "code_version": code_version(),
                 "gate": "promoted" if decision.promote else "held",
                 "gate_reason": decision.reason,
-                "feature_set": "customer_v1" if data_dir is not None else "table",
+                "feature_set": settings.feature_set if data_dir is not None else "table",
             }
         )
         mlflow.log_params(

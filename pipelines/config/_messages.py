@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+
 from upseg.pipelines.config.schema import _SECRET_WORDS, UpsegConfig, _KeyedError
 
 __all__ = ["dotted_key", "problem_of", "secret_keys", "shown"]

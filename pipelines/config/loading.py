@@ -8,10 +8,10 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from upseg.pipelines.config._messages import dotted_key, problem_of, secret_keys, shown
-from upseg.pipelines.config.schema import _CREDENTIALS_HINT, UpsegConfig
 
 from upseg.errors import UpsegError
+from upseg.pipelines.config._messages import dotted_key, problem_of, secret_keys, shown
+from upseg.pipelines.config.schema import _CREDENTIALS_HINT, UpsegConfig
 
 __all__ = ["ConfigError", "load_config"]
 
@@ -126,4 +126,5 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Upse
             path, [f"{dotted_key(loc)}: {message}" for loc, message in problems.items()]
         )
     config._environ = environ
+    config._source = path
     return config

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,10 +29,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
 from upseg.features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
 from upseg.features.sets import CUSTOMER_V1, FEATURE_SETS
+from upseg.models.drift import PSI_FAIL
 from upseg.models.evaluation import METRIC_DIRECTIONS
 from upseg.models.uplift.learners import APPROACHES
+from upseg.serving.policy.schema import (
+    COST_PER_SEND,
+    HOLDOUT_SHARE,
+    MAX_SENDS_MIN,
+    NumberRange,
+)
 
 __all__ = [
     "ChurnConfig",
@@ -114,6 +123,14 @@ def _check_template(template: str, *, suffixes: tuple[str, ...] = ()) -> str:
 class _Section(BaseModel):
     # Defaults are validated too, so default paths resolve against the file's folder.
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _within(allowed: NumberRange) -> Any:
+    """An optional number in ``allowed`` (a range of the policy), null by default."""
+    bounds = {"gt" if allowed.lo_open else "ge": allowed.lo}
+    if math.isfinite(allowed.hi):
+        bounds["lt" if allowed.hi_open else "le"] = allowed.hi
+    return Field(None, **bounds)
 
 
 def _section() -> Any:
@@ -230,11 +247,13 @@ class ScoringConfig(_Section):
     campaign: str = "newsletter-{as_of:%Y-%m}"
     out: str = "../audiences/audience-{as_of:%Y-%m-%d}.parquet"
     policy: _RelPath | None = None
-    holdout: float = Field(0.1, ge=0, le=0.9)
-    budget: _Count | None = None
-    cost_per_send: _Amount | None = None
+    # Overrides of the policy's holdout.share, budget.max_sends and budget.cost_per_send,
+    # in the policy's own ranges; null keeps the policy's value.
+    holdout: float | None = _within(HOLDOUT_SHARE)
+    budget: _Int | None = Field(None, ge=MAX_SENDS_MIN)
+    cost_per_send: float | None = _within(COST_PER_SEND)
     value_per_conversion: _Amount | None = None
-    psi_fail: _Amount = 0.25
+    psi_fail: _Amount = PSI_FAIL
     strict_drift: bool = False
 
     @field_validator("campaign")
@@ -278,6 +297,12 @@ class UpsegConfig(_Section):
     reports: ReportsConfig = _section()
 
     _environ: Mapping[str, str] | None = PrivateAttr(default=None)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this configuration was loaded from (``None`` when built in code)."""
+        return self._source
 
     def scoring_campaign(self, as_of: pd.Timestamp) -> str:
         """The campaign name of the scoring run as of ``as_of``, e.g. ``newsletter-2026-06``."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from upseg.features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
 from upseg.pipelines.config import ConfigError, UpsegConfig, load_config
+from upseg.pipelines.settings import score_settings, train_settings, uplift_settings
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "conf" / "upseg.yaml"
@@ -69,7 +70,7 @@ def test_shipped_example_loads_with_the_demo_values():
     assert cfg.promotion.metric == "roc_auc"
     assert cfg.scoring_campaign(AS_OF) == "newsletter-2026-06"
     assert cfg.scoring_out(AS_OF) == demo / "audience-2026-06-20.parquet"
-    assert cfg.scoring.holdout == 0.1
+    assert cfg.scoring.holdout is None  # the policy's holdout.share
     assert cfg.reports.out == demo / "reports"
 
 
@@ -108,7 +109,7 @@ def test_minimal_file_gets_the_documented_defaults(tmp_path):
     assert cfg.scoring.model_dump(exclude={"out"}) == {
         "campaign": "newsletter-{as_of:%Y-%m}",
         "policy": None,
-        "holdout": 0.1,
+        "holdout": None,
         "budget": None,
         "cost_per_send": None,
         "value_per_conversion": None,
@@ -217,14 +218,14 @@ BAD = [
         id="section-not-a-mapping",
     ),
     pytest.param(
-        "models: {uplift: {campaign: C}}\nscoring: {holdout: 0.95}\n",
-        r"scoring\.holdout: must be a number >= 0 and <= 0\.9; got 0\.95$",
+        "models: {uplift: {campaign: C}}\nscoring: {holdout: 1.0}\n",
+        r"scoring\.holdout: must be a number >= 0\.0 and < 1\.0 or null; got 1\.0$",
         id="holdout-out-of-range",
     ),
     pytest.param(
-        "models: {uplift: {campaign: C}}\nscoring: {budget: -1}\n",
-        r"scoring\.budget: must be an integer >= 0 or null; got -1$",
-        id="negative-budget",
+        "models: {uplift: {campaign: C}}\nscoring: {budget: 0}\n",
+        r"scoring\.budget: must be an integer >= 1 or null; got 0$",
+        id="budget-below-one",
     ),
     pytest.param(
         "models: {propensity: {calibration: platt}, uplift: {campaign: C}}\n",
@@ -360,7 +361,86 @@ def test_every_problem_is_reported_at_once(tmp_path):
     message = str(caught.value)
     assert message.startswith(f"{path}: 4 problems:\n  1. data.secret: credentials")
     assert "\n  2. models.churn.trials: must be an integer >= 0; got 'ten'" in message
-    assert "\n  3. scoring.holdout: must be a number >= 0 and <= 0.9; got 2" in message
+    assert "\n  3. scoring.holdout: must be a number >= 0.0 and < 1.0 or null; got 2" in message
     assert "\n  4. colour: unknown key; allowed: version, data," in message
     assert len(caught.value.problems) == 4
     assert "https://errors.pydantic.dev" not in message
+
+
+# ------------------------------------------------------------------------------ job settings
+
+
+SETTINGS = """\
+version: 1
+data: {path: data, quarantine: bad}
+features: {set: customer_v1}
+tracking: {workdir: work}
+seed: 7
+models:
+  churn: {horizon_days: 60, snapshots: 2, trials: 4, calibration: isotonic}
+  uplift: {campaign: C1, outcome: revenue, approaches: [t_learner], n_folds: 4, trials: 2}
+promotion: {metric: pr_auc, margin: 0.01, force: true}
+scoring: {campaign: "c-{as_of:%Y}", psi_fail: 0.3, strict_drift: true, value_per_conversion: 5}
+"""
+
+
+def test_train_settings_carry_every_key_of_the_model_and_the_feature_set(tmp_path):
+    cfg = load_config(write(tmp_path, SETTINGS), environ={})
+    s = train_settings(cfg, "churn", AS_OF, experiment="upseg-retrain", training_key="k")
+    assert (s.task, s.as_of, s.data_dir, s.quarantine_dir) == (
+        "churn",
+        AS_OF,
+        tmp_path / "data",
+        tmp_path / "bad",
+    )
+    assert (s.horizon_days, s.snapshots, s.trials, s.calibration) == (60, 2, 4, "isotonic")
+    assert (s.seed, s.metric, s.margin, s.promote) == (7, "pr_auc", 0.01, True)
+    assert (s.feature_set, s.experiment, s.training_key) == ("customer_v1", "upseg-retrain", "k")
+    assert s.tracking_uri == cfg.tracking_uri() and s.workdir == tmp_path / "work"
+    with pytest.raises(ValueError, match="name must be one of churn, propensity"):
+        train_settings(cfg, "uplift", AS_OF)
+
+
+def test_uplift_settings_carry_the_campaign_and_the_feature_set(tmp_path):
+    cfg = load_config(write(tmp_path, SETTINGS), environ={})
+    s = uplift_settings(cfg, training_key="k")
+    assert (s.data_dir, s.campaign, s.control, s.outcome) == (
+        tmp_path / "data",
+        "C1",
+        "control",
+        "revenue",
+    )
+    assert (s.approaches, s.n_folds, s.trials, s.seed) == (("t_learner",), 4, 2, 7)
+    assert (s.margin, s.promote, s.feature_set, s.training_key) == (0.01, True, "customer_v1", "k")
+    assert s.quarantine_dir == tmp_path / "bad"
+
+
+def test_score_settings_take_the_file_and_let_given_options_win(tmp_path):
+    cfg = load_config(write(tmp_path, SETTINGS), environ={})
+    s = score_settings(cfg, AS_OF)
+    assert (s.data_dir, s.campaign, s.out) == (
+        tmp_path / "data",
+        "c-2026",
+        cfg.scoring_out(AS_OF),
+    )
+    assert (s.psi_fail, s.strict_drift, s.value_per_conversion) == (0.3, True, 5)
+    assert s.quarantine_dir == tmp_path / "bad"
+    given = score_settings(
+        cfg, AS_OF, campaign="X", psi_fail=0.5, budget=None, strict_drift=False, reasons="all"
+    )
+    assert (given.campaign, given.psi_fail, given.reasons) == ("X", 0.5, "all")
+    assert given.strict_drift  # the option only turns the strict check on
+
+
+def test_score_settings_name_where_each_override_of_the_policy_came_from(tmp_path):
+    text = MINIMAL + "scoring: {holdout: 0.2, budget: 500}\n"
+    cfg = load_config(write(tmp_path, text), environ={})
+    s = score_settings(cfg, AS_OF)
+    assert (s.holdout, s.budget, s.cost_per_send) == (0.2, 500, None)
+    assert s.given_by == {
+        "holdout": "scoring.holdout in upseg.yaml",
+        "max_sends": "scoring.budget in upseg.yaml",
+    }
+    given = score_settings(cfg, AS_OF, holdout=0.3, given_by={"holdout": "--holdout"})
+    assert (given.holdout, given.given_by["holdout"]) == (0.3, "--holdout")
+    assert score_settings(load_config(write(tmp_path, MINIMAL)), AS_OF).given_by == {}
