@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from upseg.features.build import build_features
 from upseg.features.pit import customer_spine
 from upseg.features.sources import connect, data_fingerprint, find_table_files
-from upseg.models.drift import drift_report
+from upseg.models.drift import DriftError, scoring_drift
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.pipelines.jobs import load_source, write_atomically
 from upseg.serving.audience import campaign_economics, segment_changes
@@ -101,48 +101,16 @@ _SCORE_OF_ROLE = {
 
 
 def _drift(models: dict, sample: pd.DataFrame, s: ScoreSettings) -> tuple[pd.DataFrame, list[str]]:
-    """PSI of every feature and score against training; refuse drifting scores.
-
-    Scores fail the run above ``psi_fail``; features only warn unless
-    ``strict_drift``, because schedule-driven features (days since the last
-    newsletter) shift with the calendar without the customers changing. The
-    churn score is compared on the customers it was trained on: those with an
-    order in the past 365 days.
-    """
-    references, scores = {}, {}
+    """PSI of every feature and score against training (:func:`models.drift.scoring_drift`)."""
+    features, scores = {}, {}
     for m in models.values():
-        references.update(m.reference.get("features", {}))
+        features.update(m.reference.get("features", {}))
         if "score" in m.reference:
             scores[_SCORE_OF_ROLE[m.role]] = m.reference
-    frames = [drift_report(references, sample, warn=0.1, fail=s.psi_fail)] if references else []
-    for column, reference in scores.items():
-        rows = sample
-        if reference.get("population") == "active_365d" and "frequency_365d" in sample:
-            rows = sample[sample["frequency_365d"] > 0]
-        frames.append(drift_report({column: reference["score"]}, rows, warn=0.1, fail=s.psi_fail))
-    drift = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=["column", "psi", "status"])
-    )
-    notes = [] if references else ["the models carry no training distributions of features"]
-    failing = drift["status"] == "fail"
-    if not s.strict_drift:
-        failing &= drift["column"].isin(list(scores))
-    if failing.any():
-        raise ScoringError(
-            f"drift above the limit {s.psi_fail} (PSI against training): "
-            + ", ".join(f"{r.column} {r.psi:.2f}" for r in drift[failing].itertuples())
-            + "; nothing was written. Retrain, or raise --psi-fail if this is expected."
-        )
-    drifting = drift[drift["status"].isin(["warn", "fail"])]
-    if len(drifting):
-        notes.append(
-            f"PSI above 0.1 for {len(drifting)} column(s): "
-            + ", ".join(f"{r.column} {r.psi:.2f}" for r in drifting.head(8).itertuples())
-            + (" …" if len(drifting) > 8 else "")
-        )
-    return drift, notes
+    try:
+        return scoring_drift(features, scores, sample, fail=s.psi_fail, strict=s.strict_drift)
+    except DriftError as exc:
+        raise ScoringError(str(exc)) from None
 
 
 def run_scoring(

@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 
 from upseg.features.build import build_features
-from upseg.features.labels import campaign_outcomes, churn_labels, purchase_labels
+from upseg.features.labels import (
+    ACTIVE_CUSTOMERS,
+    ALL_CUSTOMERS,
+    campaign_outcomes,
+    churn_labels,
+    in_population,
+    purchase_labels,
+)
 from upseg.features.pit import campaign_spine, customer_spine
 from tests.conftest import customers_frame, orders_frame, ts
 
@@ -82,3 +89,18 @@ def test_campaign_features_are_taken_as_of_each_assignment(tables):
     assert feats.loc["d", "frequency_lifetime"] == 1
     assert feats.loc["c", "frequency_lifetime"] == 1  # c2 (2024-07-01) is after assignment too
     assert feats.loc["a", "recency_days"] == pytest.approx(24.0)
+
+
+def test_in_population_picks_the_customers_churn_labels_marks_eligible(tables):
+    spine = customer_spine(tables["customers"], AS_OF)
+    eligible = _by_customer(churn_labels(tables["orders"], spine)).churn_eligible
+    features = build_features(tables, spine).execute()
+    active = in_population(features, ACTIVE_CUSTOMERS)
+    assert set(active["customer_id"]) == set(eligible[eligible].index) == {"a", "b", "d"}
+    assert in_population(features, ALL_CUSTOMERS) is features
+    assert in_population(features, None) is features  # a reference that names none
+
+
+def test_in_population_refuses_an_unknown_population():
+    with pytest.raises(ValueError, match="population must be one of all, active_365d; got 'x'"):
+        in_population(pd.DataFrame({"frequency_365d": [1]}), "x")

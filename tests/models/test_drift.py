@@ -12,10 +12,14 @@ from scipy.stats import norm
 
 from upseg.models.drift import (
     PSI_EPSILON,
+    PSI_WARN,
+    DriftError,
     drift_report,
     psi,
     reference_distribution,
     reference_distributions,
+    scoring_drift,
+    training_reference,
 )
 
 EPS = PSI_EPSILON
@@ -283,3 +287,57 @@ def test_drift_report_lists_every_column_it_cannot_compare():
     frame = pd.DataFrame({"a": ["x", "y"], "b": ["z", "w"]})
     with pytest.raises(ValueError, match=r"2 column\(s\) cannot be compared: a: .*; b: "):
         drift_report({"a": numeric, "b": numeric}, frame)
+
+
+# --- training_reference and scoring_drift ------------------------------------------------------
+
+
+def _scored(n: int = 1000, *, shift: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(shift, 1.0, n),
+            "frequency_365d": np.r_[np.zeros(n // 2), np.ones(n - n // 2)],
+            "churn_probability": np.r_[rng.uniform(0, 1, n // 2), rng.uniform(0, 0.2, n - n // 2)],
+        }
+    )
+
+
+def test_training_reference_keeps_features_only_for_every_customer():
+    rows = _scored()
+    everyone = training_reference(rows, rows["churn_probability"], population="all", features=["x"])
+    active = training_reference(
+        rows, rows["churn_probability"], population="active_365d", features=["x"]
+    )
+    assert list(everyone) == ["population", "features", "score"]
+    assert list(everyone["features"]) == ["x"] and active["features"] == {}
+    assert active["population"] == "active_365d"
+    assert active["score"] == reference_distribution(rows["churn_probability"])
+    json.dumps(everyone)  # logged as reference.json
+
+
+def test_scoring_drift_compares_a_score_on_its_models_population():
+    train = _scored()
+    active = train[train["frequency_365d"] > 0]
+    reference = training_reference(active, active["churn_probability"], population="active_365d")
+    # the inactive half scores high, but the churn model never saw them
+    report, notes = scoring_drift({}, {"churn_probability": reference}, _scored(seed=1))
+    assert report["status"].tolist() == ["ok"]
+    assert notes == ["the models carry no training distributions of features"]
+    everyone = dict(reference, population="all")
+    with pytest.raises(DriftError, match=r"drift above the limit 0.25 .*churn_probability"):
+        scoring_drift({}, {"churn_probability": everyone}, _scored(seed=1))
+
+
+def test_drifting_features_warn_unless_strict():
+    train = _scored()
+    features = {"x": reference_distribution(train["x"])}
+    scores = {
+        "churn_probability": training_reference(train, train["churn_probability"], population="all")
+    }
+    moved = _scored(shift=2.0, seed=1)
+    report, notes = scoring_drift(features, scores, moved)
+    assert report.set_index("column").loc["x", "status"] == "fail"
+    assert notes and notes[0].startswith(f"PSI above {PSI_WARN} for 1 column(s): x ")
+    with pytest.raises(DriftError, match=r"limit 0.5 .*x \d"):
+        scoring_drift(features, scores, moved, fail=0.5, strict=True)
