@@ -147,7 +147,8 @@ def demo(
         f"{100 * sent['true_uplift'].mean():+.2f} points of conversion"
     )
 
-    holdout = scored.settings.holdout  # the policy's share, or the configuration's override
+    # run_scoring resolved the holdout: the policy's share, or the configuration's override
+    holdout = float(scored.settings.holdout or 0.0)
     with console.status("5/5 analysing the experiment…") as status:
         analysis = run_analysis(
             AnalyzeSettings(

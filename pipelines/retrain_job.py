@@ -136,14 +136,13 @@ def _train(
     def stage(message: str) -> None:
         on_stage(f"{name}: {message}")
 
+    run: Any
     if name == "uplift":
-        settings = uplift_settings(config, experiment=RETRAIN_EXPERIMENT, training_key=key)
-        run: Any = run_uplift(settings, on_stage=stage, validated=validated)
+        uplift = uplift_settings(config, experiment=RETRAIN_EXPERIMENT, training_key=key)
+        run = run_uplift(uplift, on_stage=stage, validated=validated)
     else:
-        settings = train_settings(
-            config, name, as_of, experiment=RETRAIN_EXPERIMENT, training_key=key
-        )
-        run = run_training(settings, on_stage=stage, validated=validated)
+        train = train_settings(config, name, as_of, experiment=RETRAIN_EXPERIMENT, training_key=key)
+        run = run_training(train, on_stage=stage, validated=validated)
     return ModelOutcome.trained(name, run, key)
 
 

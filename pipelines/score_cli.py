@@ -8,7 +8,7 @@ configuration. The errors end in :class:`upseg.pipelines._console.UpsegGroup`.
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -106,7 +106,7 @@ def score(
     when = instant_option(as_of, "--as-of")
     if reasons not in ("targeted", "all"):
         raise fail(f"--reasons must be targeted or all; got {reasons!r}.", code=2)
-    given = {
+    given: dict[str, Any] = {
         "data_dir": data,
         "campaign": campaign,
         "out": out,

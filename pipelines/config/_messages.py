@@ -132,7 +132,7 @@ def _expected(annotation: Any, metadata: list, *, item: bool = False) -> str:
     return f"{words}, or null" if "," in words else f"{words} or null"
 
 
-def problem_of(error: dict) -> tuple[tuple, str]:
+def problem_of(error: Mapping[str, Any]) -> tuple[tuple, str]:
     """One pydantic error as (location, "must be …; got …")."""
     loc, kind = tuple(error["loc"]), error["type"]
     if kind == "extra_forbidden":

@@ -127,10 +127,14 @@ class _Section(BaseModel):
 
 def _within(allowed: NumberRange) -> Any:
     """An optional number in ``allowed`` (a range of the policy), null by default."""
-    bounds = {"gt" if allowed.lo_open else "ge": allowed.lo}
-    if math.isfinite(allowed.hi):
-        bounds["lt" if allowed.hi_open else "le"] = allowed.hi
-    return Field(None, **bounds)
+    lo, hi = allowed.lo, allowed.hi if math.isfinite(allowed.hi) else None
+    return Field(
+        None,
+        gt=lo if allowed.lo_open else None,
+        ge=None if allowed.lo_open else lo,
+        lt=hi if allowed.hi_open else None,
+        le=None if allowed.hi_open else hi,
+    )
 
 
 def _section() -> Any:
@@ -148,7 +152,7 @@ class DataConfig(_Section):
 class FeaturesConfig(_Section):
     """The named feature set every model is trained on."""
 
-    set: _FeatureSetKey = CUSTOMER_V1.key
+    set: _FeatureSetKey = CUSTOMER_V1.key  # type: ignore[valid-type]
 
 
 class TrackingConfig(_Section):
@@ -236,7 +240,7 @@ class ModelsConfig(_Section):
 class PromotionConfig(_Section):
     """The champion gate a newly trained model must pass to be promoted."""
 
-    metric: _Metric = "roc_auc"
+    metric: _Metric = "roc_auc"  # type: ignore[valid-type]
     margin: _Amount = 0.0
     force: bool = False
 
