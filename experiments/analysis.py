@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from upseg.errors import UpsegError
 from upseg.experiments import stats
 from upseg.experiments.data import Experiment
-from upseg.errors import UpsegError
 
 __all__ = [
     "MISSING_SEGMENT",

@@ -14,8 +14,8 @@ from pathlib import Path
 import ibis
 from ibis.backends import BaseBackend
 
-from upseg.features.contract import CONTRACT
 from upseg.errors import UpsegError
+from upseg.features.contract import CONTRACT
 
 __all__ = [
     "DataSourceError",

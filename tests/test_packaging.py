@@ -45,8 +45,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     build = tmp_path_factory.mktemp("build")
     code = (
-        "import sys; from setuptools import build_meta; "
-        "print(build_meta.build_wheel(sys.argv[1]))"
+        "import sys; from setuptools import build_meta; print(build_meta.build_wheel(sys.argv[1]))"
     )
     # A build folder outside the repository, so that the test leaves no trace in it.
     env = {**os.environ, "DIST_EXTRA_CONFIG": str(build / "setup.cfg")}
@@ -156,7 +155,9 @@ def test_the_cli_runs_beside_a_users_own_packages(users_project: Path, command: 
 
 # --- lock files -------------------------------------------------------------------------
 
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
+_PIN = re.compile(
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$"
+)
 
 
 def _pins(lock: Path) -> dict[str, list[tuple[Version, str | None]]]:

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from upseg.errors import UpsegError
 from upseg.experiments.analysis import RESULT_COLUMNS
 from upseg.experiments.report.format import is_missing
-from upseg.errors import UpsegError
 
 __all__ = ["RESULT_KEYS", "ReportPayloadError"]
 

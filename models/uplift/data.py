@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from upseg.errors import UpsegError
 from upseg.features._compose import KEYS
 from upseg.features.build import build_features
 from upseg.features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
 from upseg.features.pit import campaign_spine
 from upseg.features.sets import CUSTOMER_V1, FeatureSet
-from upseg.errors import UpsegError
 
 __all__ = [
     "MIN_PER_ARM",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.experiments._payload import ARMS, SCRIPT_SEGMENT, example_payload
 from upseg.experiments.report import (
     DASH,
     ReportPayloadError,
@@ -29,7 +30,6 @@ from upseg.experiments.report import (
     render_report,
     write_report,
 )
-from tests.experiments._payload import ARMS, SCRIPT_SEGMENT, example_payload
 
 KINDS = {"conversion": "binary", "revenue": "continuous"}
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from upseg.experiments.report import write_report
 from tests.experiments._payload import example_payload
+from upseg.experiments.report import write_report
 
 CHROMIUM = "/usr/bin/chromium"
 INSTALL = "apt-get install chromium chromium-driver"

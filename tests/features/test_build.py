@@ -7,10 +7,10 @@ import math
 import pandas as pd
 import pytest
 
+from tests.conftest import customers_frame, events_frame, orders_frame
 from upseg.features.build import build_features
 from upseg.features.pit import customer_spine
 from upseg.features.sets import CUSTOMER_V1
-from tests.conftest import customers_frame, events_frame, orders_frame
 
 AS_OF = "2024-06-01"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.conftest import customers_frame, orders_frame, ts
 from upseg.features.build import build_features
 from upseg.features.labels import (
     ACTIVE_CUSTOMERS,
@@ -15,7 +16,6 @@ from upseg.features.labels import (
     purchase_labels,
 )
 from upseg.features.pit import campaign_spine, customer_spine
-from tests.conftest import customers_frame, orders_frame, ts
 
 AS_OF = "2024-06-01"
 

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import write_source
 from upseg.features.build import build_features
 from upseg.features.contract import EMAIL_EVENT_TYPES, ORDER_STATUSES, WEB_EVENT_TYPES
 from upseg.features.pit import customer_spine
 from upseg.features.sources import connect, find_table_files
 from upseg.features.validation import validate_source
 from upseg.synthetic import generate_world
-from tests.conftest import write_source
 
 AS_OF = pd.Timestamp("2026-01-15", tz="UTC")
 NOT_AFTER = pd.Timestamp("2100-01-01", tz="UTC")

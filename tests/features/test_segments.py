@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.conftest import customers_frame, orders_frame
 from upseg.features.build import build_features
 from upseg.features.pit import customer_spine
 from upseg.features.segments import NO_PURCHASE_SEGMENT, RFM_GRID, RFM_SEGMENTS
-from tests.conftest import customers_frame, orders_frame
 
 AS_OF = "2024-06-01"
 ISSUE_SEGMENTS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.conftest import NOW, customers_frame, events_frame, orders_frame, ts, write_source
 from upseg.features.sources import DataSourceError, find_table_files
 from upseg.features.validation import DataValidationError, format_problems, write_quarantine
-from tests.conftest import NOW, customers_frame, events_frame, orders_frame, ts, write_source
 
 
 def good_tables() -> dict[str, pd.DataFrame]:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import AS_OF, customers_frame, orders_frame, write_source
 from upseg.features.sources import connect
 from upseg.models.dataset import (
     TASKS,
@@ -15,7 +16,6 @@ from upseg.models.dataset import (
     training_data,
 )
 from upseg.pipelines.jobs import load_source
-from tests.conftest import AS_OF, customers_frame, orders_frame, write_source
 
 
 def utc(day: str) -> pd.Timestamp:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import optuna
 import pytest
 
+from tests.models.test_classifier import simulated
 from upseg.models.classifier import DEFAULT_PARAMS
 from upseg.models.tuning import study_name, tune
-from tests.models.test_classifier import simulated
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.conftest import AS_OF
 from upseg.models.registry import CHAMPION
 from upseg.pipelines.train_job import TrainSettings, run_training
-from tests.conftest import AS_OF
 
 STARTUP_SECONDS = 90
 

@@ -9,10 +9,10 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from tests.pipelines._invoke import invoke
 from upseg.models.tracking import local_tracking_uri
 from upseg.pipelines.retrain_job import RETRAIN_EXPERIMENT
 from upseg.synthetic import CAMPAIGN_ID
-from tests.pipelines._invoke import invoke
 
 AS_OF = "2026-03-01"
 

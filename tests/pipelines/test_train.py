@@ -10,8 +10,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from upseg.models.tracking import local_tracking_uri
 from tests.pipelines._invoke import invoke
+from upseg.models.tracking import local_tracking_uri
 
 
 def train(world_dir, workdir, *extra: str, task: str = "churn"):
