@@ -2,9 +2,11 @@
 
 :class:`UpsegGroup` is the root command's class: it turns any
 :class:`~upseg.errors.UpsegError` raised below it into one line on standard
-error and that error's exit code (1, or 2 for a bad configuration). Click's
-usage errors keep exit 2 and their usage text; anything else is a bug and
-keeps its traceback. Nothing here imports the engine or the models, so
+error and that error's exit code (1, or 2 for a bad configuration). An
+``OSError`` (a missing folder, a full disk, a path that is a file) is the
+environment refusing, not a bug: it ends the same way, with the path it names.
+Click's usage errors keep exit 2 and their usage text; anything else is a bug
+and keeps its traceback. Nothing here imports the engine or the models, so
 ``upseg --help`` stays quick.
 """
 
@@ -39,6 +41,7 @@ __all__ = [
     "fail",
     "instant_option",
     "one_line",
+    "os_error_message",
     "print_problems",
     "quiet_mlflow",
     "report_error",
@@ -78,6 +81,15 @@ class UpsegGroup(TyperGroup):
             return super().invoke(ctx)
         except UpsegError as error:
             raise typer.Exit(report_error(error)) from None
+        except OSError as error:
+            raise typer.Exit(report_error(UpsegError(os_error_message(error)))) from None
+
+
+def os_error_message(error: OSError) -> str:
+    """``error`` as the system said it, with the path(s) it concerns."""
+    paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{reason}: {paths}" if paths else reason
 
 
 def fail(message: str, *, code: int = 1) -> UpsegError:

@@ -175,6 +175,24 @@ def test_anything_else_is_a_bug_and_keeps_its_traceback():
     assert "error:" not in result.output
 
 
+def test_the_environment_refusing_a_path_is_one_line_naming_it(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    error = NotADirectoryError(20, "Not a directory", str(blocker / "audience.parquet"))
+    result = invoke_app(_app_raising(error), "sub", "boom")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: Not a directory: {blocker / 'audience.parquet'}\n"
+
+
+def test_generate_into_a_path_under_a_file_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = invoke("generate", "--out", blocker / "world", "--customers", "200")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and str(blocker) in result.text
+    assert "Traceback" not in result.output
+
+
 def test_a_configuration_error_exits_2_naming_the_key(tmp_path):
     path = tmp_path / "upseg.yaml"
     path.write_text("version: 1\ndata: {path: d}\nmodels: {churn: {trails: 1}}\n")
