@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypedDict
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import shap
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
@@ -42,16 +44,32 @@ __all__ = [
 FIGSIZE = (6.0, 4.5)
 """Width and height of every figure, in inches."""
 DPI = 110
-_REFERENCE = {"color": "0.55", "linestyle": "--", "linewidth": 1}
+
+
+class _LineStyle(TypedDict, total=False):
+    """Keyword arguments of a reference line, typed so mypy checks them against matplotlib."""
+
+    color: str
+    linestyle: str
+    linewidth: float
+
+
+_REFERENCE: _LineStyle = {"color": "0.55", "linestyle": "--", "linewidth": 1}
 # Points drawn per gains curve: enough to look smooth, few enough for a small PNG.
 _GAINS_POINTS = 500
 
 
-def _figure(**subplots: object) -> tuple[Figure, object]:
-    """A new detached figure on an Agg canvas and its axes."""
+def _detached_figure() -> Figure:
+    """A new figure on an Agg canvas, detached from pyplot, without axes."""
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     FigureCanvasAgg(fig)
-    return fig, fig.subplots(**subplots)
+    return fig
+
+
+def _figure() -> tuple[Figure, Axes]:
+    """A new detached figure on an Agg canvas and its one axes."""
+    fig = _detached_figure()
+    return fig, fig.subplots()
 
 
 def _curves(
@@ -174,7 +192,10 @@ def calibration_figure(
     matplotlib.figure.Figure
     """
     y, curves = _curves("calibration_figure", y_true, probabilities, probability=True)
-    fig, (top, bottom) = _figure(nrows=2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig = _detached_figure()
+    top: Axes
+    bottom: Axes
+    top, bottom = fig.subplots(nrows=2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot([0, 1], [0, 1], label="Perfectly calibrated", **_REFERENCE)
     for label, probability in curves.items():
         table = reliability_table(y, probability, n_bins=n_bins, strategy=strategy)
@@ -258,7 +279,8 @@ def _colour_values(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def _is_positive_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+    """Whether ``value`` is a Python or NumPy integer (not a bool) of at least 1."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value >= 1)
 
 
 def shap_summary_figure(

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 from sklift.metrics import perfect_qini_curve, perfect_uplift_curve
 
-from upseg.models.plots import _REFERENCE, _figure
+from upseg.models.plots import _REFERENCE, _figure, _LineStyle
 from upseg.models.uplift.metrics import (
     auuc,
     is_binary,
@@ -33,7 +33,7 @@ __all__ = ["qini_figure", "uplift_by_decile_figure", "uplift_curve_figure"]
 
 # Points drawn per curve: enough to look smooth, few enough for a small PNG.
 _CURVE_POINTS = 500
-_PERFECT = {"color": "0.75", "linewidth": 1}
+_PERFECT: _LineStyle = {"color": "0.75", "linewidth": 1}
 # Two-sided 95% normal quantile for the error bars.
 _Z95 = 1.959963984540054
 
