@@ -79,6 +79,7 @@ from upseg.models.uplift.model import UpliftModel
 from upseg.models.uplift.selection import holdout_split
 from upseg.pipelines.jobs import load_source
 from upseg.synthetic import CAMPAIGN_ID, generate_world, write_world
+from upseg.synthetic.truth import read_truth, truth_arrays
 
 REPO = Path(__file__).resolve().parents[1]
 HILLSTROM_FILE = "hillstrom.csv"
@@ -538,22 +539,7 @@ def synthetic_data(
     del world
     tables = load_source(directory, con=connect()).result.tables
     datas = {o: campaign_data(tables, CAMPAIGN_ID, outcome=o) for o in OUTCOMES}
-    truth = pd.read_parquet(directory / "truth.parquet").set_index("customer_id")
-    return datas, truth
-
-
-def _against_truth(
-    test: pd.DataFrame, predicted: np.ndarray, truth: pd.DataFrame, data: UpliftData, variant: str
-) -> dict[str, np.ndarray]:
-    """Outcome, score, true effect and treatment of the test customers of control and variant."""
-    rows = test["arm"].isin([data.control, variant]).to_numpy()
-    ids = test.loc[rows, "id"].astype(str)
-    return {
-        "y": test.loc[rows, "outcome"].to_numpy(dtype=float),
-        "uplift": np.asarray(predicted, dtype=float)[rows],
-        "tau": truth.loc[ids, f"tau_{data.outcome}_{variant}"].to_numpy(dtype=float),
-        "t": (test.loc[rows, "arm"] == variant).to_numpy(dtype=int),
-    }
+    return datas, read_truth(directory)
 
 
 def truth_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
@@ -582,7 +568,7 @@ def _truth_grid(
                 test.loc[:, list(data.features)]
             )
             for v in data.variants:
-                arrays = _against_truth(test, scores[f"uplift_{v}"].to_numpy(), truth, data, v)
+                arrays = truth_arrays(truth, data, test, scores, v)
                 runs[approach][v].append(truth_metrics(arrays))
                 scored[(approach, seed, v)] = arrays
     results = {}
@@ -619,8 +605,7 @@ def _large_world(
             test.loc[:, list(data.features)]
         )
         per_variant = {
-            v: truth_metrics(_against_truth(test, scores[f"uplift_{v}"].to_numpy(), truth, data, v))
-            for v in data.variants
+            v: truth_metrics(truth_arrays(truth, data, test, scores, v)) for v in data.variants
         }
         out[outcome] = {
             "customers": customers,
