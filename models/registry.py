@@ -176,6 +176,8 @@ def champion_metrics(
         return None, None
     which = f"the champion (version {current.version})"
     if feature_set is not None:
+        if current.run_id is None:
+            return None, f"{which} has no training run, so its feature set is unknown"
         its_set = client.get_run(current.run_id).data.tags.get("feature_set")
         if its_set != feature_set:
             return None, f"{which} reads feature set {its_set!r}, this run {feature_set!r}"

@@ -98,6 +98,11 @@ def load_models(
                 f"model {name!r} has no {which} in the registry; train it first "
                 f"(`upseg train {role}`) or pass --{role}-version."
             ) from None
+        if mv.run_id is None:
+            raise ScoringError(
+                f"model {name!r} version {mv.version} has no training run in the registry, "
+                f"so its feature set and reference are unknown; retrain it (`upseg train {role}`)."
+            )
         uri = f"models:/{name}/{mv.version}"
         run = client.get_run(mv.run_id)
         info = mlflow.models.get_model_info(uri)

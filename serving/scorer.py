@@ -6,6 +6,8 @@ chunks of any size and memory stays flat as the customer base grows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -42,7 +44,7 @@ def expected_incremental_value(
 
 def reasons(
     features: pd.DataFrame,
-    models: dict[str, LoadedModel],
+    models: Mapping[str, LoadedModel],
     rows: np.ndarray | None = None,
     *,
     reasons_from: str = "propensity",
@@ -63,7 +65,7 @@ def reasons(
 
 def score_chunk(
     features: pd.DataFrame,
-    models: dict[str, LoadedModel],
+    models: Mapping[str, LoadedModel],
     *,
     value_per_conversion: float | None = None,
     reasons_from: str = "propensity",
@@ -75,7 +77,7 @@ def score_chunk(
     ----------
     features : pandas.DataFrame
         One row per customer: ``customer_id`` and the feature columns.
-    models : dict
+    models : mapping of str to LoadedModel
         :func:`serving.champions.load_models` output.
     value_per_conversion : float, optional
         Value of one incremental conversion; the customer's average order value

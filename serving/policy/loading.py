@@ -177,6 +177,17 @@ def parse_policy(mapping: Any, source: str = "<policy>") -> Policy:
 
     if p.lines:
         raise PolicyError(p.lines, p.source)
+    # Each section reader records a problem whenever it returns None, so none is None here.
+    assert (
+        uplift is not None
+        and churn is not None
+        and value is not None
+        and suppression is not None
+        and holdout is not None
+        and budget is not None
+        and actions is not None
+        and rules is not None
+    )
     return Policy(
         version=version,
         uplift=uplift,
@@ -206,7 +217,7 @@ def _uplift(node: Any, p: _Problems) -> UpliftThresholds | None:
             f"a number > {_num(sleeping)}",
             persuadable,
         )
-    if None in (persuadable, sleeping, sure):
+    if persuadable is None or sleeping is None or sure is None:
         return None
     return UpliftThresholds(persuadable, sleeping, sure)
 
@@ -291,4 +302,5 @@ def _actions(node: Any, p: _Problems) -> Actions | None:
             "send",
         )
         return None
-    return None if None in chosen.values() else Actions(**chosen)
+    given = {q: action for q, action in chosen.items() if action is not None}
+    return Actions(**given) if len(given) == len(chosen) else None

@@ -71,7 +71,7 @@ def _rules(node: Any, p: _Problems) -> tuple[Rule, ...] | None:
         if not isinstance(description, str):
             p.add(f"{path}.description", "wrong type", "a string", description)
             description = None
-        if None in (segment, conditions, action, description):
+        if segment is None or conditions is None or action is None or description is None:
             ok = False
         else:
             rules.append(Rule(segment, conditions, action, description))
