@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -15,13 +16,17 @@ def _raise_if(function: str, errors: list[str]) -> None:
         raise ValueError(f"{len(errors)} error(s) in {function} arguments: " + "; ".join(errors))
 
 
-def _is_number(value: object) -> bool:
-    """Whether ``value`` is a finite real number (bools are not numbers here)."""
+def _is_number(value: object) -> TypeGuard[float]:
+    """Whether ``value`` is a finite real number (bools are not numbers here).
+
+    Any :class:`numbers.Real` passes (int, float, NumPy scalars); mypy then
+    compares it as a float.
+    """
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _is_count(value: object) -> bool:
-    """Whether ``value`` is an integer (bools are not counts here)."""
+def _is_count(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is an integer, Python's or NumPy's (bools are not counts here)."""
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
@@ -59,4 +64,6 @@ def _samples(
     arm, arm_errors = _sample(y_arm, "y_arm")
     control, control_errors = _sample(y_control, "y_control")
     _raise_if(function, arm_errors + control_errors + extra)
+    # _sample gives None only together with a problem, and _raise_if raised every problem.
+    assert arm is not None and control is not None
     return arm, control

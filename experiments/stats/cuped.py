@@ -75,11 +75,13 @@ def cuped(y: ArrayLike, x: ArrayLike) -> Cuped:
     y_values, y_errors = _sample(y, "y")
     x_values, x_errors = _sample(x, "x")
     errors = y_errors + x_errors
-    if not errors and y_values.size != x_values.size:
+    if y_values is not None and x_values is not None and y_values.size != x_values.size:
         errors.append(
             f"'y' and 'x' must have the same length; got {y_values.size} and {x_values.size}"
         )
     _raise_if("cuped", errors)
+    # _sample gives None only together with a problem, and _raise_if raised every problem.
+    assert y_values is not None and x_values is not None
     x_centred = x_values - x_values.mean()
     theta = 0.0
     if np.ptp(x_values) > 0:  # ptp, not var == 0: a constant's mean may be off by an ulp

@@ -59,7 +59,7 @@ def _planning_problems(alpha: object, power: object) -> list[str]:
         errors.append(f"--alpha must be a number in (0, 1); got {alpha!r}")
     if not (_is_number(power) and 0 < power < 1):
         errors.append(f"--power must be a number in (0, 1); got {power!r}")
-    elif not errors and power <= alpha:
+    elif not errors and _is_number(alpha) and power <= alpha:
         errors.append(f"--power must be greater than --alpha={alpha!r}; got {power!r}")
     return errors
 
