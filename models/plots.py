@@ -28,7 +28,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from upseg.models.evaluation import _validated, capture_rate_at, reliability_table
+from upseg.models.evaluation import capture_rate_at, reliability_table
+from upseg.models.evaluation._checks import _validated
 
 __all__ = [
     "DPI",

@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 from numpy.typing import ArrayLike
 
-from upseg.models.evaluation import _as_float
+from upseg.models.evaluation._checks import _as_float
 
 __all__ = ["is_binary"]
 
@@ -64,7 +64,9 @@ def _validated(
     for name, array in raw.items():
         values, problems = _as_float(array, name)
         errors += problems
-        if values is not None and name == "treatment":
+        if values is None:  # then problems says why, and _fail raises below
+            continue
+        if name == "treatment":
             errors += _treatment_problems(values)
         converted.append(values)
     _fail(function, errors)
@@ -99,7 +101,7 @@ def _fraction_problems(k: object) -> list[str]:
 
 
 def _count_problems(name: str, value: object, minimum: int) -> list[str]:
-    ok = isinstance(value, Integral) and not isinstance(value, bool) and value >= minimum
+    ok = isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= minimum
     return [] if ok else [f"'{name}' must be an integer >= {minimum}; got {value!r}"]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from upseg.models.evaluation import _as_float
+from upseg.models.evaluation._checks import _as_float
 from upseg.models.uplift.metrics._checks import _fail
 from upseg.models.uplift.metrics.summary import uplift_metrics
 
@@ -165,10 +165,13 @@ def best_variant_metrics(
         )
     y, problems = _as_float(raw, "y_true")
     errors += problems
+    scores = None
     if arms.ndim == 1:
         scores, problems = _variant_problems(arms, uplift_by_variant, control, len(raw))
         errors += problems
     _fail(function, errors)
+    # Both are None only together with a problem (a 2-D arm is one), and _fail raised them all.
+    assert y is not None and scores is not None
     variants = list(scores.columns)
     rows = []
     for variant in variants:
