@@ -56,10 +56,10 @@ def _check_fit_inputs(
         t_arr = t_arr.astype(int)
         n_treated = int(t_arr.sum())
         if n_treated in (0, len(t_arr)):
-            arm = "treated (1)" if n_treated else "control (0)"
+            only = "treated (1)" if n_treated else "control (0)"
             problems.append(
                 "treatment must contain both arms, control (0) and treated (1); "
-                f"got only {arm} rows ({len(t_arr)} of them)"
+                f"got only {only} rows ({len(t_arr)} of them)"
             )
     if not (pd.api.types.is_numeric_dtype(y_arr.dtype) or y_arr.dtype == bool):
         problems.append(f"y must be numeric; got dtype {y_arr.dtype}")
