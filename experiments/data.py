@@ -6,7 +6,9 @@ Two sources give the same :class:`Experiment`:
   ``campaign_assignments``, outcomes in the window after each customer's
   ``assigned_at`` (conversion and revenue from orders, visit from web events,
   click and unsubscribe from the campaign's e-mail events), segment columns and
-  pre-period covariates from the features as of ``assigned_at``;
+  pre-period covariates from the features as of ``assigned_at``, all read and
+  checked by :func:`upseg.features.campaigns.campaign_frame` as uplift training
+  reads them;
 - a table that is already one row per customer (:func:`table_experiment`), such
   as Hillstrom's e-mail experiment.
 
@@ -28,12 +30,9 @@ import numpy as np
 import pandas as pd
 
 from upseg.errors import UpsegError
-from upseg.features._compose import KEYS
-from upseg.features.build import build_features
-from upseg.features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
-from upseg.features.pit import campaign_spine
-from upseg.features.sets import CUSTOMER_V1
-from upseg.models.uplift.data import ExperimentError, check_outcome_window
+from upseg.features.campaigns import CampaignError, campaign_frame
+from upseg.features.labels import OUTCOME_WINDOW_DAYS
+from upseg.features.sets import CUSTOMER_V1, FeatureSet
 
 __all__ = [
     "CAMPAIGN_COVARIATES",
@@ -241,38 +240,19 @@ def table_experiment(
     )
 
 
-def _flag_in_window(events: ibis.Table, spine: ibis.Table, days: int, name: str) -> ibis.Table:
-    """1 for spine customers with at least one of ``events`` in ``[as_of, as_of + days)``."""
-    joined = events.join(spine, "customer_id")
-    inside = joined.filter(
-        (joined.occurred_at >= joined.as_of)
-        & (joined.occurred_at < joined.as_of + ibis.interval(days=days))
-    )
-    return inside.select("customer_id").distinct().mutate(**{name: ibis.literal(1, "int8")})
-
-
-def _campaign_rows(tables: dict[str, ibis.Table], campaign_id: str) -> int:
-    assignments = tables["campaign_assignments"]
-    found = int(assignments.filter(assignments.campaign_id == campaign_id).count().execute())
-    if not found:
-        known = sorted(
-            map(str, assignments.select("campaign_id").distinct().execute()["campaign_id"])
-        )
-        raise ExperimentInputError(
-            f"campaign_assignments: no customer is assigned to campaign {campaign_id!r} "
-            f"(--campaign); the campaigns in the data are {known}."
-        )
-    return found
-
-
 def campaign_experiment(
     tables: dict[str, ibis.Table],
     campaign_id: str,
     *,
     control: str = "control",
     window_days: int = OUTCOME_WINDOW_DAYS,
+    feature_set: FeatureSet = CUSTOMER_V1,
 ) -> Experiment:
     """Outcomes of a contract campaign in the window after each customer's assignment.
+
+    The campaign is read by :func:`upseg.features.campaigns.campaign_frame`, the
+    loader uplift training shares; its refusals come back as
+    :class:`ExperimentInputError`.
 
     Parameters
     ----------
@@ -284,6 +264,8 @@ def campaign_experiment(
         Variant of the customers who were not e-mailed.
     window_days : int, default 14
         Outcome window after ``assigned_at``.
+    feature_set : FeatureSet, default CUSTOMER_V1
+        The features built as of ``assigned_at``, to segment by.
 
     Returns
     -------
@@ -294,72 +276,22 @@ def campaign_experiment(
         ``assigned_at``) is there to segment by, and :data:`CAMPAIGN_COVARIATES`
         are the CUPED covariates.
     """
-    if "campaign_assignments" not in tables:
-        raise ExperimentInputError(
-            "campaign_assignments: the data source has no such table, so it holds no campaign; "
-            "use --table for a one-row-per-customer experiment."
-        )
-    n_assigned = _campaign_rows(tables, campaign_id)
     try:
-        check_outcome_window(tables, campaign_id, window_days)
-    except ExperimentError as exc:
-        raise ExperimentInputError(str(exc)) from None
-    assignments = tables["campaign_assignments"]
-    spine = campaign_spine(assignments, campaign_id)
-    outcomes = campaign_outcomes(
-        tables["orders"], assignments, campaign_id, window_days=window_days
-    )
-    joined = outcomes.select(
-        *KEYS,
-        arm=outcomes.variant,
-        conversion=outcomes.conversion,
-        revenue=outcomes.revenue,
-        orders_in_window=outcomes.orders_in_window,
-    )
-    names = ["conversion", "revenue"]
-    flags = []
-    if "web_events" in tables:
-        flags.append(_flag_in_window(tables["web_events"], spine, window_days, "visit"))
-        names.append("visit")
-    if "email_events" in tables:
-        events = tables["email_events"]
-        # a click can only follow this campaign's e-mail (the control's rate is 0 by design);
-        # an unsubscribe counts from any source, so the control shows the background rate
-        mail = events.filter((events.campaign_id == campaign_id) & (events.event_type == "clicked"))
-        flags.append(_flag_in_window(mail, spine, window_days, "click"))
-        left = events.filter(events.event_type == "unsubscribed").select(
-            "customer_id", "occurred_at"
+        campaign = campaign_frame(
+            tables, campaign_id, window_days=window_days, feature_set=feature_set
         )
-        customers = tables["customers"].filter(tables["customers"].unsubscribed_at.notnull())
-        left = left.union(customers.select("customer_id", occurred_at=customers.unsubscribed_at))
-        flags.append(_flag_in_window(left, spine, window_days, "unsubscribe"))
-        names += ["click", "unsubscribe"]
-    frame = joined.execute()
-    for flag in flags:
-        got = flag.execute()
-        frame = frame.merge(got, on="customer_id", how="left")
-        frame[got.columns[-1]] = frame[got.columns[-1]].fillna(0)
-    features = build_features(tables, spine, feature_set=CUSTOMER_V1).execute()
-    features = features.drop(columns=[c for c in features.columns if c in frame and c not in KEYS])
-    frame = frame.merge(features, on=list(KEYS), how="left").drop(columns="as_of")
-    frame["customer_id"] = frame["customer_id"].astype("string")
-    frame["arm"] = frame["arm"].astype("string")
-    frame = _numeric_outcomes(frame, [*names, "orders_in_window"], f"campaign {campaign_id!r}")
-    frame = frame.sort_values("customer_id", ignore_index=True)
-    if len(frame) != n_assigned:
-        raise ExperimentInputError(
-            f"campaign {campaign_id!r}: {n_assigned} assignments gave {len(frame)} customers; "
-            "a customer is assigned twice or lost in the join."
-        )
-    where = f"campaign {campaign_id!r}"
+    except CampaignError as exc:
+        raise ExperimentInputError(str(exc)) from exc
+    frame = campaign.frame.drop(columns="assigned_at")
+    names = [o for o in campaign.outcomes if o != "orders_in_window"]
     return Experiment(
         frame=frame,
         control=control,
-        arms=_arms(frame, control, where, "--control"),
+        arms=_arms(frame, control, f"campaign {campaign_id!r}", "--control"),
         outcomes=tuple(names),
         kinds=outcome_kinds(frame, names),
         covariates={k: v for k, v in CAMPAIGN_COVARIATES.items() if k in names and v in frame},
-        source={"campaign_id": campaign_id, "window_days": window_days, "rows": len(frame)},
+        source=campaign.source,
     )
 
 

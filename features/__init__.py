@@ -2,7 +2,8 @@
 
 The data contract (:mod:`features.contract`), its validation
 (:mod:`features.validation`), feature definitions that run on any Ibis engine
-(:mod:`features.build`) and labels kept apart from them (:mod:`features.labels`).
+(:mod:`features.build`), labels kept apart from them (:mod:`features.labels`) and
+one campaign's outcomes and features as of its assignment (:mod:`features.campaigns`).
 The synthetic world that fills the contract is :mod:`upseg.synthetic`.
 """
 
@@ -12,6 +13,7 @@ from upseg._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from upseg.features.build import build_features
+    from upseg.features.campaigns import Campaign, CampaignError, campaign_frame
     from upseg.features.contract import CONTRACT
     from upseg.features.labels import campaign_outcomes, churn_labels, purchase_labels
     from upseg.features.pit import campaign_spine, customer_spine
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 # submodule of this package does not import the others.
 _EXPORTS = {
     "build_features": "build",
+    "Campaign": "campaigns",
+    "CampaignError": "campaigns",
+    "campaign_frame": "campaigns",
     "CONTRACT": "contract",
     "campaign_outcomes": "labels",
     "churn_labels": "labels",
@@ -43,10 +48,13 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = [
     "CONTRACT",
     "CUSTOMER_V1",
+    "Campaign",
+    "CampaignError",
     "DataValidationError",
     "FeatureSet",
     "ValidationResult",
     "build_features",
+    "campaign_frame",
     "campaign_outcomes",
     "campaign_spine",
     "churn_labels",

@@ -4,7 +4,8 @@ Two sources give the same :class:`UpliftData`:
 
 - a campaign of the data contract (:func:`campaign_data`): features built as of
   each customer's ``assigned_at`` with the same code as every other model,
-  outcomes from the window after it;
+  outcomes from the window after it, read and checked by
+  :func:`upseg.features.campaigns.campaign_frame` as experiment analysis reads them;
 - a table that is already one row per customer (:func:`table_data`), such as
   Hillstrom's e-mail experiment: every column that is not the arm, an outcome or
   the id is a feature, and text columns are categories.
@@ -27,10 +28,8 @@ import pandas as pd
 from scipy import stats
 
 from upseg.errors import UpsegError
-from upseg.features._compose import KEYS
-from upseg.features.build import build_features
-from upseg.features.labels import OUTCOME_WINDOW_DAYS, campaign_outcomes
-from upseg.features.pit import campaign_spine
+from upseg.features.campaigns import CampaignError, campaign_frame
+from upseg.features.labels import OUTCOME_WINDOW_DAYS
 from upseg.features.sets import CUSTOMER_V1, FeatureSet
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "UpliftData",
     "campaign_data",
     "check_experiment",
-    "check_outcome_window",
     "outcome_kind",
     "table_data",
 ]
@@ -273,6 +271,10 @@ def campaign_data(
 ) -> UpliftData:
     """Features as of each customer's assignment and the outcome in the window after it.
 
+    The campaign is read by :func:`upseg.features.campaigns.campaign_frame`, the
+    loader experiment analysis shares; its refusals come back as
+    :class:`ExperimentError`.
+
     Parameters
     ----------
     tables : dict of str to ibis.Table
@@ -283,39 +285,28 @@ def campaign_data(
         Completed order in the window (0/1), or revenue in it.
     control : str, default "control"
         Variant value of customers who were not e-mailed.
+    window_days : int, default 14
+        Outcome window after ``assigned_at``.
+    feature_set : FeatureSet, default CUSTOMER_V1
+        The features built as of ``assigned_at``.
     """
-    if "campaign_assignments" not in tables:
-        raise ExperimentError("campaign_assignments: the data source has no such table.")
     if outcome not in ("conversion", "revenue"):
         raise ExperimentError(f"--outcome must be conversion or revenue; got {outcome!r}.")
-    assignments = tables["campaign_assignments"]
-    found = assignments.filter(assignments.campaign_id == campaign_id).count().execute()
-    if not found:
-        known = sorted(assignments.select("campaign_id").distinct().execute()["campaign_id"])
-        raise ExperimentError(
-            f"campaign_assignments: no customer is assigned to {campaign_id!r}; "
-            f"campaigns in the data: {known}."
+    try:
+        campaign = campaign_frame(
+            tables,
+            campaign_id,
+            window_days=window_days,
+            feature_set=feature_set,
+            outcomes=(outcome,),
         )
-    check_outcome_window(tables, campaign_id, window_days)
-    _check_signed_up_before_assignment(tables, campaign_id)
-    spine = campaign_spine(assignments, campaign_id)
-    columns = feature_set.columns(set(tables))
-    feats = build_features(tables, spine, feature_set=feature_set).select(*KEYS, *columns)
-    outcomes = campaign_outcomes(
-        tables["orders"], assignments, campaign_id, window_days=window_days
-    )
-    joined = feats.join(outcomes.select(*KEYS, "variant", outcome), list(KEYS)).execute()
-    joined = joined.sort_values("customer_id", ignore_index=True)
+    except CampaignError as exc:
+        raise ExperimentError(str(exc)) from exc
+    rows, columns = campaign.frame, campaign.features
     frame = pd.concat(
         [
-            pd.DataFrame(
-                {
-                    "id": joined["customer_id"].astype("string"),
-                    "arm": joined["variant"].astype("string"),
-                    "outcome": joined[outcome].astype("float64"),
-                }
-            ),
-            joined.loc[:, list(columns)],
+            pd.DataFrame({"id": rows["customer_id"], "arm": rows["arm"], "outcome": rows[outcome]}),
+            rows.loc[:, list(columns)],
         ],
         axis=1,
     )
@@ -334,38 +325,5 @@ def campaign_data(
         variants=tuple(sorted(set(frame["arm"]) - {control})),
         outcome=outcome,
         kind=kind,
-        source={"campaign_id": campaign_id, "window_days": window_days, "rows": len(frame)},
+        source=campaign.source,
     )
-
-
-def check_outcome_window(tables: dict[str, ibis.Table], campaign_id: str, days: int) -> None:
-    """Refuse a campaign whose outcome window is not yet covered by the orders.
-
-    Raises
-    ------
-    ExperimentError
-        When the latest order is more than a day before the last assignment plus
-        ``days``: outcomes would be cut short.
-    """
-    a = tables["campaign_assignments"]
-    last_assigned = a.filter(a.campaign_id == campaign_id).assigned_at.max().execute()
-    last_order = tables["orders"].ordered_at.max().execute()
-    needed = pd.Timestamp(last_assigned) + pd.Timedelta(days=days)
-    if pd.isna(last_order) or pd.Timestamp(last_order) < needed - pd.Timedelta(days=1):
-        raise ExperimentError(
-            f"orders: outcomes of campaign {campaign_id!r} need orders until {needed:%Y-%m-%d} "
-            f"({days} days after the last assignment), but the latest order is at {last_order}."
-        )
-
-
-def _check_signed_up_before_assignment(tables: dict[str, ibis.Table], campaign_id: str) -> None:
-    a, c = tables["campaign_assignments"], tables["customers"]
-    rows = a.filter(a.campaign_id == campaign_id).join(c, "customer_id")
-    early = rows.filter(rows.assigned_at < rows.signup_at)
-    n = int(early.count().execute())
-    if n:
-        examples = early.limit(3).execute()["customer_id"].tolist()
-        raise ExperimentError(
-            f"campaign_assignments: {n} customer(s) of {campaign_id!r} were assigned before "
-            f"they signed up (e.g. {examples}); their features could not be pre-treatment."
-        )

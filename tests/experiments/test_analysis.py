@@ -11,6 +11,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttest_ind
 
+from tests.conftest import customers_frame, orders_frame, ts
 from upseg.experiments.analysis import (
     MISSING_SEGMENT,
     RESULT_COLUMNS,
@@ -360,3 +361,21 @@ def test_an_unknown_campaign_lists_the_known_ones(world_tables):
         ExperimentInputError, match=r"campaigns in the data are \['C2026-06-SUMMER'\]"
     ):
         campaign_experiment(world_tables, "C1999")
+
+
+def test_a_campaign_assigned_before_signup_is_refused_as_uplift_training_refuses_it(validated):
+    customers = customers_frame([("a", "2024-01-01"), ("b", "2024-05-26")])
+    orders = orders_frame([("o1", "a", "2024-06-30", 10.0)])
+    assignments = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "campaign_id": "K",
+            "variant": ["control", "mail"],
+            "assigned_at": ts("2024-05-25"),
+        }
+    )
+    tables = validated(
+        {"customers": customers, "orders": orders, "campaign_assignments": assignments}
+    ).tables
+    with pytest.raises(ExperimentInputError, match=r"1 customer\(s\) of 'K' were assigned before"):
+        campaign_experiment(tables, "K")
