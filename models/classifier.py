@@ -165,8 +165,8 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"calibration must be one of {_CALIBRATIONS}; got {self.calibration!r}."
             )
-        y = _binary(y, "y")
-        y_valid = _binary(y_valid, "y_valid")
+        labels = _binary(y, "y")
+        labels_valid = _binary(y_valid, "y_valid")
         unknown = [c for c in self.categorical if c not in X.columns]
         if unknown:
             raise ValueError(f"categorical columns {unknown} are not columns of X.")
@@ -175,8 +175,8 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
             c: sorted(X[c].dropna().astype("string").unique().tolist()) for c in self.categorical
         }
         self.classes_ = np.array([0, 1])
-        train = lgb.Dataset(self._frame(X), label=y, free_raw_data=True)
-        valid = lgb.Dataset(self._frame(X_valid), label=y_valid, reference=train)
+        train = lgb.Dataset(self._frame(X), label=labels, free_raw_data=True)
+        valid = lgb.Dataset(self._frame(X_valid), label=labels_valid, reference=train)
         self.booster_ = lgb.train(
             self.lgb_params(),
             train,
@@ -192,7 +192,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
             self.booster_.best_iteration or self.booster_.current_iteration()
         )
         self.best_score_ = {k: float(v) for k, v in self.booster_.best_score["valid"].items()}
-        self.calibrator_ = self._fit_calibrator(self.raw_score(X_valid), y_valid)
+        self.calibrator_ = self._fit_calibrator(self.raw_score(X_valid), labels_valid)
         return self
 
     def _fit_calibrator(self, raw: np.ndarray, y: np.ndarray):
@@ -205,9 +205,11 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds of the booster, shape (n_samples,)."""
-        return self.booster_.predict(
+        # A frame in gives a dense array out (sparse matrices only come from sparse input).
+        raw = self.booster_.predict(
             self._frame(X), num_iteration=self.best_iteration_, raw_score=True
         )
+        return np.asarray(raw)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n_samples, 2): ``[P(0), P(1)]``."""

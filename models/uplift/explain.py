@@ -48,5 +48,6 @@ def surrogate_contributions(
     fitted = surrogate.predict(X_test)
     actual = model.predict(test)
     r2 = 1 - np.sum((actual - fitted) ** 2) / max(np.sum((actual - actual.mean()) ** 2), 1e-300)
-    contributions = surrogate.booster_.predict(X_test, pred_contrib=True)[:, :-1]
+    # A frame in gives a dense array out (sparse matrices only come from sparse input).
+    contributions = np.asarray(surrogate.booster_.predict(X_test, pred_contrib=True))[:, :-1]
     return pd.DataFrame(contributions, columns=X_test.columns, index=test.index), float(r2)

@@ -106,15 +106,16 @@ class UpliftModel(BaseEstimator):
         arm : array-like of shape (n_samples,)
             Each customer's arm; must contain ``control`` and at least one other value.
         """
-        arm = pd.Series(np.asarray(arm, dtype=object), index=X.index).astype("string")
-        y = np.asarray(y, dtype=float)
-        if len(arm) != len(X) or len(y) != len(X):
+        arms = pd.Series(np.asarray(arm, dtype=object), index=X.index).astype("string")
+        outcome = np.asarray(y, dtype=float)
+        if len(arms) != len(X) or len(outcome) != len(X):
             raise ValueError(
-                f"X, y and arm must have one row per customer; got {len(X)}, {len(y)}, {len(arm)}."
+                "X, y and arm must have one row per customer; "
+                f"got {len(X)}, {len(outcome)}, {len(arms)}."
             )
-        if self.control not in set(arm):
-            raise ValueError(f"control {self.control!r} is not among the arms {sorted(set(arm))}.")
-        self.variants_ = tuple(sorted(set(arm) - {self.control}))
+        if self.control not in set(arms):
+            raise ValueError(f"control {self.control!r} is not among the arms {sorted(set(arms))}.")
+        self.variants_ = tuple(sorted(set(arms) - {self.control}))
         if not self.variants_:
             raise ValueError("Every customer is in the control arm; there is nothing to compare.")
         self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
@@ -127,10 +128,10 @@ class UpliftModel(BaseEstimator):
         )
         self.learners_ = {}
         for variant in self.variants_:
-            rows = (arm == self.control) | (arm == variant)
-            treatment = (arm[rows] == variant).astype(int).to_numpy()
+            rows = (arms == self.control) | (arms == variant)
+            treatment = (arms[rows] == variant).astype(int).to_numpy()
             self.learners_[variant] = clone(template).fit(
-                encoded[rows.to_numpy()], y[rows.to_numpy()], treatment
+                encoded[rows.to_numpy()], outcome[rows.to_numpy()], treatment
             )
         return self
 
