@@ -1,0 +1,147 @@
+"""Validate every table of a source, quarantine the bad rows and reconcile the counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from upseg.features.contract import CONTRACT, TableSpec
+from upseg.features.sources import TableFile, read_raw_table
+from upseg.features.validation.report import Problem, TableSummary, ValidationResult
+from upseg.features.validation.rules import _RAW, _UNPARSED, _Check, _row_checks, _typed_table
+
+__all__ = ["validate_source", "write_quarantine"]
+
+#: Example rows shown with each problem.
+N_EXAMPLES = 5
+
+
+def validate_source(
+    con: ibis.BaseBackend,
+    files: dict[str, TableFile],
+    *,
+    not_after: pd.Timestamp,
+    not_after_label: str = "the current time",
+) -> ValidationResult:
+    """Check every table of a data source against the contract.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        Connection from :func:`features.sources.connect`.
+    files : dict of str to TableFile
+        Tables present in the source, from :func:`features.sources.find_table_files`.
+    not_after : pandas.Timestamp
+        Timestamps at or after this instant are in the future and rejected.
+    not_after_label : str
+        How to name ``not_after`` in messages, e.g. ``"--as-of 2026-01-01"``.
+
+    Returns
+    -------
+    ValidationResult
+    """
+    cutoff = pd.Timestamp(not_after)
+    cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
+    problems: list[Problem] = []
+    tables: dict[str, ibis.Table] = {}
+    quarantine: dict[str, ibis.Table] = {}
+    summaries: dict[str, TableSummary] = {}
+
+    for name, spec in CONTRACT.items():
+        if name not in files:
+            if spec.required:
+                problems.append(
+                    Problem(
+                        name,
+                        None,
+                        "missing_table",
+                        f"required table is missing; expected {name}.parquet, {name}.csv "
+                        f"or {name}/ in the data source",
+                        schema=True,
+                    )
+                )
+            continue
+        raw = read_raw_table(con, files[name])
+        typed, schema_problems = _typed_table(con, raw, spec)
+        problems += schema_problems
+        if schema_problems:
+            continue
+        if spec.references_customers and "customers" not in tables:
+            continue  # customers unusable: nothing can be checked against it
+        checks = _row_checks(typed, spec, cutoff, not_after_label, tables.get("customers"))
+        accepted, rejected, summary, row_problems = _apply_checks(typed, raw, spec, checks)
+        summaries[name] = TableSummary(name, str(files[name].path), **summary)
+        problems += row_problems
+        tables[name] = accepted
+        quarantine[name] = rejected
+    return ValidationResult(tables, quarantine, tuple(problems), summaries)
+
+
+def write_quarantine(result: ValidationResult, out_dir: Path) -> dict[str, Path]:
+    """Write each table's rejected rows to ``out_dir/<table>.parquet``.
+
+    Only tables with rejected rows get a file. Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, rejected in result.quarantine.items():
+        if result.summaries[name].rows_quarantined:
+            path = out_dir / f"{name}.parquet"
+            rejected.to_parquet(path)
+            written[name] = path
+    return written
+
+
+def _apply_checks(
+    typed: ibis.Table, raw: ibis.Table, spec: TableSpec, checks: list[_Check]
+) -> tuple[ibis.Table, ibis.Table, dict, list[Problem]]:
+    """Split ``typed`` into accepted and quarantined rows, with counts and a problem per check."""
+    flags = {f"__bad_{i}": c.bad.fill_null(False) for i, c in enumerate(checks)}
+    marked = typed.mutate(**flags)
+    any_bad = ibis.or_(*[marked[f] for f in flags]) if flags else ibis.literal(False)
+    reason = ibis.literal("; ").join(
+        [
+            ibis.ifelse(marked[f], f"{c.column}: {c.message}", ibis.null(dt.string))
+            for f, c in zip(flags, checks, strict=True)
+        ]
+    )
+    counts = (
+        marked.aggregate(
+            __rows=marked.count(),
+            __bad=any_bad.sum(),
+            **{f: marked[f].sum() for f in flags},
+        )
+        .execute()
+        .iloc[0]
+    )
+    rows, n_bad = int(counts["__rows"]), int(counts["__bad"] or 0)
+
+    kept = [c for c in typed.columns if not c.startswith((_RAW, _UNPARSED))]
+    raw_view = {c: marked[_RAW + c] for c in raw.columns}
+    rejected = marked.filter(any_bad).select(**raw_view, reason=reason)
+    accepted = typed.select(kept) if n_bad == 0 else marked.filter(~any_bad).select(kept)
+
+    problems = []
+    for f, check in zip(flags, checks, strict=True):
+        n = int(counts[f] or 0)
+        if n:
+            examples = marked.filter(marked[f]).select(**raw_view).limit(N_EXAMPLES).execute()
+            problems.append(
+                Problem(
+                    spec.name, check.column, check.rule, check.message, n, _as_records(examples)
+                )
+            )
+    summary = dict(rows_read=rows, rows_accepted=rows - n_bad, rows_quarantined=n_bad)
+    return accepted, rejected, summary, problems
+
+
+def _as_records(frame: pd.DataFrame) -> list[dict]:
+    """Example rows as dicts of text, missing values as None."""
+    return [
+        {k: (None if pd.isna(v) else str(v)) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
