@@ -47,7 +47,7 @@ class TuningResult:
         }
 
 
-def search_space(trial: optuna.Trial) -> dict[str, Any]:
+def search_space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     """LightGBM parameters drawn for one trial."""
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
@@ -158,6 +158,8 @@ def tune(
         raise RuntimeError(f"Optuna study {name!r} finished no trial; every trial was pruned.")
     pruned = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,))
     best = study.best_trial
+    # The best trial is a complete one, and a complete single-objective trial has a value.
+    assert best.value is not None
     params = {**search_space(optuna.trial.FixedTrial(best.params))}
     return TuningResult(
         params=params,

@@ -21,7 +21,7 @@ from upseg.models.uplift.selection import cross_validated_qini
 __all__ = ["uplift_search_space", "tune_uplift"]
 
 
-def uplift_search_space(trial: optuna.Trial) -> dict[str, Any]:
+def uplift_search_space(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     """LightGBM parameters of every base learner, drawn for one trial."""
     return {
         "n_estimators": trial.suggest_int("n_estimators", 50, 400, log=True),
@@ -86,6 +86,8 @@ def tune_uplift(
         study.optimize(objective, n_trials=trials - done, callbacks=list(callbacks))
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     best = study.best_trial
+    # The best trial is a complete one, and a complete single-objective trial has a value.
+    assert best.value is not None
     return TuningResult(
         params=uplift_search_space(optuna.trial.FixedTrial(best.params)),
         study_name=name,
