@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from upseg.models.bgnbd import BetaGeoModel, _log_likelihood_and_gradient, rfm_summary
+from upseg.models.bgnbd import BetaGeoModel, rfm_summary
+from upseg.models.bgnbd.model import _log_likelihood_and_gradient
 
 # Fader, Hardie & Lee (2005), table 1 and text: 39-week calibration of the 1/10 sample.
 PAPER = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}

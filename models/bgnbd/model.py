@@ -21,120 +21,15 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
-__all__ = ["BetaGeoModel", "rfm_summary"]
+from upseg.models.bgnbd._checks import _rfm_arrays, _window
+
+__all__ = ["PARAM_NAMES", "BetaGeoModel"]
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
-
-
-def rfm_summary(
-    transactions: pd.DataFrame,
-    *,
-    customer_col: str,
-    date_col: str,
-    calibration_end: object,
-    time_unit_days: float = 7.0,
-) -> pd.DataFrame:
-    """Frequency, recency and age of each customer at the end of a calibration period.
-
-    Purchases on the same calendar day are one transaction, and only
-    transactions on or before the day of ``calibration_end`` count; times are
-    whole days divided by ``time_unit_days``. This is the convention of Fader,
-    Hardie & Lee (2005) and of the ``lifetimes`` package's
-    ``summary_data_from_transaction_data(..., freq="D")``.
-
-    Parameters
-    ----------
-    transactions : DataFrame
-        One row per purchase (several rows per day are allowed).
-    customer_col : str
-        Column holding the customer id.
-    date_col : str
-        Column holding the purchase date or timestamp; only its calendar day is used.
-    calibration_end : str or Timestamp
-        Last day of the calibration period, inclusive. A naive value is in the
-        time zone of ``date_col``.
-    time_unit_days : float, default 7.0
-        Days per time unit (7 gives weeks).
-
-    Returns
-    -------
-    DataFrame indexed by customer
-        Customers with at least one purchase on or before ``calibration_end``,
-        sorted by id, with columns ``frequency`` (int: repeat transactions),
-        ``recency`` (last transaction minus first, in units; 0 without a repeat)
-        and ``T`` (``calibration_end`` minus first transaction, in units).
-
-    Raises
-    ------
-    ValueError
-        If a column is missing, ``time_unit_days`` is not a positive number,
-        or a date cannot be read.
-    """
-    errors = []
-    missing = [c for c in (customer_col, date_col) if c not in transactions.columns]
-    if missing:
-        errors.append(f"columns {missing} are missing; found {list(transactions.columns)}")
-    if (
-        isinstance(time_unit_days, bool)
-        or not isinstance(time_unit_days, int | float | np.number)
-        or not np.isfinite(time_unit_days)
-        or time_unit_days <= 0
-    ):
-        errors.append(f"'time_unit_days' must be a positive number; got {time_unit_days!r}")
-    if errors:
-        raise ValueError(f"{len(errors)} error(s) in rfm_summary arguments: " + "; ".join(errors))
-    days = _calendar_days(transactions[date_col], date_col)
-    end = _calendar_day(calibration_end, days.dt.tz)
-    seen = pd.DataFrame({"customer": transactions[customer_col].to_numpy(), "day": days})
-    seen = seen[seen["day"] <= end].drop_duplicates()
-    per_customer = seen.groupby("customer", sort=True)["day"].agg(["min", "max", "count"])
-    unit = pd.Timedelta(days=1) * time_unit_days
-    summary = pd.DataFrame(
-        {
-            "frequency": (per_customer["count"] - 1).astype("int64"),
-            "recency": (per_customer["max"] - per_customer["min"]) / unit,
-            "T": (end - per_customer["min"]) / unit,
-        }
-    )
-    summary.index.name = customer_col
-    return summary
-
-
-def _calendar_days(dates: pd.Series, name: str) -> pd.Series:
-    """Dates or timestamps floored to midnight, keeping their time zone."""
-    try:
-        parsed = pd.to_datetime(dates)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"Column {name!r} of rfm_summary's transactions must hold dates or timestamps; {exc}"
-        ) from None
-    if parsed.isna().any():
-        rows = list(dates.index[parsed.isna()][:5])
-        raise ValueError(
-            f"Column {name!r} of rfm_summary's transactions must not be missing; "
-            f"{int(parsed.isna().sum())} rows are, e.g. index {rows}"
-        )
-    return parsed.dt.normalize()
-
-
-def _calendar_day(value: object, tz: object) -> pd.Timestamp:
-    """``value`` as a midnight timestamp in ``tz`` (naive values are taken to be in ``tz``)."""
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ValueError(
-            f"'calibration_end' of rfm_summary must be a date or timestamp; got {value!r}"
-        ) from None
-    if ts.tzinfo is None and tz is not None:
-        ts = ts.tz_localize(tz)
-    elif ts.tzinfo is not None:
-        ts = ts.tz_convert(tz) if tz is not None else ts.tz_convert("UTC").tz_localize(None)
-    return ts.normalize()
 
 
 class BetaGeoModel:
@@ -167,6 +62,7 @@ class BetaGeoModel:
 
     Examples
     --------
+    >>> from upseg.models.bgnbd import rfm_summary
     >>> summary = rfm_summary(
     ...     orders, customer_col="customer_id", date_col="ordered_at", calibration_end="1997-09-30"
     ... )
@@ -355,6 +251,7 @@ class BetaGeoModel:
         return -np.expm1(log_none) * np.exp(_log_probability_alive(r, alpha, a, b, x, t_x, age))
 
     def _check_settings(self) -> None:
+        """Raise one ValueError naming every bad constructor parameter."""
         errors = []
         integral = isinstance(self.max_iter, int | np.integer) and not isinstance(
             self.max_iter, bool
@@ -369,12 +266,14 @@ class BetaGeoModel:
             )
 
     def _fitted_params(self) -> tuple[float, float, float, float]:
+        """``(r, alpha, a, b)``, or a ValueError before ``fit``."""
         if not hasattr(self, "params_"):
             raise ValueError(
                 "This BetaGeoModel is not fitted yet; call 'fit' with frequency, recency and "
                 "T before predicting."
             )
-        return tuple(self.params_[k] for k in PARAM_NAMES)
+        r, alpha, a, b = (self.params_[k] for k in PARAM_NAMES)
+        return r, alpha, a, b
 
     def __repr__(self) -> str:
         fitted = ""
@@ -433,87 +332,3 @@ def _log_probability_alive(
         + (r + xr) * (np.log(alpha + T[repeat]) - np.log(alpha + t_x[repeat]))
     )
     return np.log(expit(-log_odds_dropped))
-
-
-def _rfm_arrays(
-    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, where: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validated float arrays (x, t_x, T); every problem is reported at once."""
-    arrays, errors = {}, []
-    for name, value in (("frequency", frequency), ("recency", recency), ("T", T)):
-        try:
-            arr = np.asarray(value, dtype=float)
-        except (TypeError, ValueError):
-            errors.append(f"'{name}' must be numbers; got {_preview(value)}")
-            continue
-        if arr.ndim != 1:
-            errors.append(f"'{name}' must be 1-dimensional; got shape {arr.shape}")
-            continue
-        arrays[name] = arr
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            errors.append(f"'{name}' must be finite (no NaN or inf); {_where_bad(bad, arr)}")
-            continue
-        if (arr < 0).any():
-            errors.append(f"'{name}' must be >= 0; {_where_bad(arr < 0, arr)}")
-        if name == "frequency" and (arr != np.round(arr)).any():
-            errors.append(
-                f"'frequency' must be whole numbers of repeat transactions; "
-                f"{_where_bad(arr != np.round(arr), arr)}"
-            )
-    if len(arrays) == 3 and not errors:
-        x, t_x, age = arrays["frequency"], arrays["recency"], arrays["T"]
-        if not x.size == t_x.size == age.size:
-            errors.append(
-                "'frequency', 'recency' and 'T' must have the same length; "
-                f"got {x.size}, {t_x.size} and {age.size}"
-            )
-        else:
-            late = t_x > age
-            if late.any():
-                errors.append(
-                    f"'recency' must be <= 'T' (the last purchase cannot come after the end of "
-                    f"observation); {_where_bad(late, t_x)} against T={age[late][:5].tolist()}"
-                )
-            orphan = (x == 0) & (t_x > 0)
-            if orphan.any():
-                errors.append(
-                    "'recency' must be 0 where 'frequency' is 0 (no repeat transaction, no "
-                    f"time of the last one); {_where_bad(orphan, t_x)}"
-                )
-    if errors:
-        raise ValueError(
-            f"{len(errors)} error(s) in the arguments of {where}: " + "; ".join(errors)
-        )
-    return arrays["frequency"], arrays["recency"], arrays["T"]
-
-
-def _window(t: ArrayLike, n: int, *, where: str) -> np.ndarray:
-    """The future window length ``t`` broadcast to ``n`` customers, validated."""
-    try:
-        arr = np.broadcast_to(np.asarray(t, dtype=float), (n,))
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"'t' of {where} must be a number or an array of {n} numbers (one per customer); "
-            f"got {_preview(t)}"
-        ) from None
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
-        raise ValueError(
-            f"'t' of {where} must be a finite window length >= 0; {_where_bad(bad, arr)}"
-        )
-    return arr
-
-
-def _where_bad(bad: np.ndarray, values: np.ndarray) -> str:
-    """'got N bad values, e.g. at positions [...]: [...]' for an error message."""
-    positions = np.flatnonzero(bad)[:5]
-    return (
-        f"got {int(bad.sum())} bad value(s), e.g. at positions {positions.tolist()}: "
-        f"{values[positions].tolist()}"
-    )
-
-
-def _preview(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
