@@ -9,8 +9,11 @@ import ibis
 
 KEYS = ("customer_id", "as_of")
 
+Aggregate = Callable[[ibis.Table], ibis.Value]
+"""A feature computed from a table of point-in-time events, one value per spine row."""
 
-def aggregate(events: ibis.Table, aggregates: Mapping[str, Callable]) -> ibis.Table:
+
+def aggregate(events: ibis.Table, aggregates: Mapping[str, Aggregate]) -> ibis.Table:
     """Group point-in-time events by spine row and compute each named aggregate."""
     return events.group_by(list(KEYS)).aggregate(
         **{name: fn(events) for name, fn in aggregates.items()}

@@ -11,7 +11,7 @@ from functools import partial
 
 import ibis
 
-from upseg.features._compose import KEYS
+from upseg.features._compose import KEYS, Aggregate
 from upseg.features.pit import EVENT_AT, days_between, within
 
 __all__ = ["WEB_AGGREGATES", "WEB_COUNTS", "WEB_DERIVED", "sessions"]
@@ -61,7 +61,7 @@ def last_visit_at(s: ibis.Table) -> ibis.TimestampValue:
     return s.last_visit_at.max()
 
 
-WEB_AGGREGATES = {
+WEB_AGGREGATES: dict[str, Aggregate] = {
     **{
         f"{name}_{d}d": partial(fn, days=d)
         for name, fn in (

@@ -27,6 +27,8 @@ __all__ = [
 ]
 
 CDNOW_COLUMNS = ("customer_id", "date", "number_of_cds", "dollar_value")
+# A bad line: its number, the column at fault (None when the line does not split) and why.
+_Problem = tuple[int, str | None, str]
 # A purchase is known to the day only: noon keeps it inside its day for any
 # cutoff at midnight, and for any reader within 12 hours of UTC.
 ORDER_TIME_OF_DAY = pd.Timedelta(hours=12)
@@ -67,7 +69,9 @@ def read_cdnow(path: Path | str) -> pd.DataFrame:
         raise DataSourceError(
             f"CDNOW file {str(path)!r} is not a text file: byte {exc.start} is not UTF-8"
         ) from None
-    numbers, fields, problems = [], [], []
+    numbers: list[int] = []
+    fields: list[list[str]] = []
+    problems: list[_Problem] = []
     for number, line in enumerate(text.split("\n"), start=1):
         parts = line.split()
         if not parts or (not fields and not problems and tuple(parts) == CDNOW_COLUMNS):
@@ -97,9 +101,7 @@ def read_cdnow(path: Path | str) -> pd.DataFrame:
     return transactions
 
 
-def _parsed_columns(
-    raw: pd.DataFrame, numbers: np.ndarray
-) -> tuple[pd.DataFrame, list[tuple[int, str | None, str]]]:
+def _parsed_columns(raw: pd.DataFrame, numbers: np.ndarray) -> tuple[pd.DataFrame, list[_Problem]]:
     """Typed columns of the split lines, and (line, column, message) for every bad value."""
     ids = raw["customer_id"].astype(str)
     dates = pd.to_datetime(raw["date"], format="%Y%m%d", errors="coerce")
@@ -123,7 +125,7 @@ def _parsed_columns(
             "is not a number >= 0",
         ),
     ]
-    problems = [
+    problems: list[_Problem] = [
         (int(numbers[i]), column, f"{raw.at[i, column]!r} {message}")
         for column, bad, message in checks
         for i in np.flatnonzero(bad.to_numpy(dtype=bool))
@@ -142,7 +144,7 @@ def _parsed_columns(
     return typed, []
 
 
-def _format_problems(path: Path, problems: list[tuple[int, str | None, str]]) -> str:
+def _format_problems(path: Path, problems: list[_Problem]) -> str:
     lines = {number for number, _, _ in problems}
     shown = "; ".join(
         f"line {number}" + (f", column {column!r}" if column else "") + f": {message}"

@@ -10,7 +10,7 @@ from functools import partial
 
 import ibis
 
-from upseg.features._compose import ratio
+from upseg.features._compose import Aggregate, ratio
 from upseg.features.pit import EVENT_AT, days_between, within
 
 __all__ = ["EMAIL_AGGREGATES", "EMAIL_COUNTS", "EMAIL_DERIVED"]
@@ -47,7 +47,7 @@ def lifetime_count(e: ibis.Table, event_type: str) -> ibis.IntegerValue:
     return _is(e, event_type).sum()
 
 
-EMAIL_AGGREGATES = {
+EMAIL_AGGREGATES: dict[str, Aggregate] = {
     **{f"emails_sent_{d}d": partial(emails_sent, days=d) for d in WINDOWS},
     **{f"emails_opened_{d}d": partial(emails_opened, days=d) for d in WINDOWS},
     **{f"emails_clicked_{d}d": partial(emails_clicked, days=d) for d in WINDOWS},

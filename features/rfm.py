@@ -11,7 +11,7 @@ from functools import partial
 
 import ibis
 
-from upseg.features._compose import ratio
+from upseg.features._compose import Aggregate, ratio
 from upseg.features.pit import EVENT_AT, days_between, since, within
 
 __all__ = ["ORDER_AGGREGATES", "ORDER_COUNTS", "ORDER_DERIVED", "favourite_category"]
@@ -87,7 +87,7 @@ def category_count(o: ibis.Table) -> ibis.IntegerValue:
     return o.category.nunique(where=_completed(o))
 
 
-ORDER_AGGREGATES = {
+ORDER_AGGREGATES: dict[str, Aggregate] = {
     **{f"frequency_{d}d": partial(frequency, days=d) for d in WINDOWS},
     "frequency_lifetime": partial(frequency, days=None),
     **{f"monetary_{d}d": partial(monetary, days=d) for d in WINDOWS},
