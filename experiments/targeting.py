@@ -194,7 +194,8 @@ def targeting(experiment: Experiment, settings: AnalysisSettings) -> dict:
         raise ValueError("targeting needs an experiment with an audience; see with_audience.")
     outcome = _targeting_outcome(experiment, settings)
     frame = experiment.frame.loc[experiment.frame["arm"].notna()]
-    entries, skipped = [], []
+    entries: list[dict] = []
+    skipped: list[dict] = []
     segments = [("overall", "all", frame)] + [
         ("priority_segment", str(name), sub)
         for name, sub in frame.groupby("priority_segment", sort=True, observed=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from upseg.experiments.report._html import (
@@ -32,7 +33,8 @@ from upseg.experiments.report.payload import _Setup, _sorted
 
 
 def _kind_of(row: Mapping, setup: _Setup) -> str:
-    return setup.kinds.get(row.get("metric"), "continuous")
+    metric = row.get("metric")
+    return "continuous" if metric is None else setup.kinds.get(metric, "continuous")
 
 
 def _power_section(rows: Sequence[Mapping], parameters: Mapping, setup: _Setup) -> str:
@@ -227,7 +229,7 @@ def _srm_section(srm: Sequence[Mapping], setup: _Setup) -> str:
         _Column("Mismatch", False, lambda r: ("yes", "neg") if r.get("flagged") else "no"),
     ]
     columns += [
-        _Column(f"{arm}: observed / expected", True, lambda r, a=arm: _observed_expected(r, a))
+        _Column(f"{arm}: observed / expected", True, partial(_observed_expected, arm=arm))
         for arm in arms
     ]
     return _section(

@@ -37,13 +37,17 @@ def _sign(value: Any) -> str:
     return "pos" if float(value) > 0 else "neg"
 
 
+_Cell = str | tuple[str, str]
+"""A table cell: its text, or its text and a CSS class."""
+
+
 @dataclass(frozen=True)
 class _Column:
     """A table column: its header, whether it holds numbers, and its cell for a row."""
 
     header: str
     numeric: bool
-    cell: Callable[[Mapping], Any]
+    cell: Callable[[Mapping], _Cell]
 
 
 def _table(

@@ -7,6 +7,7 @@ from typing import Any
 
 from upseg.experiments.report._figures import _image, _lift_figure
 from upseg.experiments.report._html import (
+    _Cell,
     _Column,
     _e,
     _Html,
@@ -71,7 +72,7 @@ def _results_columns(
         title = f"significant {_after(setup, alpha=True)}"
         return _Html(f'<span class="star" title="{_e(title)}">★</span>')
 
-    def unless_follower(cell: Callable[[Mapping], str]) -> Callable[[Mapping], str]:
+    def unless_follower(cell: Callable[[Mapping], _Cell]) -> Callable[[Mapping], _Cell]:
         return lambda row: "" if id(row) in followers else cell(row)
 
     return [

@@ -15,7 +15,7 @@ from upseg.experiments.report._html import (
     _table,
 )
 from upseg.experiments.report._outcomes import _results_table
-from upseg.experiments.report.format import format_count, format_float, is_missing
+from upseg.experiments.report.format import format_count, format_float, number_or_none
 from upseg.experiments.report.payload import _segment_name, _Setup, _sorted
 
 
@@ -25,12 +25,13 @@ def _qini_ci(entry: Mapping) -> str:
 
 
 def _qini_verdict(entry: Mapping) -> str:
-    low, high = entry.get("qini_auc_ci_low"), entry.get("qini_auc_ci_high")
-    if is_missing(low) or is_missing(high):
+    low = number_or_none(entry.get("qini_auc_ci_low"))
+    high = number_or_none(entry.get("qini_auc_ci_high"))
+    if low is None or high is None:
         return "no confidence interval"
-    if float(low) > 0:
+    if low > 0:
         return "above 0: the model beat random targeting"
-    if float(high) < 0:
+    if high < 0:
         return "below 0: the model did worse than random targeting"
     return "includes 0: no evidence the model beats random targeting"
 

@@ -19,6 +19,7 @@ __all__ = [
     "format_share",
     "format_value",
     "is_missing",
+    "number_or_none",
 ]
 
 DASH = "—"
@@ -28,6 +29,11 @@ DASH = "—"
 def is_missing(value: Any) -> bool:
     """Whether ``value`` is a missing number: None or NaN."""
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def number_or_none(value: Any) -> float | None:
+    """``value`` as a float, or None if it is a missing number (see :func:`is_missing`)."""
+    return None if is_missing(value) else float(value)
 
 
 def _number(value: Any, spec: str, *, scale: float = 1.0, suffix: str = "") -> str:

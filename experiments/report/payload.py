@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from upseg.errors import UpsegError
 from upseg.experiments.analysis import RESULT_COLUMNS
-from upseg.experiments.report.format import is_missing
+from upseg.experiments.report.format import number_or_none
 
 __all__ = ["RESULT_KEYS", "ReportPayloadError"]
 
@@ -93,8 +93,8 @@ def _setup(payload: Mapping) -> _Setup:
 
 def _significant(row: Mapping, alpha: float) -> bool | None:
     """Significant after adjustment at ``alpha``; None without an adjusted p-value."""
-    value = row.get("p_value_adjusted")
-    return None if is_missing(value) else float(value) < alpha
+    value = number_or_none(row.get("p_value_adjusted"))
+    return None if value is None else value < alpha
 
 
 def _after(setup: _Setup, *, alpha: bool = False) -> str:
@@ -141,7 +141,7 @@ def _primary(rows: Sequence[Mapping]) -> list[Mapping]:
     return [row for row in rows if id(row) in kept]
 
 
-def _rank(options: Sequence[str], value: Any) -> int:
+def _rank(options: Iterable[str], value: Any) -> int:
     """Position of ``str(value)`` in ``options``; unknown values last."""
     options = list(options)
     return options.index(str(value)) if str(value) in options else len(options)
