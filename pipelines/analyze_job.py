@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -87,6 +88,8 @@ def json_ready(value: object) -> object:
 def _experiment(settings: AnalyzeSettings) -> tuple[Experiment, str]:
     """The experiment and the fingerprint of the data it came from."""
     if settings.table is not None:
+        if settings.treatment is None:
+            raise ExperimentInputError("--table needs --treatment COL: the column holding the arm.")
         experiment = table_experiment(
             settings.table,
             treatment=settings.treatment,
@@ -97,6 +100,8 @@ def _experiment(settings: AnalyzeSettings) -> tuple[Experiment, str]:
             by=tuple(c for c in settings.analysis.by if c not in ("priority_segment", "action")),
         )
         return experiment, hashlib.sha256(Path(settings.table).read_bytes()).hexdigest()
+    if settings.data_dir is None or settings.campaign is None:
+        raise ExperimentInputError("give either --data DIR with --campaign ID, or --table FILE.")
     validated = validated_data(settings.data_dir, quarantine_dir=settings.quarantine_dir)
     experiment = campaign_experiment(
         validated.source.result.tables,
@@ -181,5 +186,6 @@ def run_analysis(
     on_stage("Writing the results and the report")
     settings.out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = _write_results(payload, settings.out)
-    report = write_report(json_ready(payload), settings.out / "report.html", title=settings.title)
+    ready = cast(dict, json_ready(payload))  # a dict stays a dict
+    report = write_report(ready, settings.out / "report.html", title=settings.title)
     return AnalyzeRun(csv_path, json_path, report, payload, time.perf_counter() - started)

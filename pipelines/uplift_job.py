@@ -20,13 +20,12 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow import ActiveRun
 from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
 from upseg.features.sets import CUSTOMER_V1, get_feature_set
-from upseg.models import plots
-from upseg.models.drift import reference_distribution
-from upseg.models.evaluation import shap_importance
 from upseg.models.registry import (
     UPLIFT_GATE_METRIC,
     GateDecision,
@@ -37,12 +36,11 @@ from upseg.models.registry import (
 )
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.models.tuning import TuningResult
-from upseg.models.uplift import plots as uplift_plots
+from upseg.models.uplift.artifacts import write_artifacts
 from upseg.models.uplift.data import ExperimentError, UpliftData, campaign_data, table_data
 from upseg.models.uplift.evaluation import champion_mismatch, evaluate_uplift, unproven_reason
 from upseg.models.uplift.explain import surrogate_contributions
 from upseg.models.uplift.learners import approaches_for
-from upseg.models.uplift.metrics import uplift_by_decile
 from upseg.models.uplift.model import UpliftModel
 from upseg.models.uplift.selection import Selection, holdout_split, select_approach
 from upseg.models.uplift.tuning import tune_uplift
@@ -109,6 +107,8 @@ def _load(
 ) -> tuple[UpliftData, str, Path | None]:
     """The experiment, its fingerprint, and the data directory (campaign mode)."""
     if settings.table is not None:
+        if settings.treatment is None:
+            raise ExperimentError("--table needs --treatment COL: the column holding the arm.")
         data = table_data(
             settings.table,
             treatment=settings.treatment,
@@ -118,8 +118,10 @@ def _load(
             exclude=settings.exclude,
         )
         return data, hashlib.sha256(Path(settings.table).read_bytes()).hexdigest(), None
-    if validated is None:
+    if validated is None and settings.data_dir is not None:
         validated = validated_data(settings.data_dir, quarantine_dir=settings.quarantine_dir)
+    if validated is None or settings.campaign is None:
+        raise ExperimentError("give either --data DIR with --campaign ID, or --table FILE.")
     data = campaign_data(
         validated.source.result.tables,
         settings.campaign,
@@ -130,47 +132,56 @@ def _load(
     return data, validated.digest, settings.data_dir
 
 
-def _write_artifacts(
-    out: Path,
+def _log_run(
+    settings: UpliftSettings,
     data: UpliftData,
-    selection: Selection,
-    per_variant: pd.DataFrame,
-    test: pd.DataFrame,
-    scores: pd.DataFrame,
-    contributions: pd.DataFrame,
-) -> None:
-    tables = out / "tables"
-    tables.mkdir(parents=True, exist_ok=True)
-    selection.scores.to_csv(tables / "cv_qini_by_fold.csv", index=False)
-    selection.summary().to_csv(tables / "cv_qini.csv", index=False)
-    per_variant.to_csv(tables / "holdout_metrics_by_variant.csv")
-    for variant in data.variants:
-        rows = test["arm"].isin([data.control, variant]).to_numpy()
-        y = test.loc[rows, "outcome"].to_numpy()
-        uplift = scores.loc[rows, f"uplift_{variant}"].to_numpy()
-        treated = (test.loc[rows, "arm"] == variant).astype(int).to_numpy()
-        slug = "".join(ch if ch.isalnum() else "_" for ch in variant)
-        uplift_by_decile(y, uplift, treated).to_csv(tables / f"deciles_{slug}.csv", index=False)
-        label = {f"{variant} vs {data.control}": uplift}
-        plots.save_figure(
-            uplift_plots.qini_figure(y, label, treated, outcome=data.outcome),
-            out / "plots" / f"qini_{slug}.png",
-        )
-        plots.save_figure(
-            uplift_plots.uplift_curve_figure(y, label, treated, outcome=data.outcome),
-            out / "plots" / f"uplift_curve_{slug}.png",
-        )
-        plots.save_figure(
-            uplift_plots.uplift_by_decile_figure(y, uplift, treated, outcome=data.outcome),
-            out / "plots" / f"deciles_{slug}.png",
-        )
-    plots.save_figure(
-        plots.shap_summary_figure(contributions.to_numpy(), test.loc[:, list(data.features)]),
-        out / "plots" / "shap_uplift_summary.png",
+    model: UpliftModel,
+    decision: GateDecision,
+    *,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    artifacts: Path,
+    example: pd.DataFrame,
+    digest: str,
+    feature_set: str,
+) -> tuple[ActiveRun, ModelInfo]:
+    """Log the run: tags, parameters, metrics, the ``artifacts`` folder and the model.
+
+    ``example`` is a few held-out customers' features, the model's input example.
+    """
+    experiment_id = ensure_experiment(
+        settings.experiment or f"upseg-{settings.model_name}", settings.tracking_uri
     )
-    shap_importance(contributions.to_numpy(), list(data.features)).to_csv(
-        tables / "shap_uplift_importance.csv", index=False
-    )
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=f"uplift-{data.outcome}",
+        nested=mlflow.active_run() is not None,  # a child of the retraining job's run
+    ) as run:
+        mlflow.set_tags(
+            {
+                "task": "uplift",
+                "data_fingerprint": digest,
+                "code_version": code_version(),
+                "gate": "promoted" if decision.promote else "held",
+                "gate_reason": decision.reason,
+                "feature_set": feature_set,
+            }
+        )
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifacts(str(artifacts))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+            signature = infer_signature(example, model.predict(example))
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            signature=signature,
+            input_example=example,
+            metadata={"task": "uplift", "io": json.dumps({"id": settings.id_column})},
+        )
+    return run, info
 
 
 def run_uplift(
@@ -290,86 +301,55 @@ def run_uplift(
     )
 
     on_stage("Logging the run to MLflow")
-    experiment_id = ensure_experiment(
-        settings.experiment or f"upseg-{settings.model_name}", settings.tracking_uri
-    )
-    source = {**data.source, "sha256": digest}
-    with mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=f"uplift-{data.outcome}",
-        nested=mlflow.active_run() is not None,  # a child of the retraining job's run
-    ) as run:
-        mlflow.set_tags(
-            {
-                "task": "uplift",
-                "data_fingerprint": digest,
-                "code_version": code_version(),
-                "gate": "promoted" if decision.promote else "held",
-                "gate_reason": decision.reason,
-                "feature_set": settings.feature_set if data_dir is not None else "table",
-            }
+    params_logged = {
+        "approach": selection.best,
+        "candidates": ",".join(candidates),
+        "outcome": data.outcome,
+        "outcome_kind": data.kind,
+        "control": data.control,
+        "variants": ",".join(data.variants),
+        "n_folds": settings.n_folds,
+        "test_size": settings.test_size,
+        "seed": settings.seed,
+        "n_features": len(data.features),
+        "excluded_columns": ",".join(data.ignored),
+        "trials": settings.trials,
+        "tuned": bool(params),
+        **{f"lgbm_{k}": v for k, v in params.items()},
+    }
+    metrics = {
+        **tuning.summary(),
+        "cv_qini_default_params": default_qini,
+        **{f"test_{v}_{k}": float(x) for v, row in per_variant.iterrows() for k, x in row.items()},
+        **{f"test_{k}": float(v) for k, v in overall.items()},
+        **{f"cv_qini_{r.approach}": r.mean for r in selection.summary().itertuples()},
+        **truth,
+        "shap_surrogate_r2": r2,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        write_artifacts(
+            Path(tmp),
+            data,
+            selection,
+            per_variant,
+            test,
+            scores,
+            contributions,
+            columns=model.columns_,
+            fingerprint={**data.source, "sha256": digest},
+            trials=tuning.trials,
         )
-        mlflow.log_params(
-            {
-                "approach": selection.best,
-                "candidates": ",".join(candidates),
-                "outcome": data.outcome,
-                "outcome_kind": data.kind,
-                "control": data.control,
-                "variants": ",".join(data.variants),
-                "n_folds": settings.n_folds,
-                "test_size": settings.test_size,
-                "seed": settings.seed,
-                "n_features": len(data.features),
-                "excluded_columns": ",".join(data.ignored),
-                "trials": settings.trials,
-                "tuned": bool(params),
-                **{f"lgbm_{k}": v for k, v in params.items()},
-            }
-        )
-        mlflow.log_metrics({**tuning.summary(), "cv_qini_default_params": default_qini})
-        for variant, row in per_variant.iterrows():
-            mlflow.log_metrics({f"test_{variant}_{k}": float(v) for k, v in row.items()})
-        mlflow.log_metrics({f"test_{k}": float(v) for k, v in overall.items()})
-        mlflow.log_metrics(
-            {f"cv_qini_{r.approach}": r.mean for r in selection.summary().itertuples()}
-        )
-        mlflow.log_metrics({**truth, "shap_surrogate_r2": r2})
-        mlflow.log_dict(source, "data_fingerprint.json")
-        mlflow.log_dict(
-            {
-                "population": "all",
-                "features": {},
-                "score": reference_distribution(scores["uplift"]),
-            },
-            "reference.json",
-        )
-        mlflow.log_dict(
-            {
-                "features": list(data.features),
-                "categorical": list(data.categorical),
-                "arm_column": settings.treatment or "variant",
-                "outcome_columns": [settings.outcome, *data.ignored],
-                "id_column": settings.id_column,
-            },
-            "features.json",
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            _write_artifacts(Path(tmp), data, selection, per_variant, test, scores, contributions)
-            if not tuning.trials.empty:
-                tuning.trials.to_csv(Path(tmp) / "tables" / "optuna_trials.csv", index=False)
-            mlflow.log_artifacts(tmp)
-        example = test.loc[:, list(data.features)].head(5)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-            signature = infer_signature(example, model.predict(example))
-        info = mlflow.sklearn.log_model(
+        run, info = _log_run(
+            settings,
+            data,
             model,
-            name="model",
-            serialization_format="cloudpickle",
-            signature=signature,
-            input_example=example,
-            metadata={"task": "uplift", "io": json.dumps({"id": settings.id_column})},
+            decision,
+            params=params_logged,
+            metrics=metrics,
+            artifacts=Path(tmp),
+            example=test.loc[:, list(data.features)].head(5),
+            digest=digest,
+            feature_set=settings.feature_set if data_dir is not None else "table",
         )
     on_stage(f"Registering a version of {settings.model_name!r}")
     version = register_version(
