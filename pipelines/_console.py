@@ -19,7 +19,6 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -30,6 +29,7 @@ from upseg.errors import UpsegError
 if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
+    from typer._click import Context  # Typer vendors Click: invoke gets this, not click's
 
     from upseg.features.validation import ValidationResult
     from upseg.pipelines.jobs import FeaturesRun
@@ -75,7 +75,7 @@ class UpsegGroup(TyperGroup):
     upseg`` and ``typer.testing.CliRunner`` alike.
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         """Run the command; an :class:`UpsegError` becomes its message and exit code."""
         try:
             return super().invoke(ctx)

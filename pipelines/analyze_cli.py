@@ -52,19 +52,20 @@ def _pairs(value: str | None, option: str, *, numbers: bool = False) -> dict | N
         return None
     if value.strip().lower() == "none":
         return {}
-    pairs = {}
+    pairs: dict[str, float | str] = {}
     for part in _names(value, option):
         key, sep, item = part.partition("=")
         if not sep or not key.strip() or not item.strip():
             raise typer.BadParameter(f"{option} takes NAME=VALUE pairs; got {part!r} in {value!r}.")
         if numbers:
             try:
-                pairs[key.strip()] = float(item)
+                share = float(item)
             except ValueError:
                 raise typer.BadParameter(
                     f"{option}: the share of {key.strip()!r} must be a number; got {item!r}."
                 ) from None
-            if pairs[key.strip()] <= 0:
+            pairs[key.strip()] = share
+            if share <= 0:
                 raise typer.BadParameter(f"{option}: shares must be > 0; got {part!r}.")
         else:
             pairs[key.strip()] = item.strip()
@@ -179,7 +180,7 @@ def analyze(
         problems.append("--out DIR is required")
     if correction not in ("bh", "holm", "none"):
         problems.append(f"--correction must be bh, holm or none; got {correction!r}")
-    if problems:
+    if problems or out is None:  # a missing --out is among the problems
         raise fail("; ".join(problems) + ". See `upseg analyze --help`.", code=2)
     planned = _pairs(split, "--split", numbers=True) or None
     settings = AnalyzeSettings(
