@@ -14,6 +14,8 @@ from statsmodels.stats.proportion import proportion_effectsize
 from tests.conftest import HILLSTROM
 from tests.pipelines._invoke import invoke
 from upseg.experiments.analysis import RESULT_COLUMNS
+from upseg.experiments.data import ExperimentInputError
+from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
 
 
 @pytest.fixture
@@ -226,3 +228,16 @@ def test_sample_ratio_mismatch_fails_when_asked(hillstrom, tmp_path):
     assert warned.exit_code == 0
     assert "SAMPLE RATIO MISMATCH" in warned.text
     assert invoke(*args, "--fail-on-srm").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"table": "hillstrom.csv"}, "--table needs --treatment COL"),
+        ({"data_dir": "data"}, "give either --data DIR with --campaign ID, or --table FILE"),
+    ],
+)
+def test_settings_without_a_source_are_refused_before_reading(tmp_path, fields, message):
+    paths = {k: tmp_path / v for k, v in fields.items()}
+    with pytest.raises(ExperimentInputError, match=message):
+        run_analysis(AnalyzeSettings(out=tmp_path / "out", **paths))

@@ -9,6 +9,8 @@ from mlflow.tracking import MlflowClient
 from tests.conftest import HILLSTROM
 from tests.pipelines._invoke import invoke
 from upseg.models.tracking import local_tracking_uri
+from upseg.models.uplift.data import ExperimentError
+from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +133,9 @@ def test_bad_options_are_named(args, message, tmp_path, shared_data):
     result = invoke("train", "uplift", *args, "--workdir", tmp_path)
     assert result.exit_code == 1
     assert message in result.text
+
+
+def test_settings_without_a_campaign_are_refused(tmp_path):
+    settings = UpliftSettings(tracking_uri=local_tracking_uri(tmp_path), workdir=tmp_path)
+    with pytest.raises(ExperimentError, match="give either --data DIR with --campaign ID"):
+        run_uplift(settings)
