@@ -123,7 +123,9 @@ def test_a_campaign_gives_features_as_of_assignment(world_tables):
 
 
 def test_an_unknown_campaign_names_the_known_ones(world_tables):
-    with pytest.raises(ExperimentError, match=r"no customer is assigned to campaign 'C1'.*C2026-06-SUMMER"):
+    with pytest.raises(
+        ExperimentError, match=r"no customer is assigned to campaign 'C1'.*C2026-06-SUMMER"
+    ):
         campaign_data(world_tables, "C1")
 
 
