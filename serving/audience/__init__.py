@@ -57,7 +57,11 @@ from upseg.serving.audience.actions import (
     expected_value,
     incremental_profit,
 )
-from upseg.serving.audience.changes import segment_change_counts, segment_changes
+from upseg.serving.audience.changes import (
+    AudienceFileError,
+    segment_change_counts,
+    segment_changes,
+)
 from upseg.serving.audience.suppression import (
     SUPPRESSION_REASONS,
     holdout_draw,
@@ -66,6 +70,7 @@ from upseg.serving.audience.suppression import (
 )
 
 __all__ = [
+    "AudienceFileError",
     "ACTIONS",
     "SUPPRESSION_REASONS",
     "campaign_economics",

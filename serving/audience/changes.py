@@ -5,16 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from upseg.errors import UpsegError
 from upseg.serving.audience.suppression import _id_text
 
-__all__ = ["segment_change_counts", "segment_changes"]
+__all__ = ["AudienceFileError", "segment_change_counts", "segment_changes"]
+
+
+class AudienceFileError(UpsegError, ValueError):
+    """A previous audience file (``upseg score --previous``) that cannot be compared."""
 
 
 def _segment_columns(frame: pd.DataFrame, which: str) -> tuple[pd.Series, pd.Series]:
     """Customer ids as strings and segments with ``""`` for none, checked."""
     missing = [c for c in ("customer_id", "priority_segment") if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise AudienceFileError(
             f"The {which} audience lacks column(s) {missing}; it needs customer_id and "
             f"priority_segment. Columns present: {list(frame.columns)}."
         )
@@ -56,7 +61,7 @@ def segment_changes(
 
     Raises
     ------
-    ValueError
+    AudienceFileError
         If either file lacks a column, repeats an id, or ``previous`` is of
         another campaign.
     """
@@ -65,7 +70,7 @@ def segment_changes(
         campaign = current_campaigns[0] if len(current_campaigns) == 1 else None
     previous_campaigns = _campaigns(previous)
     if campaign is not None and previous_campaigns and previous_campaigns != [campaign]:
-        raise ValueError(
+        raise AudienceFileError(
             f"The previous audience file is of campaign(s) {previous_campaigns}, not of this "
             f"run's campaign {campaign!r}; segment entries and exits compare two runs of the "
             "same campaign."
@@ -82,7 +87,7 @@ def segment_changes(
     ):
         if np.bincount(codes, minlength=len(customers)).max(initial=0) > 1:
             repeated = ids[ids.duplicated()].unique()[:5].tolist()
-            raise ValueError(f"The {which} audience repeats customer ids: {repeated}.")
+            raise AudienceFileError(f"The {which} audience repeats customer ids: {repeated}.")
     segments = (set(before_segments.unique()) | set(after_segments.unique())) - {""}
     names = pd.Index(["", *sorted(segments)])
     old = np.zeros(len(customers), dtype=np.int64)

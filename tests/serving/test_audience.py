@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import kstest
 
 from upseg.serving.audience import (
+    AudienceFileError,
     ACTIONS,
     campaign_economics,
     choose_actions,
@@ -572,5 +573,6 @@ def test_segment_changes_match_integer_ids_to_their_strings_and_can_be_empty():
     ],
 )
 def test_segment_changes_refuses(previous, current, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    # An UpsegError: `upseg score --previous FILE` reports it as one line, exit 1.
+    with pytest.raises(AudienceFileError, match=message):
         segment_changes(previous, current, **kwargs)
