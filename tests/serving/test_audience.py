@@ -11,8 +11,8 @@ import pytest
 from scipy.stats import kstest
 
 from upseg.serving.audience import (
-    AudienceFileError,
     ACTIONS,
+    AudienceFileError,
     campaign_economics,
     choose_actions,
     expected_value,
