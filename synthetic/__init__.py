@@ -3,6 +3,8 @@
 - :mod:`upseg.synthetic.world` — :func:`generate_world` simulates customers,
   orders, e-mail and web events and one randomized campaign whose true
   effects it records; :func:`write_world` writes them in the data contract;
+- :mod:`upseg.synthetic.effects` — the campaign's true effect structure
+  (:class:`EffectSpec`) and :data:`WORLD_FAMILY`, the named worlds from 0.3 to 5 points;
 - :mod:`upseg.synthetic.params` — the world's calendar, campaign and rates;
 - :mod:`upseg.synthetic.simulation` — outcomes of a later campaign drawn from the truth;
 - :mod:`upseg.synthetic.truth` — how well an uplift model recovers the
@@ -16,6 +18,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from upseg.synthetic.effects import (
+    DEFAULT_EFFECTS,
+    DRIVERS,
+    WORLD_FAMILY,
+    EffectSpec,
+    EffectSpecError,
+    world_effects,
+    world_names,
+)
 from upseg.synthetic.params import (
     CAMPAIGN_ASSIGNED_AT,
     CAMPAIGN_ID,
@@ -37,16 +48,23 @@ __all__ = [
     "CAMPAIGN_ID",
     "CAMPAIGN_VARIANTS",
     "COMPLETED_SHARE",
+    "DEFAULT_EFFECTS",
     "DEFAULT_END",
     "DEFAULT_START",
+    "DRIVERS",
     "OUTCOME_WINDOW_DAYS",
     "TRUTH_FILE",
+    "WORLD_FAMILY",
+    "EffectSpec",
+    "EffectSpecError",
     "World",
     "generate_world",
     "read_truth",
     "simulate_campaign",
     "truth_arrays",
     "truth_metrics",
+    "world_effects",
+    "world_names",
     "write_world",
 ]
 

@@ -12,9 +12,11 @@ import pandas as pd
 import pyarrow as pa
 
 from upseg.synthetic._customers import lifecycle_stage
+from upseg.synthetic._effects import calibrate_gain, index_effects, last_completed_order
 from upseg.synthetic._email import unsubscribe
 from upseg.synthetic._orders import order_rows
 from upseg.synthetic._tables import categorical, timestamps
+from upseg.synthetic.effects import DEFAULT_EFFECTS, EffectSpec
 from upseg.synthetic.params import (
     ACTIVE_LIFT,
     CAMPAIGN_ID,
@@ -48,6 +50,14 @@ def _uplift_segment(
     return np.select([lost, sure, dog], [2, 1, 3], 0).astype(np.int8)
 
 
+def _persuaded(
+    stage: np.ndarray, open_p: np.ndarray, disc_aff: np.ndarray, breadth: np.ndarray
+) -> np.ndarray:
+    """A persuadable's effect per variant by the rules, shape (n, 2), before any cap."""
+    lift = np.where(stage == 2, WINBACK_LIFT, ACTIVE_LIFT) * np.clip(open_p / 0.25, 0, 2)
+    return np.column_stack([lift * (0.3 + 2.5 * disc_aff), lift * (0.2 + 1.6 * breadth)])
+
+
 def _true_uplift(
     segment: np.ndarray,
     stage: np.ndarray,
@@ -55,10 +65,13 @@ def _true_uplift(
     open_p: np.ndarray,
     disc_aff: np.ndarray,
     breadth: np.ndarray,
+    gain: float = 1.0,
 ) -> np.ndarray:
-    """True effect on P(conversion), shape (n, 2) for (discount_10, new_arrivals)."""
-    lift = np.where(stage == 2, WINBACK_LIFT, ACTIVE_LIFT) * np.clip(open_p / 0.25, 0, 2)
-    persuaded = np.column_stack([lift * (0.3 + 2.5 * disc_aff), lift * (0.2 + 1.6 * breadth)])
+    """True effect on P(conversion), shape (n, 2) for (discount_10, new_arrivals).
+
+    ``gain`` scales the persuadables' effects (1.0 leaves them as the rules give).
+    """
+    persuaded = gain * _persuaded(stage, open_p, disc_aff, breadth)
     annoyed = -p0[:, None] * np.array(SLEEPING_DOG_LOSS)
     tau = np.where(
         (segment == 0)[:, None], persuaded, np.where((segment == 3)[:, None], annoyed, 0.0)
@@ -66,10 +79,37 @@ def _true_uplift(
     return np.minimum(tau, 1 - p0[:, None])
 
 
+def _segment_effects(
+    effects: EffectSpec, segment: np.ndarray, stage: np.ndarray, p0: np.ndarray, ctx: dict
+) -> np.ndarray:
+    """The segment rules' true effects, scaled to ``effects.mean_effect`` when it is set."""
+    open_p, disc_aff, breadth = ctx["open_p"], ctx["disc_aff"], ctx["breadth"]
+    traits = (segment, stage, p0, open_p, disc_aff, breadth)
+    if effects.mean_effect is None or p0.size == 0:
+        return _true_uplift(*traits)
+    persuadable = (segment == 0)[:, None]
+    fixed = np.where(persuadable, 0.0, _true_uplift(*traits))  # sleeping dogs' losses
+    raw = np.where(persuadable, _persuaded(stage, open_p, disc_aff, breadth), 0.0)
+    cap = np.where(persuadable, 1 - p0[:, None], 0.0)
+    gain = calibrate_gain(raw, fixed, cap, effects.mean_effect / 100)
+    return _true_uplift(*traits, gain=gain)
+
+
 def randomize_campaign(
-    lat: dict, state: dict, t0: float, rng: np.random.Generator
+    lat: dict,
+    state: dict,
+    t0: float,
+    rng: np.random.Generator,
+    *,
+    effects: EffectSpec = DEFAULT_EFFECTS,
+    orders: dict | None = None,
+    noise: np.random.Generator | None = None,
 ) -> dict[str, np.ndarray]:
-    """Randomize the e-mailable customers to variants; their p0, segment and true effects."""
+    """Randomize the e-mailable customers to variants; their p0, segment and true effects.
+
+    ``orders`` (the history so far, for the recency driver) and ``noise`` (a stream
+    apart from ``rng``) are needed by the driver-based shapes of ``effects`` only.
+    """
     assigned = t0 + (10 + 2 * rng.random(lat["signup"].size)) / 24
     idx = np.flatnonzero(
         lat["opt_in"]
@@ -83,8 +123,16 @@ def randomize_campaign(
     mu = COMPLETED_SHARE * lam * alive_days / YEAR
     p0 = -np.expm1(-mu)
     stage = lifecycle_stage(lat["signup"][idx], churn, a)
+    ctx = {k: lat[k][idx] for k in ("open_p", "disc_aff", "lam", "breadth", "signup")}
     segment = _uplift_segment(stage, lam, open_p, state["n_delivered"][idx])
-    tau = _true_uplift(segment, stage, p0, open_p, lat["disc_aff"][idx], lat["breadth"][idx])
+    if effects.shape == "segments":
+        tau = _segment_effects(effects, segment, stage, p0, ctx)
+    else:
+        if orders is None or noise is None:
+            raise ValueError(f"shape {effects.shape!r} needs the orders so far and a noise stream")
+        ctx |= {"assigned": a, "n_delivered": state["n_delivered"][idx]}
+        ctx["last_order"] = last_completed_order(orders, idx, a)
+        tau, segment = index_effects(effects, ctx, p0, stage <= 1, noise)
     variant = rng.integers(0, len(CAMPAIGN_VARIANTS), idx.size).astype(np.int8)
     return {
         "idx": idx,

@@ -26,7 +26,14 @@ from upseg.synthetic.params import (
     YEAR,
 )
 
-__all__ = ["customers_table", "draw_categories", "draw_codes", "latent_traits", "lifecycle_stage"]
+__all__ = [
+    "customers_table",
+    "draw_categories",
+    "draw_codes",
+    "irrelevant_columns",
+    "latent_traits",
+    "lifecycle_stage",
+]
 
 
 def draw_codes(options: tuple[tuple, tuple], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -95,3 +102,27 @@ def customers_table(
             "loyalty_tier": categorical(lat["tier"], TIERS),
         }
     )
+
+
+def irrelevant_columns(n: int, k: int, rng: np.random.Generator) -> dict[str, object]:
+    """``k`` customer attributes ``attr_01``... that nothing in the world depends on.
+
+    They take turns being a normal number, a skewed amount, a count and a
+    category, each with its own location, scale or levels, so that they look
+    like the attributes a real customer table carries.
+    """
+    columns: dict[str, object] = {}
+    for j in range(k):
+        kind, size = j % 4, rng.uniform(0.5, 3.0)
+        if kind == 0:
+            values: object = np.round(rng.normal(rng.normal(0, 10), size, n), 3)
+        elif kind == 1:
+            values = np.round(rng.lognormal(np.log(20 * size), 0.6, n), 2)
+        elif kind == 2:
+            values = rng.poisson(size, n).astype(np.int64)
+        else:
+            levels = [f"{chr(97 + j % 26)}{i}" for i in range(2 + j % 5)]
+            codes = rng.choice(len(levels), n, p=rng.dirichlet(np.full(len(levels), 2.0)))
+            values = categorical(codes.astype(np.int8), levels)
+        columns[f"attr_{j + 1:02d}"] = values
+    return columns

@@ -27,7 +27,7 @@ from upseg.synthetic._campaign import (
     randomize_campaign,
     truth_table,
 )
-from upseg.synthetic._customers import customers_table, latent_traits
+from upseg.synthetic._customers import customers_table, irrelevant_columns, latent_traits
 from upseg.synthetic._email import (
     email_events_table,
     newsletter_schedule,
@@ -37,6 +37,7 @@ from upseg.synthetic._email import (
 from upseg.synthetic._orders import base_orders, orders_table
 from upseg.synthetic._tables import string_ids
 from upseg.synthetic._web import web_events_table
+from upseg.synthetic.effects import DEFAULT_EFFECTS, EffectSpec, EffectSpecError
 from upseg.synthetic.params import (
     CAMPAIGN_ASSIGNED_AT,
     DEFAULT_END,
@@ -101,12 +102,18 @@ def _clock(n_customers: object, start: object, end: object) -> tuple[pd.Timestam
     return t_start, (t_end - t_start) / day, (campaign - t_start) / day
 
 
+def _side_stream(seed: int, key: int) -> np.random.Generator:
+    """A random stream of ``seed`` apart from the world's own, which it leaves untouched."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
+
+
 def generate_world(
     n_customers: int = 10_000,
     *,
     seed: int = 0,
     start: object = DEFAULT_START,
     end: object = DEFAULT_END,
+    effects: EffectSpec = DEFAULT_EFFECTS,
 ) -> World:
     """Simulate customers, their orders, e-mail and web events, and one randomized campaign.
 
@@ -119,6 +126,12 @@ def generate_world(
     start, end : str or Timestamp, default DEFAULT_START, DEFAULT_END
         The world covers ``[start, end)`` in UTC (naive values are UTC). It must
         hold ``CAMPAIGN_ASSIGNED_AT`` and the ``OUTCOME_WINDOW_DAYS`` after it.
+    effects : EffectSpec, default DEFAULT_EFFECTS
+        The campaign's true effect structure (:mod:`upseg.synthetic.effects`);
+        the default is the original world. Worlds of one seed share their
+        customers and history up to the campaign: only the effects and what
+        follows from them differ, plus the spec's irrelevant customer columns,
+        which come from a random stream of their own.
 
     Returns
     -------
@@ -136,7 +149,14 @@ def generate_world(
     ValueError
         If ``n_customers`` is not a positive int or ``[start, end)`` does not
         hold the campaign and its outcome window; every problem is listed.
+    EffectSpecError
+        If ``effects`` is not an EffectSpec, or this world's campaign cannot
+        hold its sleeping dogs or reach its mean effect (too few customers).
     """
+    if not isinstance(effects, EffectSpec):
+        raise EffectSpecError(
+            f"The 'effects' parameter of generate_world must be an EffectSpec; got {effects!r}."
+        )
     t_start, horizon, t0 = _clock(n_customers, start, end)
     n, rng = int(n_customers), np.random.default_rng(seed)
     lat = latent_traits(n, horizon, rng)
@@ -152,15 +172,21 @@ def generate_world(
     log: list[tuple[np.ndarray, np.ndarray, int, int]] = []
     codes, before = np.arange(times.size), times < t0 + 10 / 24
     send_newsletters(times[before], codes[before], lat, state, rng, log)
-    camp = randomize_campaign(lat, state, t0, rng)
+    camp = randomize_campaign(
+        lat, state, t0, rng, effects=effects, orders=orders, noise=_side_stream(seed, 1)
+    )
     treated = camp["variant"] > 0
     send_mail(camp["idx"][treated], camp["assigned"][treated], len(mailings), lat, state, rng, log)
     orders = apply_treatment_effects(orders, camp, lat, state, len(mailings), rng)
     send_newsletters(times[~before], codes[~before], lat, state, rng, log)
     cid = string_ids("C", n, 7)
     unsub_at = np.where(state["unsub_at"] < horizon, state["unsub_at"], np.nan)
+    customers = customers_table(lat, unsub_at, cid, t_start)
+    if effects.irrelevant_columns:
+        extra = irrelevant_columns(n, effects.irrelevant_columns, _side_stream(seed, 2))
+        customers = customers.assign(**extra)
     tables = {
-        "customers": customers_table(lat, unsub_at, cid, t_start),
+        "customers": customers,
         "orders": orders_table(orders, cid, t_start),
         "email_events": email_events_table(log, state, cid, t_start, horizon, mailings),
         "web_events": web_events_table(lat, orders, cid, t_start, horizon, rng),
