@@ -309,7 +309,9 @@ def with_audience(
     experiment : Experiment
     audience : pandas.DataFrame
         The scorer's audience: ``customer_id``, ``priority_segment``, ``action``
-        and ``uplift`` (``uplift_<arm>`` columns too for several variants).
+        and ``uplift`` (``uplift_<arm>`` columns too for several variants);
+        ``expected_incremental_value`` is kept when present, to check the
+        predicted value against the realised one.
     name : str
         The audience file, for messages.
     """
@@ -321,7 +323,8 @@ def with_audience(
             f"with {needed}; its columns are {list(audience.columns)}."
         )
     scores = [c for c in audience.columns if c == "uplift" or c.startswith("uplift_")]
-    keep = audience.loc[:, ["customer_id", "priority_segment", "action", *scores]].copy()
+    values = [c for c in ("expected_incremental_value",) if c in audience.columns]
+    keep = audience.loc[:, ["customer_id", "priority_segment", "action", *scores, *values]].copy()
     keep["customer_id"] = keep["customer_id"].astype("string")
     if keep["customer_id"].duplicated().any():
         raise ExperimentInputError(

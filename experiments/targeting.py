@@ -12,6 +12,8 @@ With the scorer's audience attached (:func:`experiments.data.with_audience`):
   audience these are exactly the sent and held-out customers; when the arms
   were randomized independently of it, they are two random halves of the
   customers the model would target, so the comparison is still unbiased.
+- **Predicted vs realised**: whether the predicted uplift is on the scale of
+  the lift the campaign realised (:mod:`experiments.calibration`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from upseg.experiments.analysis import AnalysisSettings, comparison_rows, results_frame
+from upseg.experiments.calibration import predicted_vs_realised, score_column
 from upseg.experiments.data import NOT_IN_AUDIENCE, Experiment
 from upseg.models.uplift.metrics import qini_auc, qini_auc_ci, qini_curve, uplift_curve
 
@@ -43,11 +46,6 @@ def curve_points(n_targeted: np.ndarray, values: np.ndarray) -> dict[str, list[f
         "model": model.tolist(),
         "random": (grid * values[-1]).tolist(),
     }
-
-
-def _score_column(experiment: Experiment, arm: str) -> str:
-    columns = (experiment.audience or {}).get("score_columns", ["uplift"])
-    return f"uplift_{arm}" if f"uplift_{arm}" in columns else "uplift"
 
 
 def _qini_entry(
@@ -187,8 +185,9 @@ def targeting(experiment: Experiment, settings: AnalysisSettings) -> dict:
         ``score``, ``outcome``, ``audience`` (how the customers matched),
         ``qini`` (one entry per segment × arm with enough customers, each with
         its curves), ``send_vs_holdout`` (tidy result rows, p-values
-        adjusted within their own family) and ``skipped`` (what was too small
-        to judge, with the reason).
+        adjusted within their own family), ``skipped`` (what was too small
+        to judge, with the reason) and ``predicted_vs_realised`` (the predicted
+        uplift against the realised lift, :func:`experiments.calibration.predicted_vs_realised`).
     """
     if experiment.audience is None:
         raise ValueError("targeting needs an experiment with an audience; see with_audience.")
@@ -208,7 +207,7 @@ def targeting(experiment: Experiment, settings: AnalysisSettings) -> dict:
                 outcome,
                 arm,
                 experiment.control,
-                _score_column(experiment, arm),
+                score_column(experiment, arm),
                 segment_by,
                 segment,
                 settings.min_segment_size,
@@ -223,4 +222,5 @@ def targeting(experiment: Experiment, settings: AnalysisSettings) -> dict:
         "qini": entries,
         "send_vs_holdout": results_frame(rows, settings.correction).to_dict(orient="records"),
         "skipped": skipped + too_small,
+        "predicted_vs_realised": predicted_vs_realised(experiment, settings, outcome),
     }
