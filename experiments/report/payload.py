@@ -68,7 +68,50 @@ def _payload_problems(payload: Any) -> list[str]:
         if missing:
             bad.append(f"results[{i}] lacks {', '.join(map(repr, missing))}")
     more = [f"and {len(bad) - 3} more rows like these"] if len(bad) > 3 else []
-    return [*problems, *bad[:3], *more]
+    return [*problems, *bad[:3], *more, *_calibration_problems(payload.get("targeting"))]
+
+
+_JUDGED_KEYS = ("n_arm", "n_control", "deciles", "calibration", "conversions", "value")
+_DECILE_KEYS = (
+    "decile",
+    "n_arm",
+    "n_control",
+    "predicted",
+    "realised",
+    "realised_ci_low",
+    "realised_ci_high",
+    "covers",
+)
+
+
+def _calibration_problems(targeting: Any) -> list[str]:
+    """Why ``targeting["predicted_vs_realised"]`` cannot be shown (empty if fine or absent)."""
+    if not isinstance(targeting, Mapping) or targeting.get("predicted_vs_realised") is None:
+        return []  # results.json written before the block existed, or without an audience
+    block, where = targeting["predicted_vs_realised"], "targeting.predicted_vs_realised"
+    if not isinstance(block, Mapping) or not isinstance(block.get("arms"), list):
+        return [f"'{where}' must be a dict with a list of 'arms'"]
+    problems = []
+    for i, entry in enumerate(block["arms"]):
+        if not isinstance(entry, Mapping) or "arm" not in entry:
+            problems.append(f"'{where}' arms[{i}] lacks 'arm'")
+            continue
+        if "reason" in entry:  # not judged, and says why
+            continue
+        missing = [key for key in _JUDGED_KEYS if key not in entry]
+        deciles = entry.get("deciles")
+        if not missing and not isinstance(deciles, list):
+            problems.append(f"'{where}' arms[{i}] 'deciles' must be a list of rows")
+            continue
+        for row in deciles if isinstance(deciles, list) and not missing else []:
+            missing += [
+                key for key in _DECILE_KEYS if not isinstance(row, Mapping) or key not in row
+            ]
+        if missing:
+            problems.append(
+                f"'{where}' arms[{i}] lacks {', '.join(map(repr, dict.fromkeys(missing)))}"
+            )
+    return problems
 
 
 def _setup(payload: Mapping) -> _Setup:

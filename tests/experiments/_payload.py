@@ -172,6 +172,98 @@ def _curve(auc: float, points: int = 21) -> tuple[dict, dict]:
     )
 
 
+def _decile(d: int, n1: int, n0: int, predicted: float, truth: float, base: float) -> dict:
+    """A decile of predicted uplift whose realised lift is ``truth`` over a ``base`` rate."""
+    se = math.sqrt(base * (1 - base) / n0 + (base + truth) * (1 - base - truth) / n1)
+    low, high = truth - _Z * se, truth + _Z * se
+    return {
+        "decile": d,
+        "n_arm": n1,
+        "n_control": n0,
+        "predicted_min": predicted * 0.9,
+        "predicted_max": predicted * 1.1,
+        "predicted": predicted,
+        "realised": truth,
+        "realised_ci_low": low,
+        "realised_ci_high": high,
+        "covers": low <= predicted <= high,
+    }
+
+
+def _judged(arm: str, n1: int, n0: int, spread: float, value: dict) -> dict:
+    """An arm whose predictions are ``spread`` times the realised lift, decile by decile."""
+    predicted = [0.004 * (10 - d) + 0.002 for d in range(10)]
+    deciles = [
+        _decile(d + 1, n1 // 10, n0 // 10, p, p / spread, 0.006) for d, p in enumerate(predicted)
+    ]
+    total = sum(predicted) / 10 * n1
+    realised = total / spread
+    se = n1 * math.sqrt(0.006 * 0.994 / n0 + 0.01 * 0.99 / n1)
+    low, high = realised - _Z * se, realised + _Z * se
+    return {
+        "arm": arm,
+        "control": CONTROL,
+        "score": f"uplift_{arm}",
+        "n_arm": n1,
+        "n_control": n0,
+        "propensity": n1 / (n1 + n0),
+        "deciles": deciles,
+        "calibration": {
+            "method": "ipw_blp_hc3",
+            "n": n1 + n0,
+            "ate": realised / n1,
+            "ate_se": se / n1,
+            "slope": 1 / spread,
+            "slope_se": 0.11,
+            "slope_ci_low": 1 / spread - _Z * 0.11,
+            "slope_ci_high": 1 / spread + _Z * 0.11,
+            "heterogeneity_p": 2e-4,
+            "intercept": 0.0004,
+        },
+        "conversions": {
+            "n_arm": n1,
+            "n_control": n0,
+            "predicted": total,
+            "realised": realised,
+            "realised_ci_low": low,
+            "realised_ci_high": high,
+            "ratio": spread,
+            "ratio_ci_low": total / high,
+            "ratio_ci_high": total / low,
+            "on_scale": low <= total <= high,
+        },
+        "value": value,
+    }
+
+
+def _predicted_vs_realised() -> dict:
+    """Mens E-Mail's predictions are 2.5 times too large; Womens E-Mail's are on scale."""
+    n = _segments()[("overall", "all")]["n"]
+    mens_value = {
+        "outcome": "revenue",
+        "n_arm": n[1],
+        "n_control": n[0],
+        "predicted": 8120.0,
+        "realised": 3390.0,
+        "realised_ci_low": 1010.0,
+        "realised_ci_high": 5770.0,
+        "ratio": 8120.0 / 3390.0,
+        "ratio_ci_low": 8120.0 / 5770.0,
+        "ratio_ci_high": 8120.0 / 1010.0,
+        "on_scale": False,
+    }
+    womens_value = {"reason": "the audience has no expected_incremental_value column"}
+    return {
+        "outcome": "conversion",
+        "alpha": 0.05,
+        "arms": [
+            _judged("Mens E-Mail", n[1], n[0], 2.5, mens_value),
+            _judged("Womens E-Mail", n[2], n[0], 1.0, womens_value),
+        ],
+        "reason": None,
+    }
+
+
 def _targeting(results: list[dict]) -> dict:
     entries = []
     for arm, (auc, low, high) in {
@@ -199,7 +291,13 @@ def _targeting(results: list[dict]) -> dict:
         if row["segment_by"] == "overall" and row["method"] in ("z_test", "welch")
     ]
     _benjamini_hochberg(send)
-    return {"score": "uplift", "outcome": "conversion", "qini": entries, "send_vs_holdout": send}
+    return {
+        "score": "uplift",
+        "outcome": "conversion",
+        "qini": entries,
+        "send_vs_holdout": send,
+        "predicted_vs_realised": _predicted_vs_realised(),
+    }
 
 
 def example_payload(*, flagged_srm: bool = False, with_targeting: bool = True) -> dict:
@@ -210,8 +308,9 @@ def example_payload(*, flagged_srm: bool = False, with_targeting: bool = True) -
     flagged_srm : bool, default=False
         Whether the overall arm counts fail the sample-ratio check.
     with_targeting : bool, default=True
-        Whether an audience was attached (``targeting`` holds Qini entries and
-        send-vs-holdout rows) or not (``targeting`` is None).
+        Whether an audience was attached (``targeting`` holds Qini entries,
+        send-vs-holdout rows and predicted vs realised uplift) or not
+        (``targeting`` is None).
     """
     results, skipped, power, cuped, roi, srm = [], [], [], [], [], []
     for (segment_by, segment), truth in _segments().items():

@@ -223,7 +223,7 @@ def test_the_page_loads_nothing_from_outside(html: str) -> None:
 
 def test_every_figure_is_an_inline_png(html: str) -> None:
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 2 + 2  # lift per outcome, Qini per treated arm
+    assert len(images) == 2 + 2 + 1  # lift per outcome, Qini per treated arm, predicted vs realised
     for data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -290,6 +290,63 @@ def test_qini_entries_are_shown(payload: dict, html: str) -> None:
         "above 0: the model beat random targeting",
         "includes 0: no evidence the model beats random targeting",
     ]
+
+
+def test_predicted_vs_realised_deciles_and_verdicts_are_shown(payload: dict, html: str) -> None:
+    block = payload["targeting"]["predicted_vs_realised"]
+    for entry in block["arms"]:
+        table = one_table(html, "predicted-vs-realised", **{"data-arm": entry["arm"]})
+        assert len(table.rows) == len(entry["deciles"]) == 10
+        for decile in entry["deciles"]:
+            [row] = table.find(decile=decile["decile"])
+            assert row.cells == [
+                str(decile["decile"]),
+                format_count(decile["n_arm"]),
+                format_count(decile["n_control"]),
+                format_lift(decile["predicted"], "binary"),
+                format_lift(decile["realised"], "binary"),
+                format_ci(decile["realised_ci_low"], decile["realised_ci_high"], "binary"),
+                "yes" if decile["covers"] else "no",
+            ]
+    text = text_of(html)
+    mens = block["arms"][0]["conversions"]
+    assert (
+        "Mens E-Mail, incremental conversion over the 21,307 treated customers: predicted "
+        f"{format_count(mens['predicted'])}, realised {format_count(mens['realised'])} "
+        f"(95% CI [{format_count(mens['realised_ci_low'])}, "
+        f"{format_count(mens['realised_ci_high'])}]) — the model's predicted uplift is 2.5× "
+        f"the realised (95% CI {format_float(mens['ratio_ci_low'])}× to "
+        f"{format_float(mens['ratio_ci_high'])}×)."
+    ) in text
+    assert "Mens E-Mail, incremental value (revenue) over the 21,307 treated" in text
+    assert "the predicted value is 2.395× the realised" in text
+    assert "Calibration slope of Mens E-Mail: 0.4 (95% CI [0.1844, 0.6156];" in text
+    assert (
+        "Womens E-Mail, incremental conversion over the 21,387 treated customers: predicted "
+        "513.3, realised 513.3 (95% CI [477.2, 549.4]) — on scale: the prediction lies within "
+        "the realised 95% CI."
+    ) in text
+    assert "Womens E-Mail, incremental value" not in text  # its value has a reason instead
+
+
+def test_predicted_vs_realised_says_why_an_arm_was_not_judged(payload: dict) -> None:
+    changed = copy.deepcopy(payload)
+    block = changed["targeting"]["predicted_vs_realised"]
+    block["arms"][1] = {
+        "arm": "Womens E-Mail",
+        "control": ARMS[0],
+        "score": "uplift_Womens E-Mail",
+        "reason": "the audience has no uplift_Womens E-Mail column",
+    }
+    block["arms"][0]["calibration"] = {"reason": "every customer has the same predicted uplift"}
+    block["arms"][0]["conversions"]["realised_ci_low"] = -10.0
+    block["arms"][0]["conversions"]["ratio_ci_high"] = None
+    html = render_report(with_none(changed))
+    text = text_of(html)
+    assert "Womens E-Mail: not judged, the audience has no uplift_Womens E-Mail column." in text
+    assert [t.attrs["data-arm"] for t in tables(html, "predicted-vs-realised")] == ["Mens E-Mail"]
+    assert "Calibration slope of Mens E-Mail: none, every customer has the same" in text
+    assert "2.5× the realised (at least 2.126×)" in text
 
 
 def test_power_roi_cuped_and_skipped_are_shown(payload: dict, html: str) -> None:
@@ -498,6 +555,39 @@ def _without(path: str) -> dict:
 def test_bad_payloads_are_refused_with_every_problem(payload: object, message: str) -> None:
     with pytest.raises(ReportPayloadError, match=message):
         render_report(payload)
+
+
+def _block_without(path: str) -> dict:
+    payload = example_payload()
+    *parents, last = path.split(".")
+    node = payload["targeting"]["predicted_vs_realised"]
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    del node[last]
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (_block_without("arms"), r"'targeting.predicted_vs_realised' must be a dict with a list"),
+        (_block_without("arms.1.arm"), r"predicted_vs_realised' arms\[1\] lacks 'arm'"),
+        (
+            _block_without("arms.0.deciles.3.covers"),
+            r"1 problem\(s\): 'targeting.predicted_vs_realised' arms\[0\] lacks 'covers'",
+        ),
+        (_block_without("arms.1.calibration"), r"arms\[1\] lacks 'calibration'"),
+    ],
+)
+def test_a_bad_predicted_vs_realised_block_is_refused(payload: dict, message: str) -> None:
+    with pytest.raises(ReportPayloadError, match=message):
+        render_report(payload)
+
+
+def test_payloads_without_the_predicted_vs_realised_block_still_render() -> None:
+    payload = example_payload()
+    del payload["targeting"]["predicted_vs_realised"]  # results.json of an older analysis
+    assert "Predicted vs realised" not in render_report(payload)
 
 
 # --- writing --------------------------------------------------------------------------------------

@@ -143,6 +143,9 @@ def test_the_tables_have_a_row_per_entry(page, payload: dict) -> None:
         assert _count(driver, f"table.{css} tbody tr[data-segment]") == len(payload[key]), css
     assert _count(driver, "table.srm tbody tr[data-segment]") == len(payload["srm"])
     assert _count(driver, "table.qini tbody tr[data-segment]") == len(payload["targeting"]["qini"])
+    arms = payload["targeting"]["predicted_vs_realised"]["arms"]
+    deciles = sum(len(a["deciles"]) for a in arms)
+    assert _count(driver, "table.predicted-vs-realised tbody tr[data-decile]") == deciles
     assert _count(driver, "table.counts tbody tr") == len(payload["counts"]["per_arm"])
     assert _count(driver, "table.parameters tbody tr") == len(payload["parameters"])
 
@@ -152,7 +155,7 @@ def test_every_figure_has_loaded(page) -> None:
     images = driver.execute_script(
         "return Array.from(document.images, i => [i.complete, i.naturalWidth, i.naturalHeight])"
     )
-    assert len(images) == 4
+    assert len(images) == 5  # lift per outcome, Qini per treated arm, predicted vs realised
     assert all(complete and width > 0 and height > 0 for complete, width, height in images)
 
 

@@ -241,3 +241,57 @@ def test_settings_without_a_source_are_refused_before_reading(tmp_path, fields, 
     paths = {k: tmp_path / v for k, v in fields.items()}
     with pytest.raises(ExperimentInputError, match=message):
         run_analysis(AnalyzeSettings(out=tmp_path / "out", **paths))
+
+
+def test_an_audience_is_checked_for_predicted_vs_realised_uplift(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 6000
+    tau = 0.2 * rng.random(n)
+    arm = rng.choice(["control", "email"], size=n)
+    conversion = (rng.random(n) < 0.05 + np.where(arm == "email", tau, 0.0)).astype(int)
+    ids = [f"c{i}" for i in range(n)]
+    table = pd.DataFrame({"id": ids, "arm": arm, "conversion": conversion})
+    table["revenue"] = conversion * 40.0
+    table.to_csv(tmp_path / "campaign.csv", index=False)
+    uplift = 3 * tau  # three times too large
+    pd.DataFrame(
+        {
+            "customer_id": ids,
+            "uplift": uplift,
+            "uplift_email": uplift,
+            "expected_incremental_value": uplift * 40.0,
+            "priority_segment": "persuadable",
+            "action": "send",
+        }
+    ).to_parquet(tmp_path / "audience.parquet")
+    result = invoke(
+        "analyze",
+        "--table",
+        tmp_path / "campaign.csv",
+        "--treatment",
+        "arm",
+        "--control",
+        "control",
+        "--id",
+        "id",
+        "--outcome",
+        "conversion,revenue",
+        "--audience",
+        tmp_path / "audience.parquet",
+        "--bootstrap",
+        "200",
+        "--out",
+        tmp_path / "out",
+    )
+    assert result.exit_code == 0, result.output
+    block = json.loads((tmp_path / "out" / "results.json").read_text())["targeting"][
+        "predicted_vs_realised"
+    ]
+    (entry,) = block["arms"]
+    assert entry["score"] == "uplift_email" and len(entry["deciles"]) == 10
+    for total in (entry["conversions"], entry["value"]):
+        assert total["ratio_ci_low"] < 3 < total["ratio_ci_high"]
+    assert entry["calibration"]["slope_ci_low"] < 1 / 3 < entry["calibration"]["slope_ci_high"]
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "Predicted vs realised uplift: conversion" in report
+    assert "predicted uplift is " in report and "× the realised" in report
