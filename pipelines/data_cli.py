@@ -32,29 +32,69 @@ class FileFormat(StrEnum):
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Option(help="Directory to write the tables and truth.parquet to.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Directory to write the tables and truth.parquet to.")
+    ] = None,
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world.")] = 0,
     file_format: Annotated[
         FileFormat, typer.Option("--format", help="File format of the tables.")
     ] = FileFormat.parquet,
+    world: Annotated[
+        str,
+        typer.Option(metavar="NAME", help="Effect structure of the campaign (see --list-worlds)."),
+    ] = "default",
+    list_worlds: Annotated[
+        bool, typer.Option("--list-worlds", help="List the worlds --world takes and exit.")
+    ] = False,
 ) -> None:
     """Generate a synthetic customer world in the data contract.
 
     Writes customers, orders, email_events, web_events and campaign_assignments
     (a past randomized campaign with a control arm), plus truth.parquet with
     each customer's true treatment effects and churn, for evaluation only.
+    --world picks how large the campaign's effects are, whom they hurt and
+    what drives them (docs/worlds.md); the default is the original world.
     """
+    from upseg.synthetic.effects import world_effects
+
+    if list_worlds:
+        _print_worlds()
+        return
+    effects = world_effects(world)
+    if out is None:
+        raise fail("--out DIR is required. See `upseg generate --help`.", code=2)
     from upseg.synthetic import generate_world, write_world
 
     started = time.perf_counter()
     with console.status(f"Generating {customers:,} customers…"):
-        world = generate_world(customers, seed=seed)
-        paths = write_world(world, out, fmt=file_format.value)
+        built = generate_world(customers, seed=seed, effects=effects)
+        paths = write_world(built, out, fmt=file_format.value)
     for name, path in paths.items():
-        rows = len(world.truth) if name == "truth" else len(world.tables[name])
+        rows = len(built.truth) if name == "truth" else len(built.tables[name])
         console.print(f"  {name:<22} {rows:>12,} rows  {path}")
-    console.print(f"Synthetic world written to {out} in {time.perf_counter() - started:.1f}s")
+    label = "" if world == "default" else f" ({world})"
+    console.print(
+        f"Synthetic world{label} written to {out} in {time.perf_counter() - started:.1f}s"
+    )
+
+
+def _print_worlds() -> None:
+    """One line per world --world takes: its name, size, sleeping dogs, drivers and purpose."""
+    from upseg.synthetic.effects import world_effects, world_names
+
+    for name in world_names():
+        spec = world_effects(name)
+        size = "rules" if spec.mean_effect is None else f"{spec.mean_effect:g} pt"
+        dogs = "rules" if spec.sleeping_dogs is None else f"{spec.sleeping_dogs:.1%}"
+        drivers = ", ".join(f"{k} {v:+g}" for k, v in spec.drivers.items()) or "segment rules"
+        for variant, weights in spec.variant_drivers.items():
+            drivers += f"; {variant}: " + ", ".join(f"{k} {v:+g}" for k, v in weights.items())
+        console.print(
+            f"[bold]{name}[/]  {spec.shape}, mean effect {size}, sleeping dogs {dogs}, "
+            f"drivers: {drivers}, irrelevant columns {spec.irrelevant_columns}"
+        )
+        console.print(f"    {spec.description}", markup=False)
 
 
 @app.command()

@@ -6,6 +6,7 @@
 - :mod:`upseg.synthetic.effects` — the campaign's true effect structure
   (:class:`EffectSpec`) and :data:`WORLD_FAMILY`, the named worlds from 0.3 to 5 points;
 - :mod:`upseg.synthetic.params` — the world's calendar, campaign and rates;
+- :mod:`upseg.synthetic.summary` — a world's effects summed up (:func:`effect_summary`);
 - :mod:`upseg.synthetic.simulation` — outcomes of a later campaign drawn from the truth;
 - :mod:`upseg.synthetic.truth` — how well an uplift model recovers the
   true effects (imported on first use: it needs the uplift metrics).
@@ -38,6 +39,7 @@ from upseg.synthetic.params import (
     TRUTH_FILE,
 )
 from upseg.synthetic.simulation import simulate_campaign
+from upseg.synthetic.summary import effect_summary
 from upseg.synthetic.world import World, generate_world, write_world
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ __all__ = [
     "EffectSpec",
     "EffectSpecError",
     "World",
+    "effect_summary",
     "generate_world",
     "read_truth",
     "simulate_campaign",

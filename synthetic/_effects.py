@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from scipy.special import ndtri
 
 from upseg.synthetic.effects import EffectSpec, EffectSpecError
 from upseg.synthetic.params import CAMPAIGN_VARIANTS, SURE_THING_RATE
@@ -93,6 +92,8 @@ def driver_values(names: list[str], ctx: _Context) -> dict[str, np.ndarray]:
 
 def normal_scores(x: np.ndarray) -> np.ndarray:
     """Normal scores of ``x``: the standard normal quantile of its average rank (ties share one)."""
+    from scipy.special import ndtri  # only driver-based worlds need scipy
+
     ordered = np.sort(x)
     # (left + right) / 2 is the 0-based average rank plus one half: never 0 nor n
     mid = (np.searchsorted(ordered, x, "left") + np.searchsorted(ordered, x, "right")) / 2

@@ -99,7 +99,7 @@ class EffectSpec:
     mean_effect : float or None, default None
         Mean true effect on P(conversion) over the assigned customers and both
         variants, in percentage points, in [0.3, 5]. None (``"segments"`` only)
-        keeps the rules' own size (about 2.8 points).
+        keeps the rules' own size (about 3 points).
     sleeping_dogs : float or None, default None
         Share of assigned customers whom both variants hurt, in [0, 0.3]: those
         with the lowest smooth index among customers who would buy without the
@@ -244,10 +244,10 @@ def _problems(spec: EffectSpec) -> list[str]:
     return [p for p in problems if p]
 
 
-#: The original world: hand-written segment rules, about 2.8 points on average.
+#: The original world: hand-written segment rules, about 3 points on average.
 DEFAULT_EFFECTS = EffectSpec(
     name="default",
-    description="The original world: segment rules, large effects (about 2.8 points), "
+    description="The original world: segment rules, large effects (about 3 points), "
     "6-8% sleeping dogs. What `upseg generate` builds without --world.",
 )
 

@@ -16,6 +16,7 @@ from upseg.synthetic import (
     WORLD_FAMILY,
     EffectSpec,
     EffectSpecError,
+    effect_summary,
     generate_world,
     simulate_campaign,
     world_effects,
@@ -122,18 +123,23 @@ def test_the_variants_differ_by_their_ratio(family, spec):
     assert means.iloc[1] / means.iloc[0] == pytest.approx(spec.variant_ratio, rel=0.02)
 
 
+def converted_in_window(world, arms: pd.DataFrame) -> np.ndarray:
+    """Whether each assigned customer completed an order in the 14 days after assignment."""
+    orders = world.tables["orders"].merge(arms[["customer_id", "assigned_at"]])
+    window = pd.Timedelta(days=14)
+    inside = (orders.status == "completed") & orders.ordered_at.between(
+        orders.assigned_at, orders.assigned_at + window, inclusive="left"
+    )
+    return arms.customer_id.isin(orders.customer_id[inside]).to_numpy()
+
+
 @pytest.mark.parametrize("spec", WORLD_FAMILY, ids=lambda s: s.name)
 @pytest.mark.parametrize("variant", CAMPAIGN_VARIANTS)
 def test_each_arm_buys_at_its_baseline_plus_its_true_effect(family, spec, variant):
     world = family[spec.name]
     arms = campaign(world)
     arms = arms[arms.variant == variant]
-    orders = world.tables["orders"].merge(arms[["customer_id", "assigned_at"]])
-    window = pd.Timedelta(days=14)
-    inside = (orders.status == "completed") & orders.ordered_at.between(
-        orders.assigned_at, orders.assigned_at + window, inclusive="left"
-    )
-    converted = arms.customer_id.isin(orders.customer_id[inside]).to_numpy()
+    converted = converted_in_window(world, arms)
     p = arms.baseline_conversion.to_numpy()
     if variant != "control":
         p = p + arms[f"tau_conversion_{variant}"].to_numpy()
@@ -225,6 +231,7 @@ def test_more_heterogeneity_spreads_the_effects_more():
 
 def test_every_world_of_a_seed_shares_its_customers_and_history(family):
     first, *others = family.values()
+    others = [others[0], others[-1]]  # with the first: smooth, step and segment rules
     day = pd.Timestamp(CAMPAIGN_ASSIGNED_AT, tz="UTC")
     for other in others:
         pd.testing.assert_frame_equal(
@@ -241,6 +248,21 @@ def test_every_world_of_a_seed_shares_its_customers_and_history(family):
                 before[before[at] < day].reset_index(drop=True),
                 after[after[at] < day].reset_index(drop=True),
             )
+
+
+def test_the_summary_agrees_with_scipy_and_the_tables(family):
+    world = family["realistic"]
+    arms = campaign(world)
+    summary = effect_summary(world)
+    assert summary["assigned"] == len(arms)
+    assert summary["mean_effect"] == pytest.approx(1.0)
+    rho = spearmanr(arms[TAU[0]], arms[TAU[1]]).statistic
+    assert summary["variant_spearman"] == pytest.approx(rho)
+    y, sent = converted_in_window(world, arms), (arms.variant != "control").to_numpy()
+    a, b = y[sent], y[~sent]
+    assert summary["observed_lift"] == pytest.approx(100 * (a.mean() - b.mean()))
+    se = np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    assert summary["observed_lift_se"] == pytest.approx(100 * se)
 
 
 def test_normal_scores_match_scipy_and_share_ties():
