@@ -157,6 +157,19 @@ class EffectSpec:
         object.__setattr__(self, "drivers", frozen)
         object.__setattr__(self, "variant_drivers", MappingProxyType(by_variant))
 
+    def __hash__(self) -> int:
+        """Hash of the compared fields, the driver weights as sorted pairs."""
+        weights = tuple(sorted(self.drivers.items()))
+        by_variant = tuple(
+            sorted((v, tuple(sorted(w.items()))) for v, w in self.variant_drivers.items())
+        )
+        plain = tuple(
+            getattr(self, f.name)
+            for f in fields(self)
+            if f.compare and f.name not in ("drivers", "variant_drivers")
+        )
+        return hash((plain, weights, by_variant))
+
     @property
     def calibrated(self) -> bool:
         """Whether the world is scaled to ``mean_effect`` (every shape but raw segment rules)."""

@@ -83,6 +83,15 @@ def test_the_default_world_keeps_the_truth_it_had():
 # ------------------------------------------------------------------ the family
 
 
+def test_specs_compare_and_hash_by_value():
+    spec = WORLD_FAMILY[2]
+    twin = dataclasses.replace(spec, description="another text", drivers=dict(spec.drivers))
+    assert twin == spec and hash(twin) == hash(spec) and len({spec, twin, DEFAULT_EFFECTS}) == 2
+    assert dataclasses.replace(spec, drivers={"tenure": 1.0}) != spec
+    with pytest.raises(TypeError):
+        spec.drivers["tenure"] = 1.0  # type: ignore[index]
+
+
 def test_the_family_spans_small_to_large_effects_with_unique_names():
     sizes = sorted(spec.mean_effect for spec in WORLD_FAMILY)
     assert len(WORLD_FAMILY) >= 5 and sizes[0] <= 0.3 and sizes[-1] >= 5
