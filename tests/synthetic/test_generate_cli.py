@@ -46,3 +46,11 @@ def test_generate_without_out_asks_for_it():
     result = invoke("generate", "--customers", 100)
     assert result.exit_code == 2
     assert "--out DIR is required" in result.text
+
+
+def test_the_docs_name_every_world():
+    from tests.conftest import REPO
+
+    worlds, cli = ((REPO / "docs" / f).read_text() for f in ("worlds.md", "cli.md"))
+    for name in world_names():
+        assert f"| `{name}` |" in worlds and f"`{name}`" in cli, name
