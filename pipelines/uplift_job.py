@@ -37,6 +37,7 @@ from upseg.models.registry import (
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.models.tuning import TuningResult
 from upseg.models.uplift.artifacts import write_artifacts
+from upseg.models.uplift.average_effect import average_effect_metrics
 from upseg.models.uplift.data import ExperimentError, UpliftData, campaign_data, table_data
 from upseg.models.uplift.evaluation import champion_mismatch, evaluate_uplift, unproven_reason
 from upseg.models.uplift.explain import surrogate_contributions
@@ -322,6 +323,8 @@ def run_uplift(
         "cv_qini_default_params": default_qini,
         **{f"test_{v}_{k}": float(x) for v, row in per_variant.iterrows() for k, x in row.items()},
         **{f"test_{k}": float(v) for k, v in overall.items()},
+        # The measured average effect per variant, which `upseg score` falls back on.
+        **average_effect_metrics(data.frame, control=data.control, variants=data.variants),
         **{f"cv_qini_{r.approach}": r.mean for r in selection.summary().itertuples()},
         **truth,
         "shap_surrogate_r2": r2,
