@@ -167,6 +167,8 @@ def report_scoring_run(run) -> None:
         console.print(
             "since the previous run: " + ", ".join(f"{k} {v:,}" for k, v in run.changes.items())
         )
+    if run.uplift_source.get("message"):
+        console.print(f"[yellow]{run.uplift_source['message']}[/]", highlight=False)
     for note in run.notes:
         err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
     console.print(f"summary: {run.summary_path}")

@@ -74,6 +74,15 @@ def score(
         str | None, typer.Option(help="Use this propensity version.")
     ] = None,
     uplift_version: Annotated[str | None, typer.Option(help="Use this uplift version.")] = None,
+    uplift_fallback: Annotated[
+        str | None,
+        typer.Option(
+            help="Without an uplift @champion: average (everyone gets the best variant's "
+            "measured average effect, when its interval is above zero; else 0), none (0 for "
+            "everyone: the policy's rules and propensity decide) or refuse (stop).  "
+            "[default: average]"
+        ),
+    ] = None,
     psi_fail: Annotated[
         float | None,
         typer.Option(
@@ -106,6 +115,10 @@ def score(
     when = instant_option(as_of, "--as-of")
     if reasons not in ("targeted", "all"):
         raise fail(f"--reasons must be targeted or all; got {reasons!r}.", code=2)
+    if uplift_fallback not in (None, "average", "none", "refuse"):
+        raise fail(
+            f"--uplift-fallback must be average, none or refuse; got {uplift_fallback!r}.", code=2
+        )
     given: dict[str, Any] = {
         "data_dir": data,
         "campaign": campaign,
@@ -124,6 +137,7 @@ def score(
         "psi_fail": psi_fail,
         "strict_drift": strict_drift,
         "reasons": reasons,
+        "uplift_fallback": uplift_fallback,
         "given_by": {
             key: option
             for key, option, value in (

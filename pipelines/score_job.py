@@ -28,6 +28,7 @@ from upseg.serving.audience import campaign_economics, segment_changes
 from upseg.serving.batch import CHUNK_ROWS, score_distribution, score_features_file
 from upseg.serving.champions import ScoringError, check_inputs, feature_set_of, load_models
 from upseg.serving.policy import campaign_limits, load_policy, policy_digest
+from upseg.serving.uplift_source import FALLBACKS, UPLIFT_SOURCES, UpliftFallback, fallback_uplift
 
 __all__ = ["ScoreRun", "ScoreSettings", "run_scoring"]
 
@@ -44,6 +45,11 @@ class ScoreSettings:
     (``{"holdout": "--holdout", "max_sends": "scoring.budget in upseg.yaml"}``),
     for errors and the run summary. After :func:`run_scoring` has resolved them,
     the three fields hold the values the run applied.
+
+    ``uplift_fallback`` (:data:`upseg.serving.uplift_source.FALLBACKS`) says what
+    to do when ``uplift`` has no ``@champion`` and no version is given:
+    ``average`` scores with the best variant's measured average effect,
+    ``none`` with 0, ``refuse`` stops the run.
     """
 
     data_dir: Path
@@ -65,6 +71,7 @@ class ScoreSettings:
     chunk_rows: int = CHUNK_ROWS
     quarantine_dir: Path | None = None
     given_by: dict[str, str] = field(default_factory=dict)
+    uplift_fallback: str = "average"
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class ScoreRun:
     run_id: str | None
     seconds: float
     notes: tuple[str, ...] = ()
+    uplift_source: dict = field(default_factory=dict)
 
     @property
     def reconciles(self) -> bool:
@@ -118,12 +126,24 @@ def run_scoring(
 ) -> ScoreRun:
     """Score every customer who signed up before ``as_of`` and write the audience file.
 
+    Without an uplift champion the run falls back as ``settings.uplift_fallback``
+    says (:mod:`upseg.serving.uplift_source`), and the summary's
+    ``uplift_source`` says so.
+
     Raises
     ------
     serving.champions.ScoringError
-        Missing champions, a model/feature mismatch, feature drift above the
-        failure limit, or counts that do not reconcile.
+        Missing champions (the uplift model's only with ``uplift_fallback``
+        ``refuse``), a model/feature mismatch, feature drift above the failure
+        limit, or counts that do not reconcile.
+    ValueError
+        When ``uplift_fallback`` is not one of :data:`upseg.serving.uplift_source.FALLBACKS`.
     """
+    if settings.uplift_fallback not in FALLBACKS:
+        raise ValueError(
+            f"uplift_fallback must be one of {', '.join(FALLBACKS)}; "
+            f"got {settings.uplift_fallback!r}"
+        )
     started = time.perf_counter()
     policy = load_policy(settings.policy_path)
     # The policy owns the holdout and budget; settings given override them, within its ranges.
@@ -145,7 +165,11 @@ def run_scoring(
     set_tracking(s.tracking_uri)
     client = MlflowClient(s.tracking_uri)
     on_stage("Loading the models")
-    models = load_models(client, s.versions)
+    models = load_models(client, s.versions, uplift_optional=s.uplift_fallback != "refuse")
+    fallback: UpliftFallback | None = None
+    if "uplift" not in models:
+        on_stage("Measuring the campaign's average effect")
+        fallback = fallback_uplift(client, s.uplift_fallback, name="uplift")
     versions = ",".join(m.label for m in models.values())
 
     on_stage(f"Validating {s.data_dir}")
@@ -156,7 +180,8 @@ def run_scoring(
     columns = feature_set.columns(set(tables))
     check_inputs(models, feature_set.key, list(columns))
     policy.check_columns(["customer_id", *columns, "uplift", "purchase_probability",
-                          "churn_probability", "expected_incremental_value"])  # fmt: skip
+                          "churn_probability", "expected_incremental_value",
+                          "source_of_uplift"])  # fmt: skip
     spine = customer_spine(tables["customers"], s.as_of)
     features = build_features(tables, spine, feature_set=feature_set).select(
         "customer_id", *columns
@@ -172,7 +197,7 @@ def run_scoring(
         decided, drift, notes = score_features_file(
             features_file, models, policy, s, limits=limits, eligible=eligible,
             work_dir=Path(tmp), check_drift=lambda sample: _drift(models, sample, s),
-            on_stage=on_stage,
+            on_stage=on_stage, uplift_fallback=fallback,
         )  # fmt: skip
     scored_rows = len(decided)
 
@@ -202,6 +227,7 @@ def run_scoring(
         changes_path = s.out.with_name(f"{s.out.stem}_segment_changes.csv")
         write_atomically(changes_path, lambda tmp: diff.to_csv(tmp, index=False))
 
+    uplift_source = _uplift_source(decided, fallback, holdout=int(counts.get("holdout", 0)))
     scores_summary = {
         name: score_distribution(decided[col].to_numpy(dtype=float))
         for name, col in (("uplift", "uplift"), ("expected_incremental_value", "value"))
@@ -221,6 +247,7 @@ def run_scoring(
         "drift": drift.to_dict(orient="records") if len(drift) else [],
         "segment_changes": changes,
         "model_versions": versions,
+        "uplift_source": uplift_source,
         "policy": policy_digest(policy),
         "feature_set": feature_set.key,
         "holdout_share": s.holdout,
@@ -254,7 +281,18 @@ def run_scoring(
         run_id=run_id,
         seconds=time.perf_counter() - started,
         notes=tuple(notes),
+        uplift_source=uplift_source,
     )
+
+
+def _uplift_source(decided: pd.DataFrame, fallback: UpliftFallback | None, *, holdout: int) -> dict:
+    """Where the customers' uplift came from, for the summary: counts, and the fallback's story."""
+    counts = decided["source_of_uplift"].value_counts()
+    out: dict = {"counts": {k: int(counts.get(k, 0)) for k in UPLIFT_SOURCES if counts.get(k, 0)}}
+    if fallback is None:
+        return {"source": "model", **out}
+    return {**fallback.to_dict(), **out, "holdout_customers": holdout,
+            "message": fallback.describe(holdout)}  # fmt: skip
 
 
 def _log_scoring_run(s: ScoreSettings, summary: dict, summary_path: Path) -> str | None:
@@ -269,6 +307,7 @@ def _log_scoring_run(s: ScoreSettings, summary: dict, summary_path: Path) -> str
                 "task": "scoring",
                 "campaign": s.campaign,
                 "model_versions": summary["model_versions"],
+                "uplift_source": summary["uplift_source"]["source"],
                 "data_fingerprint": summary["data_fingerprint"],
                 "code_version": summary["code_version"],
             }

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,9 @@ from upseg.serving.champions import LoadedModel, ScoringError
 from upseg.serving.policy import CampaignLimits, Policy, assign_segments, vip_cut
 from upseg.serving.scorer import reasons, score_chunk
 
+if TYPE_CHECKING:
+    from upseg.serving.uplift_source import UpliftFallback
+
 __all__ = [
     "CHUNK_ROWS",
     "OUTPUT_COLUMNS",
@@ -51,7 +54,8 @@ __all__ = [
 #: Customers per chunk; memory grows with it, not with the customer base.
 CHUNK_ROWS = 200_000
 
-#: Audience columns, in order (``uplift_<variant>`` columns follow ``best_variant``).
+#: Audience columns, in order (``uplift_<variant>`` columns follow ``best_variant``);
+#: ``source_of_uplift`` came last, so that readers of the earlier columns by position still work.
 OUTPUT_COLUMNS = (
     "customer_id",
     "churn_probability",
@@ -68,6 +72,7 @@ OUTPUT_COLUMNS = (
     "skip_reason",
     "model_versions",
     "as_of",
+    "source_of_uplift",
 )
 
 #: Checks a sample of scored customers (features and scores) for drift: the report
@@ -133,6 +138,7 @@ def score_features_file(
     work_dir: Path,
     check_drift: DriftCheck | None = None,
     on_stage: Callable[[str], None] = lambda _: None,
+    uplift_fallback: UpliftFallback | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Everything after feature building: scores, segments, actions, the audience file.
 
@@ -162,12 +168,16 @@ def score_features_file(
         nothing written. None skips the check and returns an empty report.
     on_stage : callable, optional
         Told the stage in words, for a progress display.
+    uplift_fallback : UpliftFallback, optional
+        Everyone's uplift when ``models`` has no ``uplift``
+        (:func:`upseg.serving.uplift_source.fallback_uplift`); the policy then
+        segments with :meth:`~upseg.serving.uplift_source.UpliftFallback.segmenting_policy`.
 
     Returns
     -------
     decided : pandas.DataFrame
         One row per customer: ``customer_id``, ``segment``, ``suppression``,
-        ``policy``, ``value``, ``uplift`` and the final ``action``.
+        ``policy``, ``value``, ``uplift``, ``source_of_uplift`` and the final ``action``.
     drift : pandas.DataFrame
         What ``check_drift`` reported.
     notes : list of str
@@ -185,14 +195,25 @@ def score_features_file(
     writer = None
     scored_rows = 0
     cut = vip_threshold(features_file, policy)
+    segmenting = (
+        policy
+        if "uplift" in models or uplift_fallback is None
+        else uplift_fallback.segmenting_policy(policy)
+    )
     on_stage("Scoring")
     for batch in pq.ParquetFile(features_file).iter_batches(batch_size=s.chunk_rows):
         chunk = batch.to_pandas()
         chunk.index = pd.RangeIndex(scored_rows, scored_rows + len(chunk))
         scores = score_chunk(
-            chunk, models, value_per_conversion=s.value_per_conversion, with_reasons=False
+            chunk,
+            models,
+            value_per_conversion=s.value_per_conversion,
+            with_reasons=False,
+            uplift_fallback=uplift_fallback,
         )
-        segments = assign_segments(pd.concat([chunk, scores], axis=1), policy, vip_threshold=cut)
+        segments = assign_segments(
+            pd.concat([chunk, scores], axis=1), segmenting, vip_threshold=cut
+        )
         suppressed = suppression_reason(chunk, hard_bounce_min=policy.suppression.hard_bounce_min)
         targeted = (segments["policy_action"] == "send").to_numpy() & (suppressed == "").to_numpy()
         scores["reasons"] = reasons(chunk, models, None if s.reasons == "all" else targeted)
@@ -217,6 +238,7 @@ def score_features_file(
                     "draw": holdout_draw(chunk["customer_id"], s.campaign),
                     "value": scores["expected_incremental_value"].to_numpy(),
                     "uplift": scores["uplift"].to_numpy(),
+                    "source_of_uplift": scores["source_of_uplift"].to_numpy(),
                     "segment": segments["priority_segment"].to_numpy(),
                 },
                 index=chunk.index,

@@ -73,9 +73,23 @@ def _reference(client: MlflowClient, run_id: str) -> dict:
 
 
 def load_models(
-    client: MlflowClient, versions: dict[str, str | None] | None = None
+    client: MlflowClient,
+    versions: dict[str, str | None] | None = None,
+    *,
+    uplift_optional: bool = False,
 ) -> dict[str, LoadedModel]:
     """Load churn, propensity and uplift: the ``@champion`` or the version given per role.
+
+    Parameters
+    ----------
+    client : MlflowClient
+    versions : dict of str to str or None, optional
+        A version to load instead of the champion, per role.
+    uplift_optional : bool, default=False
+        True leaves ``uplift`` out of the result when it has no ``@champion``
+        and no version is given, for the scorer to fall back on the measured
+        average effect (:mod:`upseg.serving.uplift_source`); a version given
+        that does not exist is still an error.
 
     Raises
     ------
@@ -93,6 +107,8 @@ def load_models(
                 else client.get_model_version_by_alias(name, CHAMPION)
             )
         except MlflowException:
+            if role == "uplift" and uplift_optional and not wanted:
+                continue
             which = f"version {wanted}" if wanted else "@champion"
             raise ScoringError(
                 f"model {name!r} has no {which} in the registry; train it first "

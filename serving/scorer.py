@@ -7,12 +7,16 @@ chunks of any size and memory stays flat as the customer base grows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from upseg.models.explain import top_drivers
 from upseg.serving.champions import LoadedModel
+
+if TYPE_CHECKING:
+    from upseg.serving.uplift_source import UpliftFallback
 
 __all__ = ["SCORE_COLUMNS", "expected_incremental_value", "reasons", "score_chunk"]
 
@@ -24,6 +28,7 @@ SCORE_COLUMNS = (
     "best_variant",
     "expected_incremental_value",
     "reasons",
+    "source_of_uplift",
 )
 
 
@@ -70,6 +75,7 @@ def score_chunk(
     value_per_conversion: float | None = None,
     reasons_from: str = "propensity",
     with_reasons: bool = True,
+    uplift_fallback: UpliftFallback | None = None,
 ) -> pd.DataFrame:
     """Score one chunk of customers with the churn, propensity and uplift models.
 
@@ -86,15 +92,29 @@ def score_chunk(
         Whose TreeSHAP contributions give the ``reasons``.
     with_reasons : bool, default True
         False leaves ``reasons`` empty, for :func:`reasons` to fill for chosen rows.
+    uplift_fallback : UpliftFallback, optional
+        The uplift of every customer when ``models`` has no ``uplift``
+        (:func:`upseg.serving.uplift_source.fallback_uplift`); ignored when it has.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`SCORE_COLUMNS` and ``uplift_<variant>``, on the index of ``features``.
+        :data:`SCORE_COLUMNS` and ``uplift_<variant>``, on the index of ``features``;
+        ``source_of_uplift`` is ``model``, or the fallback's source.
+
+    Raises
+    ------
+    ValueError
+        When ``models`` has no ``uplift`` and no ``uplift_fallback`` is given.
     """
     churn = models["churn"].model.predict_proba(features)[:, 1]
     purchase = models["propensity"].model.predict_proba(features)[:, 1]
-    uplift = models["uplift"].model.predict_frame(features)
+    if "uplift" in models:
+        uplift, source = models["uplift"].model.predict_frame(features), "model"
+    elif uplift_fallback is not None:
+        uplift, source = uplift_fallback.predict_frame(features), uplift_fallback.source
+    else:
+        raise ValueError("score_chunk: 'models' has no 'uplift' and no 'uplift_fallback' is given")
     order_value = (
         features["avg_order_value"].to_numpy(dtype=float, na_value=np.nan)
         if "avg_order_value" in features
@@ -110,6 +130,7 @@ def score_chunk(
                 uplift["uplift"].to_numpy(), order_value, value_per_conversion
             ),
             "reasons": reasons(features, models, reasons_from=reasons_from) if with_reasons else "",
+            "source_of_uplift": np.full(len(features), source, dtype=object),
         },
         index=features.index,
     )

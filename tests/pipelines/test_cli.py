@@ -403,7 +403,7 @@ def test_unusable_data_is_one_line_and_exit_1(command, kind, tmp_path, monkeypat
     import upseg.pipelines.score_job
 
     # scoring loads its champions before the data; this registry has none
-    monkeypatch.setattr(upseg.pipelines.score_job, "load_models", lambda client, versions: {})
+    monkeypatch.setattr(upseg.pipelines.score_job, "load_models", lambda client, versions, **_: {})
     make, named = BROKEN[kind]
     data = make(tmp_path / "data")
     result = invoke(*DATA_COMMANDS[command](data, tmp_path))

@@ -73,10 +73,11 @@ def test_every_customer_signed_up_before_as_of_appears_once(audience, world_dir)
         "customer_id", "churn_probability", "purchase_probability", "uplift", "best_variant",
         "uplift_discount_10", "uplift_new_arrivals", "expected_incremental_value",
         "priority_segment", "rfm_segment", "lifecycle_stage", "reasons", "action",
-        "suppression_reason", "skip_reason", "model_versions", "as_of",
+        "suppression_reason", "skip_reason", "model_versions", "as_of", "source_of_uplift",
     ]  # fmt: skip
     assert list(frame.columns) == expected
     assert set(frame["action"]) <= {"send", "holdout", "suppress", "skip"}
+    assert frame["source_of_uplift"].eq("model").all()  # an uplift champion: nothing else changes
     acted_on = frame["action"].isin(["send", "holdout"])
     assert frame.loc[acted_on, "reasons"].str.count("[↑↓·]").eq(3).all()
     assert frame.loc[frame["action"] == "suppress", "reasons"].eq("").all()
@@ -277,3 +278,91 @@ def test_strict_drift_fails_on_a_drifting_feature_and_writes_nothing(world_dir, 
     relaxed = score(world_dir, registry, out)
     assert relaxed.exit_code == 0
     assert "PSI above 0.1" in relaxed.text and "days_since_last_email" in relaxed.text
+
+
+@pytest.fixture
+def held_uplift(registry):
+    """The registry as the gate leaves it when it holds the uplift model: no @champion."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(local_tracking_uri(registry))
+    champion = client.get_model_version_by_alias("uplift", "champion")
+    client.delete_registered_model_alias("uplift", "champion")
+    try:
+        yield client.get_run(champion.run_id)
+    finally:
+        client.set_registered_model_alias("uplift", "champion", champion.version)
+
+
+def test_without_an_uplift_champion_everyone_gets_the_best_arms_measured_effect(
+    world_dir, registry, held_uplift, tmp_path
+):
+    out = tmp_path / "average.parquet"
+    result = score(world_dir, registry, out)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    summary = json.loads(out.with_name("average_summary.json").read_text())
+    assert summary["reconciles"] is True
+    assert frame["source_of_uplift"].eq("average_effect").all()
+    assert summary["uplift_source"]["counts"] == {"average_effect": len(frame)}
+    assert "uplift" not in frame["model_versions"].iloc[0]
+    # The uplift is the logged effect of the best arm whose interval lies above zero.
+    metrics = held_uplift.data.metrics
+    variants = held_uplift.data.params["variants"].split(",")
+    proven = {v: metrics[f"ate_{v}"] for v in variants if metrics[f"ate_{v}_ci_low"] > 0}
+    best = max(proven, key=proven.get)
+    assert frame["uplift"].eq(proven[best]).all() and frame["best_variant"].eq(best).all()
+    for v in variants:
+        assert frame[f"uplift_{v}"].eq(proven.get(v, 0.0)).all()
+    # Everyone is in one uplift quadrant, and nobody is a sleeping dog.
+    assert frame["priority_segment"].str.split(" · ").str[0].nunique() == 1
+    assert not frame["skip_reason"].eq("sleeping_dog").any()
+    holdout = int(frame["action"].eq("holdout").sum())
+    assert holdout > 0 and summary["uplift_source"]["holdout_customers"] == holdout
+    text = " ".join(result.text.split())
+    assert "no trusted uplift model: uplift = the best arm's measured average effect" in text
+    assert f"this run's randomized holdout ({holdout:,} customers) is the training data" in text
+    assert summary["uplift_source"]["message"].startswith("no trusted uplift model")
+
+
+def test_with_no_fallback_the_rules_and_propensity_decide(
+    world_dir, registry, held_uplift, tmp_path
+):
+    from upseg.serving.policy import DEFAULT_POLICY_PATH
+
+    policy = yaml.safe_load(DEFAULT_POLICY_PATH.read_text())
+    # Rules may test where the uplift came from.
+    policy["rules"] = [
+        {
+            "segment": "likely_buyers_unmeasured",
+            "when": {"source_of_uplift": {"eq": "none"}, "purchase_probability": {"gte": 0.2}},
+            "action": "send",
+        }
+    ]
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    out = tmp_path / "none.parquet"
+    result = score(world_dir, registry, out, "--uplift-fallback", "none", "--policy", path)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert frame["source_of_uplift"].eq("none").all()
+    variants = [c for c in frame.columns if c.startswith("uplift")]
+    assert len(variants) >= 2 and frame[variants].eq(0).all().all()
+    quadrants = set(frame["priority_segment"].str.split(" · ").str[0])
+    assert quadrants <= {"likely_buyers_unmeasured", "sure_thing", "lost_cause"}
+    acted_on = frame["action"].isin(["send", "holdout"])
+    assert acted_on.any()
+    assert frame.loc[acted_on, "priority_segment"].eq("likely_buyers_unmeasured").all()
+    summary = json.loads(out.with_name("none_summary.json").read_text())
+    assert summary["reconciles"] is True
+    assert summary["uplift_source"]["source"] == "none"
+    assert summary["uplift_source"]["reason"] == "--uplift-fallback none"
+    assert "no trusted uplift model: uplift = 0 for everyone" in " ".join(result.text.split())
+
+
+def test_refuse_stops_without_an_uplift_champion(world_dir, registry, held_uplift, tmp_path):
+    out = tmp_path / "refused.parquet"
+    result = score(world_dir, registry, out, "--uplift-fallback", "refuse")
+    assert result.exit_code == 1
+    assert "model 'uplift' has no @champion" in result.text
+    assert not out.exists()
