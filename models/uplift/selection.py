@@ -1,9 +1,14 @@
-"""Which meta-learner for this campaign: chosen by cross-validated Qini, never hard-coded.
+"""Which meta-learner for this campaign: chosen by cross-validation, never hard-coded.
 
 The training customers are split into folds stratified by arm and outcome; each
-approach is fitted on the other folds and scored on the held-out fold by the
-Qini AUC of every variant against control; the approach with the highest mean
-wins. The held-out test customers of the run are never used here.
+approach is fitted on the other folds and scored on the held-out fold. The
+criterion is, by default, the Qini AUC of every variant against control, and the
+approach with the highest mean wins. Opt in to a loss (``criterion="dr_loss"`` or
+``"r_loss"``, :mod:`models.uplift.criteria`) to score each customer's predicted
+uplift instead, over ``n_repeats`` repetitions of the folds, and to take the
+simplest approach within one standard error of the lowest loss; the Qini is then
+still computed on the same fits and reported. The held-out test customers of the
+run are never used here.
 """
 
 from __future__ import annotations
@@ -12,21 +17,45 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from upseg.models.uplift.criteria import (
+    LOSSES,
+    RULES,
+    cross_fitted_outcomes,
+    dr_loss_terms,
+    loss_table,
+    one_se_choice,
+    r_loss_terms,
+)
+from upseg.models.uplift.learners import APPROACHES, DEFAULT_PARAMS
 from upseg.models.uplift.metrics import qini_auc
-from upseg.models.uplift.model import UpliftModel
+from upseg.models.uplift.model import UpliftModel, encode_features
 
 __all__ = [
+    "CRITERIA",
+    "SIMPLICITY",
     "Selection",
+    "cross_fitted_losses",
     "cross_validated_qini",
     "holdout_split",
     "select_approach",
     "strata",
     "variant_qini",
 ]
+
+#: What :func:`select_approach` can choose by: the Qini AUC (highest wins) or a loss
+#: of :mod:`models.uplift.criteria` (lowest wins, simplest within one standard error).
+CRITERIA: tuple[str, ...] = ("qini", *LOSSES)
+
+#: The approaches from the simplest to the most elaborate, for the one-standard-error
+#: rule: one model (S-learner) before two (T-learner) before a transformed target
+#: before the two-stage learners (X, DR) whose effect model is fitted on estimates.
+#: It is the order of :data:`models.uplift.learners.APPROACHES`.
+SIMPLICITY: tuple[str, ...] = APPROACHES
 
 
 def strata(arm: pd.Series, outcome: pd.Series) -> np.ndarray:
@@ -62,14 +91,36 @@ def variant_qini(
 
 @dataclass(frozen=True)
 class Selection:
-    """Cross-validated Qini of every approach and the winner."""
+    """Cross-validated scores of every approach and the winner.
+
+    Attributes
+    ----------
+    best : str
+        The chosen approach.
+    scores : pandas.DataFrame
+        One row per approach, fold and variant: ``approach``, ``fold``, ``variant``,
+        ``qini_auc``; with a loss criterion also ``loss`` (its mean over the fold's
+        customers), and ``repeat`` when the folds were repeated or a loss was used.
+    criterion : str
+        One of :data:`CRITERIA`.
+    chosen_by : str
+        The rule that picked ``best``, in words.
+    losses : pandas.DataFrame or None
+        With a loss criterion, :func:`models.uplift.criteria.loss_table` of every
+        approach (``loss``, ``se``, ``gap``, ``se_gap``, ``within_one_se``,
+        ``simplicity``) joined with its Qini ``qini_mean`` and ``qini_std``.
+    """
 
     best: str
-    scores: pd.DataFrame  # approach, fold, variant, qini_auc
+    scores: pd.DataFrame
+    criterion: str = "qini"
+    chosen_by: str = "highest mean Qini"
+    losses: pd.DataFrame | None = None
 
     def summary(self) -> pd.DataFrame:
         """Mean and standard deviation of each approach's Qini over folds, best first."""
-        per_fold = self.scores.groupby(["approach", "fold"])["qini_auc"].mean().reset_index()
+        keys = ["approach", "repeat", "fold"] if "repeat" in self.scores else ["approach", "fold"]
+        per_fold = self.scores.groupby(keys)["qini_auc"].mean().reset_index()
         table = per_fold.groupby("approach")["qini_auc"].agg(["mean", "std"]).reset_index()
         return table.sort_values("mean", ascending=False, ignore_index=True)
 
@@ -118,6 +169,148 @@ def cross_validated_qini(
     return pd.DataFrame(rows)
 
 
+def _default_nuisance(outcome: str, random_state: int) -> lgb.LGBMModel:
+    """LightGBM with :data:`DEFAULT_PARAMS`: a classifier for a 0/1 outcome, else a regressor."""
+    params = {**DEFAULT_PARAMS, "random_state": random_state}
+    return lgb.LGBMClassifier(**params) if outcome == "binary" else lgb.LGBMRegressor(**params)
+
+
+def cross_fitted_losses(
+    frame: pd.DataFrame,
+    *,
+    features: Sequence[str],
+    categorical: Sequence[str],
+    control: str,
+    outcome: str,
+    approaches: Sequence[str],
+    criterion: str = "dr_loss",
+    n_folds: int = 3,
+    n_repeats: int = 1,
+    params: dict[str, Any] | None = None,
+    random_state: int = 0,
+    nuisance: Any = None,
+    on_fit: Callable[[str, int], None] = lambda approach, fold: None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Loss and Qini of every approach over ``n_repeats`` x ``n_folds`` cross-fitting.
+
+    Repeat ``r`` splits the customers into folds stratified by arm and outcome
+    with seed ``random_state + r`` (repeat 0 has the folds of
+    :func:`cross_validated_qini`). Per variant against control, the outcome
+    models ``mu0`` and ``mu1`` are fitted on the other folds
+    (:func:`models.uplift.criteria.cross_fitted_outcomes`), once per repeat and
+    shared by every approach; the propensity is the variant's share among its
+    and control's customers. Each approach is fitted on the other folds and its
+    uplift on the held-out fold is scored by the loss, customer by customer, and
+    by the Qini AUC.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Training customers: ``arm``, ``outcome`` and ``features``.
+    criterion : {"dr_loss", "r_loss"}
+        The loss; the R-loss takes ``m = e mu1 + (1 - e) mu0``.
+    nuisance : estimator, optional
+        Unfitted classifier (0/1 outcome) or regressor for ``mu0`` and ``mu1``;
+        LightGBM with :data:`models.uplift.learners.DEFAULT_PARAMS` when omitted.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        ``approach``, ``repeat``, ``fold``, ``variant``, ``qini_auc``, ``loss``.
+    losses : pandas.DataFrame
+        One row per approach, repeat, variant and customer: ``approach``,
+        ``repeat``, ``variant``, ``row`` (position in ``frame``), ``loss``.
+    """
+    if criterion not in LOSSES:
+        raise ValueError(
+            f"The 'criterion' argument of cross_fitted_losses must be one of {list(LOSSES)}; "
+            f"got {criterion!r}."
+        )
+    X = frame.loc[:, list(features)]
+    y = frame["outcome"].to_numpy(dtype=float)
+    arm = frame["arm"].astype("string")
+    categories = {c: sorted(X[c].dropna().astype("string").unique().tolist()) for c in categorical}
+    encoded = encode_features(X, list(features), categories)
+    learner = _default_nuisance(outcome, random_state) if nuisance is None else nuisance
+    variants = sorted(set(arm) - {control})
+    scores, losses = [], []
+    for repeat in range(n_repeats):
+        seed = random_state + repeat
+        folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        splits = list(folds.split(X, strata(arm, frame["outcome"])))
+        fold = np.empty(len(frame), dtype=int)
+        for k, (_, score_idx) in enumerate(splits):
+            fold[score_idx] = k
+        nuisances = {}
+        for variant in variants:
+            rows = ((arm == control) | (arm == variant)).to_numpy()
+            treated = (arm[rows] == variant).to_numpy().astype(int)
+            mu0, mu1 = cross_fitted_outcomes(
+                encoded[rows], y[rows], treated, learner=learner, fold=fold[rows]
+            )
+            nuisances[variant] = rows, treated, float(treated.mean()), mu0, mu1
+        for k, (fit_idx, _) in enumerate(splits):
+            for approach in approaches:
+                on_fit(approach, k)
+                model = UpliftModel(
+                    approach=approach,
+                    outcome=outcome,
+                    control=control,
+                    categorical=categorical,
+                    params=params,
+                    random_state=seed,
+                ).fit(X.iloc[fit_idx], y[fit_idx], arm.iloc[fit_idx])
+                for variant, (rows, treated, e, mu0, mu1) in nuisances.items():
+                    held, sub = rows & (fold == k), fold[rows] == k
+                    uplift = model.variant_uplift(X[held], variant)
+                    t, m0, m1 = treated[sub], mu0[sub], mu1[sub]
+                    terms = (
+                        dr_loss_terms(y[held], uplift, t, propensity=e, mu0=m0, mu1=m1)
+                        if criterion == "dr_loss"
+                        else r_loss_terms(y[held], uplift, t, propensity=e, m=e * m1 + (1 - e) * m0)
+                    )
+                    key = {"approach": approach, "repeat": repeat}
+                    qini = qini_auc(y[held], uplift, t)
+                    scores.append(
+                        {
+                            **key,
+                            "fold": k,
+                            "variant": variant,
+                            "qini_auc": qini,
+                            "loss": terms.mean(),
+                        }
+                    )
+                    rows_held = np.flatnonzero(held)
+                    losses.append(
+                        pd.DataFrame({**key, "variant": variant, "row": rows_held, "loss": terms})
+                    )
+    return pd.DataFrame(scores), pd.concat(losses, ignore_index=True)
+
+
+def _check_selection(
+    approaches: Sequence[str], criterion: str, rule: str | None, n_folds: int, n_repeats: int
+) -> None:
+    """Every problem with the arguments of :func:`select_approach`, in one ValueError."""
+    problems = []
+    if not approaches:
+        problems.append("'approaches' must name at least one approach; got none")
+    if criterion not in CRITERIA:
+        problems.append(f"'criterion' must be one of {list(CRITERIA)}; got {criterion!r}")
+    if rule is not None and rule not in RULES:
+        problems.append(f"'rule' must be one of {list(RULES)} or None; got {rule!r}")
+    elif rule == "one_se" and criterion == "qini":
+        problems.append(
+            "'rule' 'one_se' needs a loss criterion (standard errors are per customer); "
+            f"choose criterion among {list(LOSSES)} or rule='best'"
+        )
+    if not isinstance(n_folds, int) or n_folds < 2:
+        problems.append(f"'n_folds' must be an integer of at least 2; got {n_folds!r}")
+    if not isinstance(n_repeats, int) or n_repeats < 1:
+        problems.append(f"'n_repeats' must be an integer of at least 1; got {n_repeats!r}")
+    if problems:
+        raise ValueError("select_approach: " + "; ".join(problems) + ".")
+
+
 def select_approach(
     frame: pd.DataFrame,
     *,
@@ -130,8 +323,20 @@ def select_approach(
     params: dict[str, Any] | None = None,
     random_state: int = 0,
     on_fit: Callable[[str, int], None] = lambda approach, fold: None,
+    criterion: str = "qini",
+    n_repeats: int = 1,
+    rule: str | None = None,
+    simplicity: Sequence[str] = SIMPLICITY,
+    nuisance: Any = None,
 ) -> Selection:
-    """Score every approach by ``n_folds``-fold cross-validated Qini and pick the best.
+    """Score every approach by cross-validation and pick one.
+
+    With ``criterion="qini"`` (the default) each approach is scored by the mean
+    Qini AUC over folds (and repeats) and the highest wins. With a loss
+    (``"dr_loss"``, ``"r_loss"``; :func:`cross_fitted_losses`) the approach with
+    the lowest mean loss is the best, and by default (``rule="one_se"``) the
+    simplest approach within one standard error of it is chosen; the Qini of
+    every approach is computed on the same fits and reported beside the loss.
 
     Parameters
     ----------
@@ -141,24 +346,64 @@ def select_approach(
         Candidates from :func:`models.uplift.learners.approaches_for`.
     on_fit : callable, optional
         Called before each fit with the approach and fold, for progress.
+    criterion : {"qini", "dr_loss", "r_loss"}, default "qini"
+    n_repeats : int, default 1
+        Repetitions of the ``n_folds`` split, each with seed ``random_state + r``.
+    rule : {"best", "one_se"}, optional
+        How a loss picks; "one_se" by default for a loss, "best" for the Qini
+        (which has no per-customer standard error).
+    simplicity : sequence of str, default :data:`SIMPLICITY`
+        Approaches from the simplest; candidates not in it count as more
+        elaborate than those in it, in the order of ``approaches``.
+    nuisance : estimator, optional
+        Outcome model of the losses; see :func:`cross_fitted_losses`.
+
+    Returns
+    -------
+    Selection
     """
-    scores = pd.concat(
-        [
+    _check_selection(approaches, criterion, rule, n_folds, n_repeats)
+    options: dict[str, Any] = {
+        "features": features,
+        "categorical": categorical,
+        "control": control,
+        "outcome": outcome,
+        "n_folds": n_folds,
+        "params": params,
+        "on_fit": on_fit,
+    }
+    if criterion == "qini":
+        runs = [
             cross_validated_qini(
-                frame,
-                features=features,
-                categorical=categorical,
-                control=control,
-                outcome=outcome,
-                approach=approach,
-                n_folds=n_folds,
-                params=params,
-                random_state=random_state,
-                on_fit=on_fit,
+                frame, approach=approach, random_state=random_state + repeat, **options
             )
+            for repeat in range(n_repeats)
             for approach in approaches
-        ],
-        ignore_index=True,
+        ]
+        if n_repeats > 1:
+            runs = [run.assign(repeat=i // len(approaches)) for i, run in enumerate(runs)]
+        scores = pd.concat(runs, ignore_index=True)
+        best = Selection("", scores).summary()["approach"].iloc[0]
+        return Selection(best, scores)
+    scores, losses = cross_fitted_losses(
+        frame,
+        approaches=approaches,
+        criterion=criterion,
+        n_repeats=n_repeats,
+        random_state=random_state,
+        nuisance=nuisance,
+        **options,
     )
-    best = Selection("", scores).summary()["approach"].iloc[0]
-    return Selection(best, scores)
+    known = [a for a in simplicity if a in approaches]
+    order = known + [a for a in approaches if a not in known]
+    qini = Selection("", scores).summary().rename(columns={"mean": "qini_mean", "std": "qini_std"})
+    table = loss_table(losses, order=order).merge(qini, on="approach", how="left")
+    chosen = rule or "one_se"
+    words = "simplest within one SE of the lowest" if chosen == "one_se" else "lowest"
+    return Selection(
+        best=one_se_choice(table, rule=chosen),
+        scores=scores,
+        criterion=criterion,
+        chosen_by=f"{words} mean {criterion} over {n_repeats} x {n_folds} folds",
+        losses=table,
+    )
