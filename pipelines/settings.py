@@ -163,6 +163,7 @@ def score_settings(config: UpsegConfig, as_of: pd.Timestamp, **overrides: Any) -
         "value_per_conversion": scoring.value_per_conversion,
         "psi_fail": scoring.psi_fail,
         "strict_drift": scoring.strict_drift,
+        "uplift_fallback": scoring.uplift_fallback,
         "quarantine_dir": _path(config.data.quarantine),
     }
     # Where each override of the policy came from, by the policy's key, for its errors.

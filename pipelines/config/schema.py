@@ -259,6 +259,8 @@ class ScoringConfig(_Section):
     value_per_conversion: _Amount | None = None
     psi_fail: _Amount = PSI_FAIL
     strict_drift: bool = False
+    # Without an uplift @champion (upseg.serving.uplift_source.FALLBACKS, checked by a test).
+    uplift_fallback: Literal["average", "none", "refuse"] = "average"
 
     @field_validator("campaign")
     @classmethod

@@ -115,6 +115,7 @@ def test_minimal_file_gets_the_documented_defaults(tmp_path):
         "value_per_conversion": None,
         "psi_fail": 0.25,
         "strict_drift": False,
+        "uplift_fallback": "average",
     }
     assert cfg.scoring_out(AS_OF) == tmp_path.parent / "audiences/audience-2026-06-20.parquet"
     assert cfg.reports.out == tmp_path.parent / "reports"
@@ -226,6 +227,11 @@ BAD = [
         "models: {uplift: {campaign: C}}\nscoring: {budget: 0}\n",
         r"scoring\.budget: must be an integer >= 1 or null; got 0$",
         id="budget-below-one",
+    ),
+    pytest.param(
+        "models: {uplift: {campaign: C}}\nscoring: {uplift_fallback: guess}\n",
+        r"scoring\.uplift_fallback: must be one of average, none, refuse; got 'guess'$",
+        id="bad-uplift-fallback",
     ),
     pytest.param(
         "models: {propensity: {calibration: platt}, uplift: {campaign: C}}\n",
@@ -380,7 +386,8 @@ models:
   churn: {horizon_days: 60, snapshots: 2, trials: 4, calibration: isotonic}
   uplift: {campaign: C1, outcome: revenue, approaches: [t_learner], n_folds: 4, trials: 2}
 promotion: {metric: pr_auc, margin: 0.01, force: true}
-scoring: {campaign: "c-{as_of:%Y}", psi_fail: 0.3, strict_drift: true, value_per_conversion: 5}
+scoring: {campaign: "c-{as_of:%Y}", psi_fail: 0.3, strict_drift: true, value_per_conversion: 5,
+          uplift_fallback: refuse}
 """
 
 
@@ -425,10 +432,19 @@ def test_score_settings_take_the_file_and_let_given_options_win(tmp_path):
     )
     assert (s.psi_fail, s.strict_drift, s.value_per_conversion) == (0.3, True, 5)
     assert s.quarantine_dir == tmp_path / "bad"
+    assert s.uplift_fallback == "refuse"
     given = score_settings(
-        cfg, AS_OF, campaign="X", psi_fail=0.5, budget=None, strict_drift=False, reasons="all"
+        cfg,
+        AS_OF,
+        campaign="X",
+        psi_fail=0.5,
+        budget=None,
+        strict_drift=False,
+        reasons="all",
+        uplift_fallback="none",
     )
     assert (given.campaign, given.psi_fail, given.reasons) == ("X", 0.5, "all")
+    assert given.uplift_fallback == "none"  # the option wins over the file
     assert given.strict_drift  # the option only turns the strict check on
 
 
@@ -444,3 +460,13 @@ def test_score_settings_name_where_each_override_of_the_policy_came_from(tmp_pat
     given = score_settings(cfg, AS_OF, holdout=0.3, given_by={"holdout": "--holdout"})
     assert (given.holdout, given.given_by["holdout"]) == (0.3, "--holdout")
     assert score_settings(load_config(write(tmp_path, MINIMAL)), AS_OF).given_by == {}
+
+
+def test_the_uplift_fallbacks_of_the_configuration_are_the_scorers():
+    from typing import get_args
+
+    from upseg.pipelines.config.schema import ScoringConfig
+    from upseg.serving.uplift_source import FALLBACKS
+
+    allowed = get_args(ScoringConfig.model_fields["uplift_fallback"].annotation)
+    assert allowed == FALLBACKS
