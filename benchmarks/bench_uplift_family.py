@@ -465,9 +465,12 @@ def goal_lines(results: dict) -> str:
             f"{g['ratio_raw']['worlds_in_range']}/{n} worlds ({word(g['ratio_raw']['met'])}), "
             f"calibrated in {g['ratio_calibrated']['worlds_in_range']}/{n} "
             f"({word(g['ratio_calibrated']['met'])}); sleeping-dog precision ≥ 0.5 pooled over "
-            f"the family, raw {_f(g['dogs_raw_precision']['pooled'])} "
+            f"the family, raw {_f(g['dogs_raw_precision']['pooled'])} of "
+            f"{g['dogs_raw_precision']['flagged_customers']:,} flagged "
             f"({word(g['dogs_raw_precision']['met'])}), calibrated "
-            f"{_f(g['dogs_cal_precision']['pooled'])} ({word(g['dogs_cal_precision']['met'])})."
+            f"{_f(g['dogs_cal_precision']['pooled'])} of "
+            f"{g['dogs_cal_precision']['flagged_customers']:,} flagged "
+            f"({word(g['dogs_cal_precision']['met'])})."
         )
     return "\n".join(lines)
 
