@@ -45,7 +45,7 @@ def evaluate_uplift(
     metrics : VariantMetrics
         :func:`models.uplift.metrics.best_variant_metrics` of these scores.
     """
-    scores = model.predict_frame(test)
+    scores = model.predict_frame(test, raw=True)
     result = best_variant_metrics(
         test["outcome"].to_numpy(),
         test["arm"].astype(str).to_numpy(),

@@ -11,13 +11,16 @@ fixed at training (an unseen category is missing).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from upseg.models.uplift.learners import make_learner
+
+if TYPE_CHECKING:
+    from upseg.models.uplift.calibrator import UpliftCalibration
 
 __all__ = ["UpliftModel", "encode_features"]
 
@@ -75,6 +78,10 @@ class UpliftModel(BaseEstimator):
         One fitted learner per variant.
     feature_names_in_ : ndarray of str
     categories_ : dict of str to list of str
+    calibration_ : UpliftCalibration or None
+        Set by :meth:`calibrate`: sizes and group evidence measured by
+        cross-fitting on the training customers. With it,
+        :meth:`predict_frame` returns calibrated uplift and its evidence.
     """
 
     def __init__(
@@ -126,6 +133,7 @@ class UpliftModel(BaseEstimator):
         template = make_learner(
             self.approach, outcome=self.outcome, params=self.params, random_state=self.random_state
         )
+        self.calibration_: UpliftCalibration | None = None
         self.learners_ = {}
         for variant in self.variants_:
             rows = (arms == self.control) | (arms == variant)
@@ -138,13 +146,29 @@ class UpliftModel(BaseEstimator):
     def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
         return encode_features(X, list(self.feature_names_in_), self.categories_)
 
-    def predict_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+    def calibrate(self, calibration: UpliftCalibration) -> UpliftModel:
+        """Attach ``calibration`` (:func:`~upseg.models.uplift.calibrator.fit_calibration`)."""
+        if set(calibration.variants) != set(self.variants_):
+            raise ValueError(
+                f"The calibration covers variants {sorted(calibration.variants)}; "
+                f"the model predicts {sorted(self.variants_)}."
+            )
+        self.calibration_ = calibration
+        return self
+
+    def predict_frame(self, X: pd.DataFrame, *, raw: bool = False) -> pd.DataFrame:
         """``uplift_<variant>`` for each variant, then ``uplift`` and ``best_variant``.
 
         ``uplift`` is the largest variant uplift and ``best_variant`` the arm
-        that gives it; a negative ``uplift`` means no variant helps (a sleeping
-        dog when clearly below zero).
+        that gives it. With a calibration attached (and ``raw`` false) the
+        uplifts are calibrated and two columns follow, ``uplift_raw`` and
+        ``uplift_evidence`` (:meth:`UpliftCalibration.apply
+        <upseg.models.uplift.calibrator.UpliftCalibration.apply>`); ``raw=True``
+        gives the learners' own predictions, which rank customers the same
+        way whenever the calibration keeps a slope.
         """
+        if not raw and getattr(self, "calibration_", None) is not None:
+            return self.calibration_.apply(self.predict_frame(X, raw=True))
         encoded = self._encode(X)
         per_variant = pd.DataFrame(
             {f"uplift_{v}": self.learners_[v].predict(encoded) for v in self.variants_},
@@ -157,11 +181,11 @@ class UpliftModel(BaseEstimator):
         return per_variant
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Uplift of the best variant against control, shape (n_samples,)."""
+        """Uplift of the best variant against control, shape (n_samples,); calibrated if set."""
         return self.predict_frame(X)["uplift"].to_numpy()
 
     def variant_uplift(self, X: pd.DataFrame, variant: str) -> np.ndarray:
-        """Uplift of one variant against control, shape (n_samples,)."""
+        """Raw uplift of one variant against control, shape (n_samples,)."""
         if variant not in getattr(self, "learners_", {}):
             raise ValueError(f"variant {variant!r} is not one of {list(self.variants_)}.")
         return self.learners_[variant].predict(self._encode(X))
