@@ -181,7 +181,7 @@ def run_scoring(
     check_inputs(models, feature_set.key, list(columns))
     policy.check_columns(["customer_id", *columns, "uplift", "purchase_probability",
                           "churn_probability", "expected_incremental_value",
-                          "source_of_uplift"])  # fmt: skip
+                          "source_of_uplift", "uplift_evidence"])  # fmt: skip
     spine = customer_spine(tables["customers"], s.as_of)
     features = build_features(tables, spine, feature_set=feature_set).select(
         "customer_id", *columns
@@ -289,6 +289,9 @@ def _uplift_source(decided: pd.DataFrame, fallback: UpliftFallback | None, *, ho
     """Where the customers' uplift came from, for the summary: counts, and the fallback's story."""
     counts = decided["source_of_uplift"].value_counts()
     out: dict = {"counts": {k: int(counts.get(k, 0)) for k in UPLIFT_SOURCES if counts.get(k, 0)}}
+    # How sure each customer's sign is (a calibrated model's group evidence; "" without one).
+    evidence = decided["uplift_evidence"].astype("string").fillna("").value_counts()
+    out["evidence"] = {k or "not measured": int(v) for k, v in evidence.items()}
     if fallback is None:
         return {"source": "model", **out}
     return {**fallback.to_dict(), **out, "holdout_customers": holdout,

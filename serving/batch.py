@@ -55,7 +55,8 @@ __all__ = [
 CHUNK_ROWS = 200_000
 
 #: Audience columns, in order (``uplift_<variant>`` columns follow ``best_variant``);
-#: ``source_of_uplift`` came last, so that readers of the earlier columns by position still work.
+#: ``source_of_uplift`` and ``uplift_evidence`` came last, so that readers of the earlier
+#: columns by position still work.
 OUTPUT_COLUMNS = (
     "customer_id",
     "churn_probability",
@@ -73,6 +74,7 @@ OUTPUT_COLUMNS = (
     "model_versions",
     "as_of",
     "source_of_uplift",
+    "uplift_evidence",
 )
 
 #: Checks a sample of scored customers (features and scores) for drift: the report
@@ -239,6 +241,7 @@ def score_features_file(
                     "value": scores["expected_incremental_value"].to_numpy(),
                     "uplift": scores["uplift"].to_numpy(),
                     "source_of_uplift": scores["source_of_uplift"].to_numpy(),
+                    "uplift_evidence": scores["uplift_evidence"].to_numpy(),
                     "segment": segments["priority_segment"].to_numpy(),
                 },
                 index=chunk.index,
@@ -304,7 +307,9 @@ def _write_audience(stage1: Path, actions: pd.DataFrame, s: BatchOptions, versio
                 frame["skip_reason"] = skip[offset : offset + n]
                 frame["model_versions"] = versions
                 frame["as_of"] = s.as_of
-                variants = [c for c in frame.columns if c.startswith("uplift_")]
+                variants = [
+                    c for c in frame.columns if c.startswith("uplift_") and c not in OUTPUT_COLUMNS
+                ]
                 order = [c for c in OUTPUT_COLUMNS if c in frame.columns]
                 at = order.index("best_variant") + 1
                 frame = frame[order[:at] + variants + order[at:]]

@@ -89,7 +89,7 @@ def assign_segments(
     spend = _scores(frame, policy.value_tier.spend_column, allow_missing=True)
 
     t = policy.uplift
-    sleeping = uplift <= t.sleeping_dog_max
+    sleeping = _sleeping_dogs(frame, uplift, t.sleeping_dog_max)
     quadrant = np.select(
         [sleeping, uplift >= t.persuadable_min, purchase >= t.sure_thing_min_purchase],
         [3, 0, 1],
@@ -140,6 +140,22 @@ def assign_segments(
         },
         index=frame.index,
     )
+
+
+def _sleeping_dogs(frame: pd.DataFrame, uplift: np.ndarray, sleeping_dog_max: float) -> np.ndarray:
+    """Who is a sleeping dog: on evidence where the uplift carries it, else by the threshold.
+
+    A calibrated uplift model says per customer whether the e-mail's effect on
+    their group was credibly negative (``uplift_evidence == "negative"``);
+    only those are sleeping dogs, whatever their uplift. Where the column is
+    absent or ``""`` (a model trained without calibration), ``uplift <=
+    sleeping_dog_max`` decides, as before.
+    """
+    by_threshold = uplift <= sleeping_dog_max
+    if "uplift_evidence" not in frame:
+        return by_threshold
+    evidence = frame["uplift_evidence"].astype("string").fillna("").to_numpy(dtype=object)
+    return np.where(evidence == "", by_threshold, evidence == "negative")
 
 
 def _scores(frame: pd.DataFrame, column: str, *, allow_missing: bool) -> np.ndarray:

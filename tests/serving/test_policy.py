@@ -161,6 +161,29 @@ def test_ten_customers_get_the_segments_worked_out_by_hand():
     )
 
 
+def test_with_evidence_only_credibly_negative_customers_are_sleeping_dogs():
+    """A calibrated model's evidence decides who is a sleeping dog; "" means the threshold."""
+    policy = parse_policy(default_dict(), "default")
+    frame = pd.DataFrame(
+        {
+            "uplift": [-0.02, 0.003, -0.02, 0.02, -0.02],
+            "uplift_evidence": ["uncertain", "negative", "", "positive", "positive"],
+            "purchase_probability": [0.2, 0.2, 0.2, 0.2, 0.7],
+            "churn_probability": 0.1,
+            "monetary_365d": 10.0,
+        }
+    )
+    out = assign_segments(frame, policy)
+    assert out["uplift_quadrant"].tolist() == [
+        "lost_cause",  # negative uplift, but no evidence: not held back as a dog
+        "sleeping_dog",  # its group's realised effect is credibly negative
+        "sleeping_dog",  # a model without evidence: the threshold, as before
+        "persuadable",
+        "sure_thing",
+    ]
+    assert out["policy_reason"].tolist()[:3] == ["lost_cause", "sleeping_dog", "sleeping_dog"]
+
+
 def test_vip_never_exceeds_the_share_and_needs_positive_spend():
     policy = parse_policy(patched({"value_tier.vip_share": 0.2}), "vip")
     spend = [9, 8, 8, 7, 0, 0, 0, 0, 0, np.nan]  # 2 of 10 may be VIP; 8 and 8 tie at the cut

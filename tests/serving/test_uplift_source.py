@@ -77,7 +77,15 @@ def test_the_best_arm_whose_interval_lies_above_zero_is_everyones_uplift(registr
     assert (got.best_variant, got.uplift, got.uplifts) == ("b", 0.02, (0.0, 0.02))
     assert got.effect_text() == "+2.0 points [1.0, 3.0]"
     frame = got.predict_frame(pd.DataFrame(index=[4, 7]))
-    assert list(frame.columns) == ["uplift_a", "uplift_b", "uplift", "best_variant"]
+    assert list(frame.columns) == [
+        "uplift_a",
+        "uplift_b",
+        "uplift",
+        "best_variant",
+        "uplift_evidence",
+    ]
+    # the measured effect's interval lies above zero: credibly positive, for everyone
+    assert frame["uplift_evidence"].tolist() == ["positive", "positive"]
     assert frame.index.tolist() == [4, 7]
     assert frame["uplift"].eq(0.02).all() and frame["best_variant"].eq("b").all()
     message = got.describe(holdout=123)
