@@ -9,23 +9,25 @@ every seed ``s``: a world of ``--customers`` customers is generated with seed
 ``upseg train uplift`` reads it, and its customers are split 70/30 (stratified
 by arm and outcome, seed ``s``). On the 70% three configurations are fitted:
 
-- ``default``: today's default, :func:`select_approach` with the Qini over every
-  approach with :data:`DEFAULT_PARAMS` (3 folds), the winner refitted on the 70%;
-- ``dr_loss``: the same candidates chosen by the doubly robust loss over
-  ``--n-repeats`` x 3 cross-fitted folds, simplest within one standard error;
+- ``qini``: the choice before issue 13, :func:`select_approach` by the Qini over
+  every approach with :data:`DEFAULT_PARAMS` (3 folds), the winner refitted;
+- ``default``: what ``upseg train uplift`` does now, :func:`select_approach`
+  with its default criterion (the doubly robust loss over ``--n-repeats`` x 3
+  cross-fitted folds, simplest within one standard error with a positive Qini);
 - ``s_small``: one LightGBM S-learner with settings for small effects chosen
   before any world was looked at (:data:`SMALL_EFFECT_PARAMS`): no selection.
 
 Both selections come from one call: the loss's first repeat uses the folds and
-model seeds of the Qini's cross-validation, so its Qini scores are today's
-(checked by ``tests/benchmarks/test_bench_uplift_family.py``).
+model seeds of the Qini's cross-validation, so its Qini scores are the Qini
+choice's (checked by ``tests/benchmarks/test_bench_uplift_family.py``).
 
-Calibration is cross-fitted on the 70%, never on the test customers: the chosen
-approach is fitted on two thirds and predicts the third left out; the IPW
-pseudo-outcome of those out-of-fold predictions (propensity: the variant's
-share of its and control's training customers) gives :func:`blp_test`, and
-:func:`calibrated_uplift` (shrinkage "test") puts the final model's predictions
-on the realised scale.
+Every configuration is then calibrated as ``upseg train uplift`` calibrates its
+model (:func:`upseg.models.uplift.calibrator.fit_calibration` on the 70%, never
+on the test customers): cross-fitted BLP with doubly robust pseudo-outcomes,
+slope shrunk by empirical Bayes, and the evidence of each tenth of the model's
+ranking. A **ceiling** shows what these features and this many customers allow:
+a LightGBM regression of the *true* effect on the observed features of the 70%
+(no outcome noise at all), ranked on the 30%.
 
 Scored on the 30% against ``truth.parquet`` (read only here), per variant, over
 *every* test customer (the truth knows each one's effect of each variant):
@@ -41,12 +43,9 @@ Scored on the 30% against ``truth.parquet`` (read only here), per variant, over
   the raw (and of the calibrated) predictions over them ÷ the sum of their true effects;
 - **sleeping dogs** (per customer over variants): true dog = every variant's true
   effect below 0; raw rule = the best variant's raw prediction below 0 (what
-  the scorer does today); calibrated rule = "credibly negative": for every
-  variant the one-sided 95% upper bound of the calibrated uplift is below 0,
-  the bound being ``c(s) + 1.645 sqrt(ate_se**2 + (s - predicted_mean)**2
-  slope_se**2)`` with ``c`` the calibrated uplift (the slope term only when the
-  slope is applied; the covariance of intercept and slope, 0 with homoskedastic
-  errors as the regressor is centred, is left out). Precision and recall.
+  the scorer did before issue 13); evidence rule = the scorer's now:
+  ``uplift_evidence == "negative"``, every variant's group of the model's
+  ranking has a realised effect credibly below 0. Precision and recall.
 
 Means over seeds per world and over the five family worlds (``default`` shown,
 not averaged); the issue's goals are checked on those means. Prints the table
@@ -65,23 +64,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
 
 from benchmarks._common import machine, progress, stage
 from upseg.features.sources import connect
-from upseg.models.uplift.calibration import (
-    BLPResult,
-    blp_test,
-    calibrated_uplift,
-    ipw_pseudo_outcome,
-)
+from upseg.models.uplift.calibrator import fit_calibration
 from upseg.models.uplift.data import UpliftData, campaign_data
 from upseg.models.uplift.learners import DEFAULT_PARAMS, approaches_for
 from upseg.models.uplift.metrics import spearman
-from upseg.models.uplift.model import UpliftModel
-from upseg.models.uplift.selection import Selection, holdout_split, select_approach, strata
+from upseg.models.uplift.model import UpliftModel, encode_features
+from upseg.models.uplift.selection import Selection, holdout_split, select_approach
 from upseg.pipelines.jobs import load_source
 from upseg.synthetic import CAMPAIGN_ID, WORLD_FAMILY, generate_world, world_effects, write_world
 from upseg.synthetic.truth import read_truth
@@ -90,8 +84,6 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_SIZE = 0.3
 TOP_K = 0.2
 N_FOLDS = 3
-#: z of the one-sided 95% bound of the "credibly negative" rule.
-Z_ONE_SIDED = 1.6448536269514722
 #: The small-effect S-learner's LightGBM settings, fixed before any world was run:
 #: the effect-model settings the X- and DR-learners already use (7 leaves, at least
 #: 300 customers per leaf) on the S-learner's single model, with the default 200
@@ -103,8 +95,8 @@ SMALL_EFFECT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
 }
 CONFIGS: dict[str, str] = {
-    "default": "select_approach, criterion qini, 3 folds, DEFAULT_PARAMS (today's default)",
-    "dr_loss": "select_approach, criterion dr_loss, one-SE rule, n_repeats x 3 folds",
+    "qini": "select_approach, criterion qini, 3 folds, DEFAULT_PARAMS (the default before #13)",
+    "default": "select_approach's default: dr_loss, one-SE rule with a positive Qini",
     "s_small": f"s_learner with {SMALL_EFFECT_PARAMS} over DEFAULT_PARAMS, no selection",
 }
 GOALS = {"policy_share": 0.75, "ratio": (0.8, 1.25), "dog_precision": 0.5}
@@ -115,6 +107,9 @@ METRICS = (
     "ratio_raw",
     "ratio_calibrated",
     "blp_slope",
+    "slope_applied",
+    "ceiling_share",
+    "ceiling_spearman",
     "dogs_raw_precision",
     "dogs_raw_recall",
     "dogs_raw_flagged",
@@ -177,24 +172,16 @@ def precision_recall(flagged: np.ndarray, truth: np.ndarray) -> tuple[float, flo
     return precision, recall
 
 
-def upper_bound(score: np.ndarray, blp: BLPResult) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated uplift and its one-sided 95% upper bound (module docstring)."""
-    calibrated = calibrated_uplift(score, blp)
-    variance = np.full(len(score), blp.ate_se**2)
-    if blp.heterogeneous():  # the slope is applied, so its uncertainty counts
-        variance += (score - blp.predicted_mean) ** 2 * blp.slope_se**2
-    return calibrated, calibrated + Z_ONE_SIDED * np.sqrt(variance)
-
-
 def score_against_truth(
     raw: dict[str, np.ndarray],
     calibrated: dict[str, np.ndarray],
-    upper: dict[str, np.ndarray],
+    evidence_dogs: np.ndarray,
     tau: dict[str, np.ndarray],
 ) -> dict[str, float]:
-    """Every metric of :data:`METRICS` except ``blp_slope``, means over variants where per variant.
+    """The ranking, sizing and sleeping-dog metrics of :data:`METRICS`, means over variants.
 
-    Each argument maps a variant to one value per test customer, in the same order.
+    ``raw`` and ``calibrated`` map a variant to one value per test customer, in
+    the same order; ``evidence_dogs`` flags the customers the evidence rule holds back.
     """
     per_variant = [
         {
@@ -209,8 +196,7 @@ def score_against_truth(
     out = {m: float(np.mean([row[m] for row in per_variant])) for m in per_variant[0]}
     true_dog = np.column_stack(list(tau.values())).max(axis=1) < 0
     raw_dog = np.column_stack(list(raw.values())).max(axis=1) < 0
-    cal_dog = np.column_stack(list(upper.values())).max(axis=1) < 0
-    for name, flagged in (("raw", raw_dog), ("cal", cal_dog)):
+    for name, flagged in (("raw", raw_dog), ("cal", np.asarray(evidence_dogs, dtype=bool))):
         out[f"dogs_{name}_precision"], out[f"dogs_{name}_recall"] = precision_recall(
             flagged, true_dog
         )
@@ -244,66 +230,48 @@ def choose(
     data: UpliftData, train: pd.DataFrame, approaches: Sequence[str], seed: int, n_repeats: int
 ) -> dict[str, dict[str, Any]]:
     """Approach and parameters of every configuration of :data:`CONFIGS`."""
-    options = {
-        "features": data.features,
-        "categorical": data.categorical,
-        "control": data.control,
-        "outcome": data.kind,
-        "approaches": approaches,
-        "n_folds": N_FOLDS,
-        "random_state": seed,
-    }
-    by_loss = select_approach(train, criterion="dr_loss", n_repeats=n_repeats, **options)
+    by_loss = select_approach(
+        train,
+        features=data.features,
+        categorical=data.categorical,
+        control=data.control,
+        outcome=data.kind,
+        approaches=approaches,
+        n_folds=N_FOLDS,
+        random_state=seed,
+        n_repeats=n_repeats,
+    )
     first = by_loss.scores[by_loss.scores["repeat"] == 0].drop(columns=["repeat", "loss"])
     by_qini = Selection("", first).summary()["approach"].iloc[0]
     return {
-        "default": {"approach": by_qini, "params": None},
-        "dr_loss": {"approach": by_loss.best, "params": None},
+        "qini": {"approach": by_qini, "params": None},
+        "default": {"approach": by_loss.best, "params": None},
         "s_small": {"approach": "s_learner", "params": dict(SMALL_EFFECT_PARAMS)},
     }
 
 
-def cross_fitted_blp(
-    data: UpliftData, train: pd.DataFrame, approach: str, params: dict | None, seed: int
-) -> dict[str, BLPResult]:
-    """Per variant, :func:`blp_test` of out-of-fold predictions on the training customers."""
-    X = train.loc[:, list(data.features)]
-    y = train["outcome"].to_numpy(dtype=float)
-    arm = train["arm"].astype("string").to_numpy()
-    folds = StratifiedKFold(n_splits=N_FOLDS, shuffle=True, random_state=seed + 1000)
-    oof = {v: np.full(len(train), np.nan) for v in data.variants}
-    for fit_idx, held_idx in folds.split(X, strata(train["arm"], train["outcome"])):
-        model = _model(data, approach, params, seed).fit(X.iloc[fit_idx], y[fit_idx], arm[fit_idx])
-        for v in data.variants:
-            oof[v][held_idx] = model.variant_uplift(X.iloc[held_idx], v)
-    out = {}
+def ceiling(
+    data: UpliftData, train: pd.DataFrame, test: pd.DataFrame, truth: pd.DataFrame, seed: int
+) -> dict[str, float]:
+    """Policy share and Spearman of a regression of the true effect on the observed features."""
+    categories = {
+        c: sorted(train[c].dropna().astype("string").unique().tolist()) for c in data.categorical
+    }
+    X_train = encode_features(train, list(data.features), categories)
+    X_test = encode_features(test, list(data.features), categories)
+    shares, correlations = [], []
     for v in data.variants:
-        rows = (arm == data.control) | (arm == v)
-        t = (arm[rows] == v).astype(int)
-        psi = ipw_pseudo_outcome(y[rows], t, float(t.mean()))
-        s = oof[v][rows]
-        out[v] = blp_test(psi, s) if np.ptp(s) > 0 else average_only(psi, s)
-    return out
-
-
-def average_only(psi: np.ndarray, score: np.ndarray) -> BLPResult:
-    """The BLP of constant predictions: the average effect, no slope (not heterogeneous)."""
-    ate, se = float(psi.mean()), float(psi.std(ddof=1) / math.sqrt(len(psi)))
-    z = 1.959963984540054  # two-sided 95%, as blp_test's intervals
-    return BLPResult(
-        ate=ate,
-        ate_se=se,
-        ate_ci=(ate - z * se, ate + z * se),
-        slope=0.0,
-        slope_se=math.nan,
-        slope_ci=(math.nan, math.nan),
-        heterogeneity_p=1.0,
-        intercept=ate,
-        calibration_r2=math.nan,
-        n=len(psi),
-        predicted_mean=float(score.mean()),
-        alpha=0.05,
-    )
+        column = f"tau_conversion_{v}"
+        target = truth.loc[train["id"].astype(str), column].to_numpy(dtype=float)
+        tau = truth.loc[test["id"].astype(str), column].to_numpy(dtype=float)
+        model = lgb.LGBMRegressor(**{**DEFAULT_PARAMS, "random_state": seed}).fit(X_train, target)
+        predicted = model.predict(X_test)
+        shares.append(policy_share(predicted, tau))
+        correlations.append(spearman(predicted, tau))
+    return {
+        "ceiling_share": float(np.mean(shares)),
+        "ceiling_spearman": float(np.mean(correlations)),
+    }
 
 
 def run_world(
@@ -319,6 +287,7 @@ def run_world(
     tau = {v: truth.loc[ids, f"tau_conversion_{v}"].to_numpy(dtype=float) for v in data.variants}
     progress(f"{name} seed {seed}: choosing ({len(candidates)} approaches)")
     chosen = choose(data, train, candidates, seed, n_repeats)
+    bound = ceiling(data, train, test, truth, seed)
     out: dict[str, Any] = {
         "campaign_customers": len(data.frame),
         "train": len(train),
@@ -333,19 +302,19 @@ def run_world(
         model = _model(data, approach, params, seed).fit(
             train.loc[:, list(data.features)], train["outcome"], train["arm"]
         )
-        raw = {v: model.variant_uplift(X_test, v) for v in data.variants}
-        blps = cross_fitted_blp(data, train, approach, params, seed)
-        bounds = {v: upper_bound(raw[v], blps[v]) for v in data.variants}
-        metrics = score_against_truth(
-            raw, {v: b[0] for v, b in bounds.items()}, {v: b[1] for v, b in bounds.items()}, tau
-        )
-        metrics["blp_slope"] = float(np.mean([b.slope for b in blps.values()]))
+        calibration = fit_calibration(train, model, features=data.features, random_state=seed)
+        raw_frame = model.predict_frame(X_test, raw=True)
+        sized = calibration.apply(raw_frame)
+        raw = {v: raw_frame[f"uplift_{v}"].to_numpy() for v in data.variants}
+        calibrated = {v: sized[f"uplift_{v}"].to_numpy() for v in data.variants}
+        dogs = (sized["uplift_evidence"] == "negative").to_numpy()
+        metrics = {**score_against_truth(raw, calibrated, dogs, tau), **bound}
+        summary = calibration.summary()
+        metrics["blp_slope"] = float(summary["blp_slope"].mean())
+        metrics["slope_applied"] = float(summary["slope_applied"].mean())
         out["configs"][config] = {
             "approach": approach,
-            "blp": {
-                v: {"ate": b.ate, "slope": b.slope, "slope_se": b.slope_se, "p": b.heterogeneity_p}
-                for v, b in blps.items()
-            },
+            "calibration": summary.reset_index().to_dict(orient="records"),
             "metrics": metrics,
         }
     return out
@@ -424,17 +393,19 @@ def _f(value: float, digits: int = 2) -> str:
 def table(results: dict) -> str:
     """The Markdown table: one row per world and configuration, then the family's means."""
     lines = [
-        "| world | config | approach (per seed) | policy share @20% (random) | Spearman | "
-        "pred ÷ true, raw | pred ÷ true, calibrated | BLP slope | dogs raw: precision / "
-        "recall (flagged) | dogs calibrated: precision / recall (flagged) | true dogs |",
+        "| world | config | approach (per seed) | policy share @20% (random; ceiling) | "
+        "Spearman (ceiling) | pred ÷ true, raw | pred ÷ true, calibrated | BLP slope (applied) | "
+        "dogs raw: precision / recall (flagged) | dogs on evidence: precision / recall "
+        "(flagged) | true dogs |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def row(world: str, config: str, approach: str, m: dict) -> str:
         return (
             f"| {world} | {config} | {approach} | {_f(m['policy_share'])} "
-            f"({_f(m['random_share'])}) | {_f(m['spearman'])} | {_f(m['ratio_raw'])} | "
-            f"{_f(m['ratio_calibrated'])} | {_f(m['blp_slope'])} | "
+            f"({_f(m['random_share'])}; {_f(m['ceiling_share'])}) | {_f(m['spearman'])} "
+            f"({_f(m['ceiling_spearman'])}) | {_f(m['ratio_raw'])} | "
+            f"{_f(m['ratio_calibrated'])} | {_f(m['blp_slope'])} ({_f(m['slope_applied'])}) | "
             f"{_f(m['dogs_raw_precision'])} / {_f(m['dogs_raw_recall'])} "
             f"({m['dogs_raw_flagged']:.1%}) | {_f(m['dogs_cal_precision'])} / "
             f"{_f(m['dogs_cal_recall'])} ({m['dogs_cal_flagged']:.1%}) | {m['true_dogs']:.1%} |"
@@ -467,7 +438,7 @@ def goal_lines(results: dict) -> str:
             f"({word(g['ratio_calibrated']['met'])}); sleeping-dog precision ≥ 0.5 pooled over "
             f"the family, raw {_f(g['dogs_raw_precision']['pooled'])} of "
             f"{g['dogs_raw_precision']['flagged_customers']:,} flagged "
-            f"({word(g['dogs_raw_precision']['met'])}), calibrated "
+            f"({word(g['dogs_raw_precision']['met'])}), on evidence "
             f"{_f(g['dogs_cal_precision']['pooled'])} of "
             f"{g['dogs_cal_precision']['flagged_customers']:,} flagged "
             f"({word(g['dogs_cal_precision']['met'])})."

@@ -2,8 +2,9 @@
 
 ``upseg train uplift`` logs the folder as the run's artifacts: the cross-validated
 Qini of every approach, the held-out metrics by variant, and per variant the
-observed uplift by decile with its Qini, uplift and decile figures, then the
-SHAP surrogate's summary and importance, the tuning trials, and the JSON files
+observed uplift by decile with its Qini, uplift and decile figures, the
+calibration (sizes and group evidence, with its figure), then the SHAP
+surrogate's summary and importance, the tuning trials, and the JSON files
 the scorer and the drift checks read (``features.json``, ``reference.json``,
 ``data_fingerprint.json``).
 """
@@ -20,6 +21,7 @@ from upseg.models import plots
 from upseg.models.drift import reference_distribution
 from upseg.models.evaluation import shap_importance
 from upseg.models.uplift import plots as uplift_plots
+from upseg.models.uplift.calibrator import UpliftCalibration
 from upseg.models.uplift.data import UpliftData
 from upseg.models.uplift.metrics import uplift_by_decile
 from upseg.models.uplift.selection import Selection
@@ -44,6 +46,7 @@ def write_artifacts(
     columns: dict[str, Any],
     fingerprint: dict[str, Any],
     trials: pd.DataFrame,
+    calibration: UpliftCalibration | None = None,
 ) -> None:
     """Write the run's tables into ``out/tables``, its figures into ``out/plots``, JSON in ``out``.
 
@@ -70,6 +73,10 @@ def write_artifacts(
         Where the data came from and its digest.
     trials : pandas.DataFrame
         The tuning trials; nothing is written when empty.
+    calibration : UpliftCalibration, optional
+        The model's sizes and group evidence: ``tables/calibration.csv`` (one
+        row per variant), ``tables/calibration_groups_<variant>.csv`` and
+        ``plots/calibration_<variant>.png``.
     """
     tables = out / "tables"
     tables.mkdir(parents=True, exist_ok=True)
@@ -103,6 +110,22 @@ def write_artifacts(
     shap_importance(contributions.to_numpy(), list(data.features)).to_csv(
         tables / "shap_uplift_importance.csv", index=False
     )
+    if calibration is not None:
+        calibration.summary().to_csv(tables / "calibration.csv")
+        for variant, c in calibration.variants.items():
+            slug = _slug(variant)
+            c.groups.to_csv(tables / f"calibration_groups_{slug}.csv", index=False)
+            plots.save_figure(
+                uplift_plots.calibration_figure(
+                    c.groups,
+                    ate=c.blp.ate,
+                    slope=c.slope,
+                    predicted_mean=c.blp.predicted_mean,
+                    binary=data.kind == "binary",
+                    title=f"{variant}: predicted vs realised uplift, out of fold",
+                ),
+                out / "plots" / f"calibration_{slug}.png",
+            )
     if not trials.empty:
         trials.to_csv(tables / "optuna_trials.csv", index=False)
     reference = {

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Mapping
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 from sklift.metrics import perfect_qini_curve, perfect_uplift_curve
@@ -29,7 +30,12 @@ from upseg.models.uplift.metrics import (
 )
 from upseg.models.uplift.metrics._checks import _validated
 
-__all__ = ["qini_figure", "uplift_by_decile_figure", "uplift_curve_figure"]
+__all__ = [
+    "calibration_figure",
+    "qini_figure",
+    "uplift_by_decile_figure",
+    "uplift_curve_figure",
+]
 
 # Points drawn per curve: enough to look smooth, few enough for a small PNG.
 _CURVE_POINTS = 500
@@ -293,5 +299,53 @@ def uplift_by_decile_figure(
         ylabel=f"Treated minus control {name}{unit}",
         title=title,
     )
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def calibration_figure(
+    groups: pd.DataFrame,
+    *,
+    ate: float,
+    slope: float,
+    predicted_mean: float,
+    binary: bool = True,
+    title: str = "Predicted vs realised uplift, out of fold",
+) -> Figure:
+    """Each group's realised uplift (with its 95% interval) against its mean prediction.
+
+    ``groups`` is :func:`models.uplift.calibration.decile_calibration` (or the
+    ``groups`` of a :class:`~upseg.models.uplift.calibrator.VariantCalibration`):
+    one point per group at (``predicted_mean``, ``realised_mean``) with the
+    interval ``realised_low`` to ``realised_high``. The dotted diagonal is a
+    perfectly sized model; the solid line is the calibration applied,
+    ``ate + slope * (s - predicted_mean)``. Points far from the diagonal but on
+    the line are what the calibration corrects. For a 0/1 outcome, in
+    percentage points.
+    """
+    scale = 100.0 if binary else 1.0
+    x = groups["predicted_mean"].to_numpy(dtype=float) * scale
+    y = groups["realised_mean"].to_numpy(dtype=float) * scale
+    low = groups["realised_low"].to_numpy(dtype=float) * scale
+    high = groups["realised_high"].to_numpy(dtype=float) * scale
+    fig, ax = _figure()
+    ax.errorbar(
+        x,
+        y,
+        yerr=np.vstack([y - low, high - y]),
+        fmt="o",
+        color="C0",
+        capsize=3,
+        elinewidth=1,
+        label="Realised, per tenth of the ranking (95% interval)",
+    )
+    span = np.array([min(x.min(), y.min(), 0.0), max(x.max(), y.max(), 0.0)])
+    ax.plot(span, span, label="Predicted = realised", **_REFERENCE)
+    grid = np.linspace(x.min(), x.max(), 50)
+    line = ate * scale + slope * (grid - predicted_mean * scale)
+    ax.plot(grid, line, color="C1", label=f"Calibration applied (slope {slope:.2f})")
+    ax.axhline(0, color="0.3", linewidth=0.6)
+    unit = " (percentage points)" if binary else ""
+    ax.set(xlabel=f"Mean predicted uplift{unit}", ylabel=f"Realised uplift{unit}", title=title)
     ax.legend(loc="best", fontsize="small")
     return fig

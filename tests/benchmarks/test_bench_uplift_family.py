@@ -11,18 +11,17 @@ import pytest
 from benchmarks.bench_uplift_family import (
     CONFIGS,
     METRICS,
-    Z_ONE_SIDED,
+    ceiling,
     choose,
     main,
     policy_share,
     precision_recall,
     random_share,
+    score_against_truth,
     sizing_ratio,
     top_weights,
-    upper_bound,
     world_data,
 )
-from upseg.models.uplift.calibration import blp_test
 from upseg.models.uplift.selection import holdout_split, select_approach
 
 
@@ -76,26 +75,34 @@ def test_precision_and_recall_by_hand():
     assert math.isnan(precision) and recall == 0.0
 
 
-def test_upper_bound_is_the_pointwise_line_bound():
-    rng = np.random.default_rng(2)
-    s = rng.normal(0, 1, 4000)
-    t = rng.integers(0, 2, 4000)
-    y = 1 + t * s + rng.normal(0, 1, 4000)
-    psi = y * (t / 0.5 - (1 - t) / 0.5)
-    blp = blp_test(psi, s)
-    assert blp.heterogeneous()
-    calibrated, upper = upper_bound(s, blp)
-    se = np.sqrt(blp.ate_se**2 + (s - blp.predicted_mean) ** 2 * blp.slope_se**2)
-    np.testing.assert_allclose(calibrated, blp.ate + blp.slope * (s - blp.predicted_mean))
-    np.testing.assert_allclose(upper, calibrated + Z_ONE_SIDED * se)
-    flat = blp_test(rng.normal(0, 5, 4000), s)
-    assert not flat.heterogeneous()
-    calibrated, upper = upper_bound(s, flat)
-    np.testing.assert_allclose(calibrated, flat.ate)
-    np.testing.assert_allclose(upper, flat.ate + Z_ONE_SIDED * flat.ate_se)
+def test_dogs_are_scored_by_the_raw_sign_and_by_the_evidence_given():
+    tau = {"a": np.array([-0.02, -0.01, 0.03, 0.01]), "b": np.array([-0.01, 0.02, 0.01, -0.03])}
+    raw = {"a": np.array([-1.0, -1.0, 1.0, -1.0]), "b": np.array([-1.0, -1.0, -1.0, -1.0])}
+    evidence = np.array([True, False, False, False])
+    m = score_against_truth(raw, raw, evidence, tau)
+    # true dog: both variants below 0, only the first customer; the raw sign flags 3
+    assert m["true_dogs"] == 0.25
+    assert (m["dogs_raw_precision"], m["dogs_raw_recall"], m["dogs_raw_flagged"]) == (
+        pytest.approx(1 / 3),
+        1.0,
+        0.75,
+    )
+    assert (m["dogs_cal_precision"], m["dogs_cal_recall"], m["dogs_cal_flagged"]) == (
+        1.0,
+        1.0,
+        0.25,
+    )
 
 
-def test_qini_choice_is_what_select_approach_picks_today(tmp_path):
+def test_the_ceiling_ranks_by_a_regression_on_the_true_effect(tmp_path):
+    data, truth = world_data("large-segments", 3000, 0, tmp_path)
+    train_pos, test_pos = holdout_split(data.frame, test_size=0.3, random_state=0)
+    bound = ceiling(data, data.frame.iloc[train_pos], data.frame.iloc[test_pos], truth, 0)
+    # noise-free targets: far better than random, short of perfect
+    assert 0.5 < bound["ceiling_share"] <= 1 and 0.3 < bound["ceiling_spearman"] < 1
+
+
+def test_qini_choice_is_what_select_approach_picks_by_the_qini(tmp_path):
     data, _ = world_data("realistic", 1500, 0, tmp_path)
     train_pos, _ = holdout_split(data.frame, test_size=0.3, random_state=0)
     train = data.frame.iloc[train_pos]
@@ -109,8 +116,9 @@ def test_qini_choice_is_what_select_approach_picks_today(tmp_path):
         outcome=data.kind,
         approaches=approaches,
         random_state=0,
+        criterion="qini",
     )
-    assert chosen["default"]["approach"] == today.best
+    assert chosen["qini"]["approach"] == today.best
     assert chosen["s_small"] == {
         "approach": "s_learner",
         "params": {
