@@ -22,7 +22,9 @@ With the arm shares known, a poor outcome model only makes the loss noisier,
 never biased towards one approach.
 
 :func:`loss_table` summarizes per-customer losses of several approaches with
-standard errors, and :func:`one_se_choice` applies the one-standard-error rule.
+standard errors, and :func:`one_se_choice` applies the one-standard-error rule;
+:func:`guarded_choice` applies it with a guard against flat models: among the
+approaches the rule accepts, the first whose cross-fitted Qini is above 0.
 
 References
 ----------
@@ -54,6 +56,7 @@ __all__ = [
     "cross_fitted_outcomes",
     "dr_loss",
     "dr_loss_terms",
+    "guarded_choice",
     "loss_table",
     "one_se_choice",
     "r_loss",
@@ -315,3 +318,61 @@ def one_se_choice(table: pd.DataFrame, *, rule: str = "one_se") -> str:
         return str(table.sort_values(["loss", "simplicity"])["approach"].iloc[0])
     within = table[table["within_one_se"]]
     return str(within.sort_values("simplicity")["approach"].iloc[0])
+
+
+def guarded_choice(
+    table: pd.DataFrame, *, rule: str = "one_se", loss: str = "loss"
+) -> tuple[str, str]:
+    """The approach the rule accepts first whose mean Qini is above 0, and how it was picked.
+
+    A squared loss also judges the size of the predicted effect, so it can prefer
+    an approach that predicts nearly the same uplift for everyone: a constant at
+    the average effect errs less than a noisy ranking, yet it ranks nobody. This
+    flat-model guard walks the approaches the rule accepts (``rule="one_se"``:
+    those within one standard error of the lowest loss, the simplest first;
+    ``rule="best"``: the lowest loss) and takes the first whose mean cross-fitted
+    Qini is positive. When none is, it falls back on the lowest loss.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`loss_table` with the Qini of each approach, ``qini_mean``.
+    rule : {"best", "one_se"}, default "one_se"
+    loss : str, default "loss"
+        How the reason names the loss, e.g. ``"mean dr_loss over 2 x 3 folds"``.
+
+    Returns
+    -------
+    approach : str
+    reason : str
+        The rule, the guard, and the approaches the guard skipped, in words.
+    """
+    if rule not in RULES:
+        raise ValueError(f"The 'rule' argument must be one of {list(RULES)}; got {rule!r}.")
+    if "qini_mean" not in table:
+        raise ValueError(
+            "guarded_choice: the table needs each approach's mean Qini, 'qini_mean'; got "
+            f"columns {list(table.columns)}."
+        )
+    by_loss = table.sort_values(["loss", "simplicity"])
+    if rule == "one_se":
+        accepted = table[table["within_one_se"]].sort_values("simplicity")
+        words, among = f"simplest within one SE of the lowest {loss}", "within one SE"
+    else:
+        accepted = by_loss.head(1)
+        words, among = f"lowest {loss}", "with the lowest loss"
+    positive = accepted[accepted["qini_mean"] > 0]  # NaN, a Qini that could not be computed, fails
+    if positive.empty:
+        return (
+            str(by_loss["approach"].iloc[0]),
+            f"lowest {loss}; no approach {among} has a mean Qini above 0",
+        )
+    chosen = str(positive["approach"].iloc[0])
+    names = list(accepted["approach"])
+    skipped = names[: names.index(chosen)]
+    if not skipped:
+        return chosen, f"{words}, with a mean Qini above 0"
+    return chosen, (
+        f"{words} with a mean Qini above 0; skipped {', '.join(skipped)} "
+        "(mean Qini not above 0: a flat or backward ranking)"
+    )

@@ -1,13 +1,16 @@
 """Which meta-learner for this campaign: chosen by cross-validation, never hard-coded.
 
 The training customers are split into folds stratified by arm and outcome; each
-approach is fitted on the other folds and scored on the held-out fold. The
-criterion is, by default, the Qini AUC of every variant against control, and the
-approach with the highest mean wins. Opt in to a loss (``criterion="dr_loss"`` or
-``"r_loss"``, :mod:`models.uplift.criteria`) to score each customer's predicted
-uplift instead, over ``n_repeats`` repetitions of the folds, and to take the
-simplest approach within one standard error of the lowest loss; the Qini is then
-still computed on the same fits and reported. The folds and fits are in
+approach is fitted on the other folds and scored on the held-out fold. By
+default the criterion is the doubly robust loss (:mod:`models.uplift.criteria`),
+which scores each customer's predicted uplift against the AIPW pseudo-outcome,
+over 2 repetitions of the folds; the simplest approach within one standard
+error of the lowest loss is taken, provided its cross-fitted Qini is above 0
+(a flat-model guard: a squared loss can prefer an approach that predicts nearly
+the same uplift for everyone, which ranks nobody). ``criterion="r_loss"`` does
+the same with Nie & Wager's R-loss. The Qini of every approach is computed on
+the same fits and reported. ``criterion="qini"`` is the former choice: the
+highest mean Qini AUC over one set of folds. The folds and fits are in
 :mod:`models.uplift.cross_fitting`. The held-out test customers of the run are
 never used here.
 """
@@ -22,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from upseg.models.uplift.criteria import LOSSES, RULES, loss_table, one_se_choice
+from upseg.models.uplift.criteria import LOSSES, RULES, guarded_choice, loss_table
 from upseg.models.uplift.cross_fitting import (
     cross_fitted_losses,
     cross_validated_qini,
@@ -33,6 +36,7 @@ from upseg.models.uplift.learners import APPROACHES
 
 __all__ = [
     "CRITERIA",
+    "LOSS_REPEATS",
     "SIMPLICITY",
     "Selection",
     "cross_fitted_losses",
@@ -46,6 +50,10 @@ __all__ = [
 #: What :func:`select_approach` can choose by: the Qini AUC (highest wins) or a loss
 #: of :mod:`models.uplift.criteria` (lowest wins, simplest within one standard error).
 CRITERIA: tuple[str, ...] = ("qini", *LOSSES)
+
+#: Repetitions of the folds when a loss chooses and none are given: the loss of each
+#: customer is averaged over them, which steadies the choice for twice the fits.
+LOSS_REPEATS = 2
 
 #: The approaches from the simplest to the most elaborate, for the one-standard-error
 #: rule: one model (S-learner) before two (T-learner) before a transformed target
@@ -106,7 +114,10 @@ class Selection:
 def _check_selection(
     approaches: Sequence[str], criterion: str, rule: str | None, n_folds: int, n_repeats: int
 ) -> None:
-    """Every problem with the arguments of :func:`select_approach`, in one ValueError."""
+    """Every problem with the arguments of :func:`select_approach`, in one ValueError.
+
+    ``n_repeats`` is the number of repetitions once a default has been filled in.
+    """
     problems = []
     if not approaches:
         problems.append("'approaches' must name at least one approach; got none")
@@ -139,20 +150,24 @@ def select_approach(
     params: dict[str, Any] | None = None,
     random_state: int = 0,
     on_fit: Callable[[str, int], None] = lambda approach, fold: None,
-    criterion: str = "qini",
-    n_repeats: int = 1,
+    criterion: str = "dr_loss",
+    n_repeats: int | None = None,
     rule: str | None = None,
     simplicity: Sequence[str] = SIMPLICITY,
     nuisance: Any = None,
 ) -> Selection:
     """Score every approach by cross-validation and pick one.
 
-    With ``criterion="qini"`` (the default) each approach is scored by the mean
-    Qini AUC over folds (and repeats) and the highest wins. With a loss
-    (``"dr_loss"``, ``"r_loss"``; :func:`cross_fitted_losses`) the approach with
-    the lowest mean loss is the best, and by default (``rule="one_se"``) the
-    simplest approach within one standard error of it is chosen; the Qini of
-    every approach is computed on the same fits and reported beside the loss.
+    With a loss (``"dr_loss"``, the default, or ``"r_loss"``;
+    :func:`cross_fitted_losses`) the approach with the lowest mean loss is the
+    best, and by default (``rule="one_se"``) the simplest approach within one
+    standard error of it is chosen, provided its mean cross-fitted Qini is above
+    0; otherwise the next simplest within one standard error whose Qini is, and
+    the lowest loss when none is
+    (:func:`models.uplift.criteria.guarded_choice`). The Qini of every approach
+    is computed on the same fits and reported beside the loss. With
+    ``criterion="qini"`` each approach is scored by the mean Qini AUC over folds
+    (and repeats) and the highest wins.
 
     Parameters
     ----------
@@ -162,9 +177,10 @@ def select_approach(
         Candidates from :func:`models.uplift.learners.approaches_for`.
     on_fit : callable, optional
         Called before each fit with the approach and fold, for progress.
-    criterion : {"qini", "dr_loss", "r_loss"}, default "qini"
-    n_repeats : int, default 1
-        Repetitions of the ``n_folds`` split, each with seed ``random_state + r``.
+    criterion : {"dr_loss", "r_loss", "qini"}, default "dr_loss"
+    n_repeats : int, optional
+        Repetitions of the ``n_folds`` split, each with seed ``random_state + r``;
+        :data:`LOSS_REPEATS` with a loss and 1 with the Qini when omitted.
     rule : {"best", "one_se"}, optional
         How a loss picks; "one_se" by default for a loss, "best" for the Qini
         (which has no per-customer standard error).
@@ -178,6 +194,8 @@ def select_approach(
     -------
     Selection
     """
+    if n_repeats is None:
+        n_repeats = LOSS_REPEATS if criterion in LOSSES else 1
     _check_selection(approaches, criterion, rule, n_folds, n_repeats)
     options: dict[str, Any] = {
         "features": features,
@@ -214,12 +232,7 @@ def select_approach(
     order = known + [a for a in approaches if a not in known]
     qini = Selection("", scores).summary().rename(columns={"mean": "qini_mean", "std": "qini_std"})
     table = loss_table(losses, order=order).merge(qini, on="approach", how="left")
-    chosen = rule or "one_se"
-    words = "simplest within one SE of the lowest" if chosen == "one_se" else "lowest"
-    return Selection(
-        best=one_se_choice(table, rule=chosen),
-        scores=scores,
-        criterion=criterion,
-        chosen_by=f"{words} mean {criterion} over {n_repeats} x {n_folds} folds",
-        losses=table,
+    best, chosen_by = guarded_choice(
+        table, rule=rule or "one_se", loss=f"mean {criterion} over {n_repeats} x {n_folds} folds"
     )
+    return Selection(best, scores, criterion=criterion, chosen_by=chosen_by, losses=table)

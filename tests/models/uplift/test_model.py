@@ -111,6 +111,7 @@ def test_the_approach_with_the_best_cross_validated_qini_is_chosen(monkeypatch):
         "control": "control",
         "outcome": "binary",
         "n_folds": 2,
+        "criterion": "qini",
     }
     for order in (list(planted), list(reversed(planted))):
         selection = select_approach(frame, approaches=order, **options)

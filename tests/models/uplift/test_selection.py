@@ -14,12 +14,18 @@ from upseg.models.uplift.criteria import (
     cross_fitted_outcomes,
     dr_loss,
     dr_loss_terms,
+    guarded_choice,
     loss_table,
     one_se_choice,
     r_loss,
     r_loss_terms,
 )
-from upseg.models.uplift.selection import cross_fitted_losses, select_approach
+from upseg.models.uplift.selection import (
+    LOSS_REPEATS,
+    cross_fitted_losses,
+    cross_validated_qini,
+    select_approach,
+)
 
 # ------------------------------------------------------------------ the losses by hand
 
@@ -246,17 +252,17 @@ def test_the_one_se_rule_follows_the_simplicity_order(monkeypatch):
     assert {"qini_mean", "qini_std", "loss", "se", "se_gap"} <= set(selection.losses.columns)
 
 
-def test_a_loss_selection_reports_the_qini_of_the_default_selection(monkeypatch):
+def test_a_loss_selection_reports_the_qini_of_the_qini_selection(monkeypatch):
     frame, tau = _small_effects(2_000, seed=5)
     _plant(monkeypatch, {"a": tau, "b": -tau})
     options = {**OPTIONS, "approaches": ["a", "b"], "random_state": 7}
-    default = select_approach(frame, **options)
-    assert (default.criterion, default.chosen_by, default.losses) == (
+    by_qini = select_approach(frame, criterion="qini", **options)
+    assert (by_qini.criterion, by_qini.chosen_by, by_qini.losses) == (
         "qini",
         "highest mean Qini",
         None,
     )
-    assert list(default.scores.columns) == ["approach", "fold", "variant", "qini_auc"]
+    assert list(by_qini.scores.columns) == ["approach", "fold", "variant", "qini_auc"]
     by_loss = select_approach(
         frame, criterion="r_loss", n_repeats=2, nuisance=LinearRegression(), **options
     )
@@ -264,10 +270,10 @@ def test_a_loss_selection_reports_the_qini_of_the_default_selection(monkeypatch)
     keys = ["approach", "fold", "variant"]
     pd.testing.assert_frame_equal(
         first.sort_values(keys, ignore_index=True),
-        default.scores.sort_values(keys, ignore_index=True),
+        by_qini.scores.sort_values(keys, ignore_index=True),
     )
     assert len(by_loss.scores) == 2 * 2 * 3  # approaches x repeats x folds
-    repeated = select_approach(frame, n_repeats=2, **options)
+    repeated = select_approach(frame, criterion="qini", n_repeats=2, **options)
     assert repeated.best == "a" and set(repeated.scores["repeat"]) == {0, 1}
 
 
@@ -285,6 +291,102 @@ def test_every_variant_is_scored_against_control(monkeypatch):
         np.testing.assert_array_equal(np.sort(rows), expected)
 
 
+# ----------------------------------------------------------------- the flat-model guard
+
+
+def _table(*rows: tuple[str, float, float, bool, float]) -> pd.DataFrame:
+    """A loss table: (approach, loss, se_gap, within_one_se, qini_mean), simplest first."""
+    table = pd.DataFrame(rows, columns=["approach", "loss", "se_gap", "within_one_se", "qini_mean"])
+    best = table["loss"].min()
+    return table.assign(se=0.01, gap=table["loss"] - best, simplicity=range(len(table)))
+
+
+@pytest.mark.parametrize(
+    ("qini", "chosen", "reason"),
+    [
+        # The simplest within one SE ranks: the guard changes nothing.
+        (
+            {"s": 0.02, "t": 0.03, "x": 0.04},
+            "s",
+            "simplest within one SE of the lowest mean dr_loss, with a mean Qini above 0",
+        ),
+        # The simplest is flat (and the next backwards): the next within one SE that ranks.
+        (
+            {"s": 0.0, "t": -0.01, "x": 0.04},
+            "x",
+            "simplest within one SE of the lowest mean dr_loss with a mean Qini above 0; "
+            "skipped s, t (mean Qini not above 0: a flat or backward ranking)",
+        ),
+        # A Qini that could not be computed is not above 0 either.
+        (
+            {"s": np.nan, "t": 0.01, "x": 0.04},
+            "t",
+            "simplest within one SE of the lowest mean dr_loss with a mean Qini above 0; "
+            "skipped s (mean Qini not above 0: a flat or backward ranking)",
+        ),
+        # None within one SE ranks: the lowest loss, never "dr" beyond one SE.
+        (
+            {"s": 0.0, "t": 0.0, "x": -0.02},
+            "x",
+            "lowest mean dr_loss; no approach within one SE has a mean Qini above 0",
+        ),
+    ],
+)
+def test_the_guard_takes_the_first_approach_the_rule_accepts_that_ranks(qini, chosen, reason):
+    table = _table(
+        ("s", 0.2902, 0.0004, True, qini["s"]),
+        ("t", 0.2905, 0.0006, True, qini["t"]),
+        ("x", 0.2900, 0.0, True, qini["x"]),
+        ("dr", 0.2990, 0.0008, False, 0.05),  # ranks best, but more than one SE worse
+    )
+    assert guarded_choice(table, loss="mean dr_loss") == (chosen, reason)
+
+
+def test_with_the_best_rule_the_guard_can_only_say_the_lowest_loss_is_flat():
+    ranks = _table(("s", 0.30, 0.001, False, 0.05), ("x", 0.29, 0.0, True, 0.02))
+    assert guarded_choice(ranks, rule="best") == ("x", "lowest loss, with a mean Qini above 0")
+    flat = _table(("s", 0.30, 0.001, False, 0.05), ("x", 0.29, 0.0, True, 0.0))
+    assert guarded_choice(flat, rule="best") == (
+        "x",
+        "lowest loss; no approach with the lowest loss has a mean Qini above 0",
+    )
+
+
+# ------------------------------------------------------------- defaults, on real learners
+
+
+def test_by_default_the_dr_loss_chooses_over_two_repeats_with_the_guard():
+    frame, _ = _small_effects(2_000, seed=8)
+    options = {**OPTIONS, "approaches": ["s_learner", "t_learner"], "nuisance": LinearRegression()}
+    selection = select_approach(frame, **options)
+    assert selection.criterion == "dr_loss" and LOSS_REPEATS == 2
+    assert set(selection.scores["repeat"]) == {0, 1}
+    assert selection.best in options["approaches"]
+    assert "mean dr_loss over 2 x 3 folds" in selection.chosen_by
+    assert "mean Qini above 0" in selection.chosen_by  # the guard says what it did
+    assert selection.losses is not None
+    assert set(selection.losses["approach"]) == {"s_learner", "t_learner"}
+    assert selection.losses["qini_mean"].notna().all()  # the Qini is still reported
+    once = select_approach(frame, n_repeats=1, **options)
+    assert set(once.scores["repeat"]) == {0} and "over 1 x 3 folds" in once.chosen_by
+
+
+def test_the_qini_criterion_still_makes_the_former_choice():
+    # Before the DR loss became the default: the highest mean over folds of the
+    # variants' Qini, one set of folds, the same folds for every approach.
+    frame, _ = _small_effects(2_000, seed=9)
+    frame["arm"] = np.random.default_rng(9).choice(["control", "A", "B"], len(frame))
+    approaches = ["s_learner", "t_learner", "x_learner"]
+    selection = select_approach(frame, approaches=approaches, criterion="qini", **OPTIONS)
+    by_hand = {
+        a: cross_validated_qini(frame, approach=a, **OPTIONS).groupby("fold")["qini_auc"].mean()
+        for a in approaches
+    }
+    assert selection.best == max(approaches, key=lambda a: by_hand[a].mean())
+    assert (selection.criterion, selection.chosen_by) == ("qini", "highest mean Qini")
+    assert "repeat" not in selection.scores and selection.losses is None
+
+
 # ------------------------------------------------------------------------- refusals
 
 
@@ -299,7 +401,7 @@ def test_every_variant_is_scored_against_control(monkeypatch):
             {"criterion": "dr_loss", "rule": "min"},
             r"'rule' must be one of \['best', 'one_se'\] or None; got 'min'",
         ),
-        ({"rule": "one_se"}, r"'rule' 'one_se' needs a loss criterion"),
+        ({"criterion": "qini", "rule": "one_se"}, r"'rule' 'one_se' needs a loss criterion"),
         ({"n_repeats": 0}, r"'n_repeats' must be an integer of at least 1; got 0"),
         ({"approaches": []}, r"'approaches' must name at least one approach"),
         (
@@ -341,6 +443,15 @@ BAD_LOSS_INPUTS = [
     (
         lambda: one_se_choice(pd.DataFrame(), rule="lowest"),
         r"'rule' argument must be one of \['best', 'one_se'\]; got 'lowest'",
+    ),
+    (
+        lambda: guarded_choice(_table(("s", 0.3, 0.0, True, 0.1)), rule="min"),
+        r"'rule' argument must be one of \['best', 'one_se'\]; got 'min'",
+    ),
+    (
+        lambda: guarded_choice(loss_table(_losses(Y, Y), order=["simple", "elaborate"])),
+        r"guarded_choice: the table needs each approach's mean Qini, 'qini_mean'; "
+        r"got columns \['approach', 'loss',",
     ),
     (
         lambda: cross_fitted_losses(
