@@ -82,21 +82,43 @@ def report_uplift_run(run, uri: str) -> None:
         + f"; {len(data.features)} features"
         + (f"; not features: {', '.join(data.ignored)}" if data.ignored else "")
     )
-    choice = Table(
-        title="Approach by cross-validated Qini (training customers)", title_justify="left"
-    )
-    for column in ("approach", "mean Qini", "sd"):
-        choice.add_column(column, justify="left" if column == "approach" else "right")
-    for row in run.selection.summary().itertuples():
-        mark = " ←" if row.approach == run.selection.best else ""
-        choice.add_row(f"{row.approach}{mark}", f"{row.mean:.4f}", f"{row.std:.4f}")
+    selection, criterion = run.selection, run.selection.criterion
+    if selection.losses is None:
+        choice = Table(
+            title="Approach by cross-validated Qini (training customers)", title_justify="left"
+        )
+        for column in ("approach", "mean Qini", "sd"):
+            choice.add_column(column, justify="left" if column == "approach" else "right")
+        for row in selection.summary().itertuples():
+            mark = " ←" if row.approach == selection.best else ""
+            choice.add_row(f"{row.approach}{mark}", f"{row.mean:.4f}", f"{row.std:.4f}")
+    else:
+        choice = Table(
+            title=f"Approach by cross-validated {criterion}, lower is better (training customers)",
+            title_justify="left",
+        )
+        columns = (f"mean {criterion}", "gap to lowest", "SE of gap", "within 1 SE", "mean Qini")
+        choice.add_column("approach")
+        for column in columns:
+            choice.add_column(column, justify="right")
+        for row in selection.losses.itertuples():
+            mark = " ←" if row.approach == selection.best else ""
+            choice.add_row(
+                f"{row.approach}{mark}",
+                f"{row.loss:.5g}",
+                f"{row.gap:.2g}",
+                f"{row.se_gap:.2g}",
+                "yes" if row.within_one_se else "no",
+                f"{row.qini_mean:.4f}",
+            )
     console.print(choice)
+    console.print(f"Chose {selection.best}: {selection.chosen_by}.", highlight=False)
     if run.tuning.n_trials:
         t = run.tuning
         kept = "tuned parameters used" if run.params else "defaults kept (no trial beat them)"
         console.print(
             f"Optuna study {t.study_name!r}: {t.n_trials} trials ({t.n_resumed} from an "
-            f"earlier run), best CV Qini {t.best_value:.4f}; {kept}"
+            f"earlier run), best CV {criterion} {t.best_value:.5g}; {kept}"
         )
     held = Table(title="Held-out customers, per variant against control", title_justify="left")
     for column in ("variant", "Qini", "95% CI", "AUUC", "uplift@10%", "uplift@20%", "uplift@30%"):

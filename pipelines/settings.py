@@ -119,6 +119,7 @@ def uplift_settings(
         outcome=model.outcome,
         approaches=tuple(model.approaches) if model.approaches else None,
         n_folds=model.n_folds,
+        criterion=model.criterion,
         seed=config.seed,
         trials=model.trials,
         experiment=experiment,

@@ -6,7 +6,8 @@ Heavy modules (the engine, MLflow, LightGBM, Optuna) load only when a command
 runs, so ``upseg --help`` stays quick: the help below names the tasks and the
 gate's metrics from :data:`TASK_HELP` and :data:`GATE_METRICS`, which
 tests/pipelines/test_cli.py checks against ``models.dataset.TASKS`` and
-``models.evaluation.METRIC_DIRECTIONS``.
+``models.evaluation.METRIC_DIRECTIONS``, and the uplift criteria from
+:class:`Criterion`, checked against ``models.uplift.selection.CRITERIA``.
 """
 
 import os
@@ -66,6 +67,14 @@ GATE_METRICS = tuple(metric.value for metric in Metric)
 class Calibration(StrEnum):
     sigmoid = "sigmoid"
     isotonic = "isotonic"
+
+
+class Criterion(StrEnum):
+    """How ``upseg train uplift`` chooses and tunes: ``models.uplift.selection.CRITERIA``."""
+
+    dr_loss = "dr_loss"
+    r_loss = "r_loss"
+    qini = "qini"
 
 
 def _train(task: str):
@@ -204,10 +213,22 @@ def uplift(
         typer.Option(help="Comma-separated candidates (default: every approach that fits)."),
     ] = None,
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds for the choice.")] = 3,
+    criterion: Annotated[
+        Criterion,
+        typer.Option(
+            help="How the approach is chosen and tuned. dr_loss: the doubly robust loss of each "
+            "customer's predicted uplift over 2 repeats of the folds, the simplest approach "
+            "within one standard error of the lowest whose CV Qini is above 0. r_loss: the "
+            "same with Nie & Wager's R-loss. qini: the highest CV Qini over one set of folds "
+            "(the choice before dr_loss became the default; noisier with small effects)."
+        ),
+    ] = Criterion.dr_loss,
     trials: Annotated[
         int,
         typer.Option(
-            min=0, help="Optuna trials tuning the chosen approach by CV Qini; 0 keeps defaults."
+            min=0,
+            help="Optuna trials tuning the chosen approach by the same criterion; 0 keeps "
+            "defaults.",
         ),
     ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the split, the folds and LightGBM.")] = 0,
@@ -232,10 +253,13 @@ def uplift(
     of each customer's assignment, outcome in the 14 days after it) or a
     one-row-per-customer table (--table FILE --treatment COL --control VALUE
     --outcome COL). Every variant is compared with control. The approach
-    (S-, T-, X-, DR-learner, class transformation) is chosen by cross-validated
-    Qini on 70% of customers; the other 30% give the held-out Qini with a
-    bootstrap interval, uplift@k and deciles. The version becomes @champion only
-    if it beats random targeting and the current champion on those customers.
+    (S-, T-, X-, DR-learner, class transformation) is chosen on 70% of customers
+    by a cross-validated loss (--criterion, by default the doubly robust loss:
+    the simplest approach within one standard error of the lowest loss whose
+    cross-validated Qini is above 0); the other 30% give the held-out Qini with
+    a bootstrap interval, uplift@k and deciles. The version becomes @champion
+    only if it beats random targeting and the current champion on those
+    customers.
     """
     from upseg.models.tracking import tracking_uri
     from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
@@ -260,6 +284,7 @@ def uplift(
         exclude=tuple(c.strip() for c in exclude.split(",")) if exclude else (),
         approaches=tuple(a.strip() for a in approaches.split(",")) if approaches else None,
         n_folds=folds,
+        criterion=criterion.value,
         trials=trials,
         seed=seed,
         experiment=experiment,

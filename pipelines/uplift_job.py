@@ -1,4 +1,4 @@
-"""Wiring of ``upseg train uplift``: experiment → approach by CV Qini → model → MLflow → gate.
+"""Wiring of ``upseg train uplift``: experiment → approach by CV loss → model → MLflow → gate.
 
 Same order as the predictive models: the tracking server first, the held-out
 customers set aside before anything is chosen, the champion compared on them
@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow import ActiveRun
 from mlflow.models import infer_signature
@@ -44,7 +44,7 @@ from upseg.models.uplift.explain import surrogate_contributions
 from upseg.models.uplift.learners import approaches_for
 from upseg.models.uplift.model import UpliftModel
 from upseg.models.uplift.selection import Selection, holdout_split, select_approach
-from upseg.models.uplift.tuning import tune_uplift
+from upseg.models.uplift.tuning import cross_validated_score, improves, tune_uplift
 from upseg.pipelines.jobs import ValidatedData, validated_data
 from upseg.synthetic.truth import read_truth, truth_metrics
 
@@ -67,6 +67,9 @@ class UpliftSettings:
     exclude: tuple[str, ...] = ()
     approaches: tuple[str, ...] | None = None
     n_folds: int = 3
+    #: How the approach is chosen and tuned: "dr_loss", "r_loss" or "qini"
+    #: (:data:`models.uplift.selection.CRITERIA`).
+    criterion: str = "dr_loss"
     test_size: float = 0.3
     seed: int = 0
     n_boot: int = 200
@@ -216,41 +219,58 @@ def run_uplift(
             f"choose among {', '.join(approaches_for(data.kind))}."
         )
 
+    criterion = settings.criterion
+    cv: dict[str, Any] = {
+        "features": data.features,
+        "categorical": data.categorical,
+        "control": data.control,
+        "outcome": data.kind,
+    }
     selection = select_approach(
         train,
-        features=data.features,
-        categorical=data.categorical,
-        control=data.control,
-        outcome=data.kind,
+        **cv,
         approaches=candidates,
         n_folds=settings.n_folds,
         random_state=settings.seed,
+        criterion=criterion,
         on_fit=lambda a, f: on_stage(
-            f"Choosing the approach: {a}, fold {f + 1} of {settings.n_folds}"
+            f"Choosing the approach by {criterion}: {a}, fold {f + 1} of {settings.n_folds}"
         ),
     )
-    default_qini = float(selection.summary()["mean"].iloc[0])
     tuning = tune_uplift(
         train,
-        features=data.features,
-        categorical=data.categorical,
-        control=data.control,
-        outcome=data.kind,
+        **cv,
         approach=selection.best,
         trials=settings.trials,
         n_folds=settings.n_folds,
         seed=settings.seed,
+        criterion=criterion,
         name=f"{settings.model_name}-{digest[:12]}-{data.outcome}-{selection.best}-"
-        f"seed{settings.seed}",
+        f"{criterion}-seed{settings.seed}",
         storage=settings.workdir / "optuna.db",
         callbacks=(
             lambda study, trial: on_stage(
-                f"Tuning {selection.best}: trial {trial.number + 1} of {settings.trials}"
+                f"Tuning {selection.best} by {criterion}: trial {trial.number + 1} of "
+                f"{settings.trials}"
             ),
         ),
     )
-    # Tuned parameters replace the defaults only when they score better on the same folds.
-    params = tuning.params if (tuning.best_value or -np.inf) > default_qini else {}
+    # Tuned parameters replace the defaults only when they score better by the same
+    # criterion on the same folds (and, for a loss, the same outcome models).
+    default_score: float | None = None
+    params: dict = {}
+    if tuning.best_value is not None:
+        default_score = cross_validated_score(
+            train,
+            **cv,
+            approach=selection.best,
+            params=None,
+            criterion=criterion,
+            n_folds=settings.n_folds,
+            seed=settings.seed,
+        )
+        if improves(criterion, tuning.best_value, default_score):
+            params = tuning.params
     on_stage(f"Fitting {selection.best} on every training customer")
     model = UpliftModel(
         approach=selection.best,
@@ -310,6 +330,8 @@ def run_uplift(
         "control": data.control,
         "variants": ",".join(data.variants),
         "n_folds": settings.n_folds,
+        "criterion": criterion,
+        "chosen_by": selection.chosen_by,
         "test_size": settings.test_size,
         "seed": settings.seed,
         "n_features": len(data.features),
@@ -318,14 +340,26 @@ def run_uplift(
         "tuned": bool(params),
         **{f"lgbm_{k}": v for k, v in params.items()},
     }
+    qini = selection.summary().set_index("approach")["mean"]
     metrics = {
         **tuning.summary(),
-        "cv_qini_default_params": default_qini,
+        # The chosen approach's, with the default parameters, over the choice's folds.
+        "cv_qini_default_params": float(qini[selection.best]),
+        **(
+            {"tuning_default_score": default_score, "tuning_best_score": tuning.best_value}
+            if default_score is not None
+            else {}
+        ),
         **{f"test_{v}_{k}": float(x) for v, row in per_variant.iterrows() for k, x in row.items()},
         **{f"test_{k}": float(v) for k, v in overall.items()},
         # The measured average effect per variant, which `upseg score` falls back on.
         **average_effect_metrics(data.frame, control=data.control, variants=data.variants),
-        **{f"cv_qini_{r.approach}": r.mean for r in selection.summary().itertuples()},
+        **{f"cv_qini_{approach}": float(q) for approach, q in qini.items()},
+        **(
+            {f"cv_loss_{r.approach}": r.loss for r in selection.losses.itertuples()}
+            if selection.losses is not None
+            else {}
+        ),
         **truth,
         "shap_surrogate_r2": r2,
     }

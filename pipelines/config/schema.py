@@ -94,6 +94,9 @@ _Calibration = Literal["sigmoid", "isotonic"]
 _FeatureSetKey = Literal[tuple(sorted(FEATURE_SETS))]  # type: ignore[valid-type]
 _Metric = Literal[tuple(METRIC_DIRECTIONS)]  # type: ignore[valid-type]
 _Approach = Literal[APPROACHES]  # type: ignore[valid-type]
+# models.uplift.selection.CRITERIA, the default first (a test checks; the selection
+# module loads LightGBM, which validating a file should not).
+_Criterion = Literal["dr_loss", "r_loss", "qini"]
 
 
 def _check_template(template: str, *, suffixes: tuple[str, ...] = ()) -> str:
@@ -202,6 +205,7 @@ class UpliftConfig(_Section):
     trials: _Count = 0
     approaches: tuple[_Approach, ...] | None = Field(None, min_length=1)
     n_folds: _Int = Field(3, ge=2)
+    criterion: _Criterion = "dr_loss"
 
     @model_validator(mode="after")
     def _campaign_when_enabled(self) -> UpliftConfig:

@@ -121,6 +121,17 @@ def test_lazy_packages_export_every_name_in_all(package):
         module.nope  # noqa: B018
 
 
+def test_train_uplift_offers_every_criterion_of_the_selection():
+    from upseg.models.uplift.selection import CRITERIA
+    from upseg.pipelines.train_cli import Criterion
+
+    assert sorted(c.value for c in Criterion) == sorted(CRITERIA)
+    result = invoke("train", "uplift", "--help")
+    assert result.exit_code == 0
+    assert "--criterion" in result.text and "[default: dr_loss]" in result.text
+    assert "Nie & Wager's R-loss" in result.text
+
+
 def test_train_help_names_the_tasks_and_metrics_of_the_models():
     from upseg.models.dataset import TASKS
     from upseg.models.evaluation import METRIC_DIRECTIONS

@@ -101,6 +101,7 @@ def test_minimal_file_gets_the_documented_defaults(tmp_path):
     assert (propensity.horizon_days, propensity.calibration) == (30, "sigmoid")
     assert (uplift.enabled, uplift.control, uplift.outcome) == (True, "control", "conversion")
     assert (uplift.trials, uplift.approaches, uplift.n_folds) == (0, None, 3)
+    assert uplift.criterion == "dr_loss"
     assert cfg.promotion.model_dump() == {
         "metric": "roc_auc",
         "margin": 0.0,
@@ -119,6 +120,19 @@ def test_minimal_file_gets_the_documented_defaults(tmp_path):
     }
     assert cfg.scoring_out(AS_OF) == tmp_path.parent / "audiences/audience-2026-06-20.parquet"
     assert cfg.reports.out == tmp_path.parent / "reports"
+
+
+def test_the_uplift_criteria_are_those_of_the_selection_with_the_jobs_default():
+    from typing import get_args
+
+    from upseg.models.uplift.selection import CRITERIA
+    from upseg.pipelines.config.schema import UpliftConfig
+    from upseg.pipelines.uplift_job import UpliftSettings
+
+    field = UpliftConfig.model_fields["criterion"]
+    assert sorted(get_args(field.annotation)) == sorted(CRITERIA)
+    assert field.default == get_args(field.annotation)[0]  # named first in the error
+    assert field.default == UpliftSettings.__dataclass_fields__["criterion"].default
 
 
 def test_uplift_may_be_disabled_instead_of_given_a_campaign(tmp_path):
@@ -261,6 +275,11 @@ BAD = [
         id="bad-approach",
     ),
     pytest.param(
+        "models: {uplift: {campaign: C, criterion: auuc}}\n",
+        r"models\.uplift\.criterion: must be one of dr_loss, r_loss, qini; got 'auuc'$",
+        id="bad-uplift-criterion",
+    ),
+    pytest.param(
         "models: {uplift: {campaign: C, outcome: revenue, approaches: [class_transformation]}}\n",
         r"models\.uplift\.approaches: class_transformation cannot model a revenue outcome",
         id="approach-unfit-for-outcome",
@@ -384,7 +403,8 @@ tracking: {workdir: work}
 seed: 7
 models:
   churn: {horizon_days: 60, snapshots: 2, trials: 4, calibration: isotonic}
-  uplift: {campaign: C1, outcome: revenue, approaches: [t_learner], n_folds: 4, trials: 2}
+  uplift: {campaign: C1, outcome: revenue, approaches: [t_learner], n_folds: 4, trials: 2,
+           criterion: qini}
 promotion: {metric: pr_auc, margin: 0.01, force: true}
 scoring: {campaign: "c-{as_of:%Y}", psi_fail: 0.3, strict_drift: true, value_per_conversion: 5,
           uplift_fallback: refuse}
@@ -418,6 +438,7 @@ def test_uplift_settings_carry_the_campaign_and_the_feature_set(tmp_path):
         "revenue",
     )
     assert (s.approaches, s.n_folds, s.trials, s.seed) == (("t_learner",), 4, 2, 7)
+    assert s.criterion == "qini"
     assert (s.margin, s.promote, s.feature_set, s.training_key) == (0.01, True, "customer_v1", "k")
     assert s.quarantine_dir == tmp_path / "bad"
 

@@ -43,6 +43,10 @@ def test_table_form_chooses_an_approach_and_reports_the_holdout(trained, workdir
     assert "uplift on visit (binary): 15,000 customers" in out
     assert "not features: conversion, spend" in out
     assert "t_learner" in out and "x_learner" in out and "←" in out
+    # The default criterion, the rule and the guard, as the user reads them.
+    assert "Approach by cross-validated dr_loss, lower is better" in out
+    assert "mean Qini" in out and "SE of gap" in out
+    assert "Chose " in out and "mean dr_loss over 2 x 2 folds" in out and "mean Qini above 0" in out
     for variant in ("Mens E-Mail", "Womens E-Mail"):
         assert variant in out
     assert "uplift@30%" in out
@@ -55,9 +59,43 @@ def test_table_form_chooses_an_approach_and_reports_the_holdout(trained, workdir
         ]
     )[0]
     assert run.data.params["approach"] in ("t_learner", "x_learner")
+    assert run.data.params["criterion"] == "dr_loss"
+    assert "mean dr_loss over 2 x 2 folds" in run.data.params["chosen_by"]
+    for approach in ("t_learner", "x_learner"):
+        assert f"cv_loss_{approach}" in run.data.metrics
+        assert f"cv_qini_{approach}" in run.data.metrics
     assert "test_Womens E-Mail_qini_auc" in run.data.metrics
     assert "test_qini_auc_weighted" in run.data.metrics
     assert "shap_surrogate_r2" in run.data.metrics
+
+
+def test_criterion_qini_still_takes_the_highest_cross_validated_qini(hillstrom_sample, tmp_path):
+    result = invoke(
+        "train", "uplift", "--table", hillstrom_sample, "--treatment", "segment",
+        "--control", "No E-Mail", "--outcome", "visit", "--exclude", "conversion,spend",
+        "--approaches", "s_learner,t_learner", "--folds", "2", "--criterion", "qini",
+        "--workdir", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Approach by cross-validated Qini" in result.text
+    assert "highest mean Qini" in result.text
+    client = MlflowClient(local_tracking_uri(tmp_path))
+    experiment = client.get_experiment_by_name("upseg-uplift").experiment_id
+    run = client.search_runs([experiment])[0]
+    assert (run.data.params["criterion"], run.data.params["chosen_by"]) == (
+        "qini",
+        "highest mean Qini",
+    )
+    qini = {a: run.data.metrics[f"cv_qini_{a}"] for a in ("s_learner", "t_learner")}
+    assert run.data.params["approach"] == max(qini, key=qini.get)
+    assert not any(name.startswith("cv_loss_") for name in run.data.metrics)
+
+
+def test_an_unknown_criterion_is_refused_with_the_allowed_ones():
+    result = invoke("train", "uplift", "--table", "t.csv", "--criterion", "auuc")
+    assert result.exit_code == 2
+    assert "Invalid value for '--criterion'" in result.text
+    assert "'auuc' is not one of 'dr_loss', 'r_loss', 'qini'" in result.text
 
 
 def test_predict_scores_every_row_of_a_matching_table(trained, hillstrom_sample, workdir, tmp_path):
