@@ -44,7 +44,7 @@ Scored on the 30% against ``truth.parquet`` (read only here), per variant, over
 - **sleeping dogs** (per customer over variants): true dog = every variant's true
   effect below 0; raw rule = the best variant's raw prediction below 0 (what
   the scorer did before issue 13); evidence rule = the scorer's now:
-  ``uplift_evidence == "negative"``, every variant's group of the model's
+  ``evidence_of_uplift == "negative"``, every variant's group of the model's
   ranking has a realised effect credibly below 0. Precision and recall.
 
 Means over seeds per world and over the five family worlds (``default`` shown,
@@ -307,7 +307,7 @@ def run_world(
         sized = calibration.apply(raw_frame)
         raw = {v: raw_frame[f"uplift_{v}"].to_numpy() for v in data.variants}
         calibrated = {v: sized[f"uplift_{v}"].to_numpy() for v in data.variants}
-        dogs = (sized["uplift_evidence"] == "negative").to_numpy()
+        dogs = (sized["evidence_of_uplift"] == "negative").to_numpy()
         metrics = {**score_against_truth(raw, calibrated, dogs, tau), **bound}
         summary = calibration.summary()
         metrics["blp_slope"] = float(summary["blp_slope"].mean())

@@ -64,7 +64,9 @@ def uplift_scores(model: Any, table: pd.DataFrame) -> pd.DataFrame:
         else pd.Series(range(len(table)), name="row", index=table.index)
     )
     variant_columns = [c for c in scores.columns if c.startswith("uplift_")]
-    return pd.concat([ids, scores[["uplift", "best_variant", *variant_columns]]], axis=1)
+    # a calibrated model's raw prediction and the evidence of its sign
+    measured = [c for c in ("raw_uplift", "evidence_of_uplift") if c in scores.columns]
+    return pd.concat([ids, scores[["uplift", "best_variant", *variant_columns, *measured]]], axis=1)
 
 
 @predict_app.command("uplift")

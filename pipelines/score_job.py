@@ -181,7 +181,7 @@ def run_scoring(
     check_inputs(models, feature_set.key, list(columns))
     policy.check_columns(["customer_id", *columns, "uplift", "purchase_probability",
                           "churn_probability", "expected_incremental_value",
-                          "source_of_uplift", "uplift_evidence"])  # fmt: skip
+                          "source_of_uplift", "evidence_of_uplift"])  # fmt: skip
     spine = customer_spine(tables["customers"], s.as_of)
     features = build_features(tables, spine, feature_set=feature_set).select(
         "customer_id", *columns
@@ -290,7 +290,7 @@ def _uplift_source(decided: pd.DataFrame, fallback: UpliftFallback | None, *, ho
     counts = decided["source_of_uplift"].value_counts()
     out: dict = {"counts": {k: int(counts.get(k, 0)) for k in UPLIFT_SOURCES if counts.get(k, 0)}}
     # How sure each customer's sign is (a calibrated model's group evidence; "" without one).
-    evidence = decided["uplift_evidence"].astype("string").fillna("").value_counts()
+    evidence = decided["evidence_of_uplift"].astype("string").fillna("").value_counts()
     out["evidence"] = {k or "not measured": int(v) for k, v in evidence.items()}
     if fallback is None:
         return {"source": "model", **out}

@@ -55,8 +55,8 @@ __all__ = [
 CHUNK_ROWS = 200_000
 
 #: Audience columns, in order (``uplift_<variant>`` columns follow ``best_variant``);
-#: ``source_of_uplift`` and ``uplift_evidence`` came last, so that readers of the earlier
-#: columns by position still work.
+#: ``source_of_uplift`` and ``evidence_of_uplift`` came last, so that readers of the earlier
+#: columns by position still work (not ``uplift_…``, which names the variants).
 OUTPUT_COLUMNS = (
     "customer_id",
     "churn_probability",
@@ -74,7 +74,7 @@ OUTPUT_COLUMNS = (
     "model_versions",
     "as_of",
     "source_of_uplift",
-    "uplift_evidence",
+    "evidence_of_uplift",
 )
 
 #: Checks a sample of scored customers (features and scores) for drift: the report
@@ -241,7 +241,7 @@ def score_features_file(
                     "value": scores["expected_incremental_value"].to_numpy(),
                     "uplift": scores["uplift"].to_numpy(),
                     "source_of_uplift": scores["source_of_uplift"].to_numpy(),
-                    "uplift_evidence": scores["uplift_evidence"].to_numpy(),
+                    "evidence_of_uplift": scores["evidence_of_uplift"].to_numpy(),
                     "segment": segments["priority_segment"].to_numpy(),
                 },
                 index=chunk.index,
@@ -307,9 +307,7 @@ def _write_audience(stage1: Path, actions: pd.DataFrame, s: BatchOptions, versio
                 frame["skip_reason"] = skip[offset : offset + n]
                 frame["model_versions"] = versions
                 frame["as_of"] = s.as_of
-                variants = [
-                    c for c in frame.columns if c.startswith("uplift_") and c not in OUTPUT_COLUMNS
-                ]
+                variants = [c for c in frame.columns if c.startswith("uplift_")]
                 order = [c for c in OUTPUT_COLUMNS if c in frame.columns]
                 at = order.index("best_variant") + 1
                 frame = frame[order[:at] + variants + order[at:]]

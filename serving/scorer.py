@@ -29,7 +29,7 @@ SCORE_COLUMNS = (
     "expected_incremental_value",
     "reasons",
     "source_of_uplift",
-    "uplift_evidence",
+    "evidence_of_uplift",
 )
 
 
@@ -102,7 +102,7 @@ def score_chunk(
     pandas.DataFrame
         :data:`SCORE_COLUMNS` and ``uplift_<variant>``, on the index of ``features``;
         ``source_of_uplift`` is ``model``, or the fallback's source;
-        ``uplift_evidence`` is the calibrated model's evidence of the sign
+        ``evidence_of_uplift`` is the calibrated model's evidence of the sign
         (``positive``, ``uncertain``, ``negative``: a sleeping dog), the
         fallback's, or ``""`` for a model trained without calibration.
 
@@ -135,12 +135,11 @@ def score_chunk(
             ),
             "reasons": reasons(features, models, reasons_from=reasons_from) if with_reasons else "",
             "source_of_uplift": np.full(len(features), source, dtype=object),
-            "uplift_evidence": uplift["uplift_evidence"].to_numpy(dtype=object)
-            if "uplift_evidence" in uplift
+            "evidence_of_uplift": uplift["evidence_of_uplift"].to_numpy(dtype=object)
+            if "evidence_of_uplift" in uplift
             else np.full(len(features), "", dtype=object),
         },
         index=features.index,
     )
-    not_variants = ("uplift_raw", "uplift_evidence")
-    variants = [c for c in uplift.columns if c.startswith("uplift_") and c not in not_variants]
+    variants = [c for c in uplift.columns if c.startswith("uplift_")]
     return pd.concat([scores, uplift[variants]], axis=1)

@@ -100,7 +100,7 @@ class UpliftFallback:
         """``uplift_<variant>``, ``uplift`` and ``best_variant`` of every row, as a model's.
 
         The columns of :meth:`upseg.models.uplift.model.UpliftModel.predict_frame`,
-        the same for everyone, and ``uplift_evidence``: ``positive`` for a
+        the same for everyone, and ``evidence_of_uplift``: ``positive`` for a
         measured average effect (its interval is above zero), else ``uncertain``.
         """
         n = len(features)
@@ -115,7 +115,7 @@ class UpliftFallback:
         frame["best_variant"] = np.full(n, self.best_variant, dtype=object)
         # a measured average effect is credibly above zero (its interval is); nothing else is known
         evidence = "positive" if self.source == "average_effect" else "uncertain"
-        frame["uplift_evidence"] = np.full(n, evidence, dtype=object)
+        frame["evidence_of_uplift"] = np.full(n, evidence, dtype=object)
         return frame
 
     def segmenting_policy(self, policy: Policy) -> Policy:

@@ -56,7 +56,7 @@ from upseg.models.uplift.calibration import (
 from upseg.models.uplift.criteria import cross_fitted_outcomes
 from upseg.models.uplift.cross_fitting import _default_nuisance, strata
 from upseg.models.uplift.model import UpliftModel, encode_features
-from upseg.models.uplift.pseudo_outcomes import dr_pseudo_outcome
+from upseg.models.uplift.pseudo_outcomes import dr_pseudo_outcome, ipw_pseudo_outcome
 
 __all__ = [
     "EVIDENCE",
@@ -64,9 +64,10 @@ __all__ = [
     "VariantCalibration",
     "fit_calibration",
     "group_evidence",
+    "heldout_check",
 ]
 
-#: Values of the ``uplift_evidence`` column, per customer.
+#: Values of the ``evidence_of_uplift`` column, per customer.
 EVIDENCE: tuple[str, ...] = ("positive", "uncertain", "negative")
 Evidence = Literal["positive", "uncertain", "negative"]
 
@@ -153,8 +154,8 @@ class UpliftCalibration:
         -------
         pandas.DataFrame
             On ``raw``'s index: ``uplift_<variant>`` (calibrated), ``uplift``
-            (the best variant's) and ``best_variant``, then ``uplift_raw`` (the
-            best variant's raw prediction) and ``uplift_evidence``:
+            (the best variant's) and ``best_variant``, then ``raw_uplift`` (the
+            best variant's raw prediction) and ``evidence_of_uplift``:
             ``negative`` when every variant's group is credibly below zero (a
             sleeping dog), ``positive`` when the best variant's group is
             credibly above zero, else ``uncertain``.
@@ -176,8 +177,8 @@ class UpliftCalibration:
         )
         frame["uplift"] = calibrated[rows, best]
         frame["best_variant"] = np.asarray(names, dtype=object)[best]
-        frame["uplift_raw"] = raw_values[rows, best]
-        frame["uplift_evidence"] = label.astype(object)
+        frame["raw_uplift"] = raw_values[rows, best]
+        frame["evidence_of_uplift"] = label.astype(object)
         return frame
 
     def summary(self) -> pd.DataFrame:
@@ -351,3 +352,82 @@ def fit_calibration(
             alpha=alpha,
         )
     return UpliftCalibration(variants=out, n_folds=n_folds, n_customers=len(frame))
+
+
+def _lift(y: np.ndarray, treated: np.ndarray) -> tuple[float, float]:
+    """Treated minus control mean outcome and its Welch standard error (NaN if an arm is empty)."""
+    a, b = y[treated], y[~treated]
+    if len(a) < 2 or len(b) < 2:
+        return math.nan, math.nan
+    return float(a.mean() - b.mean()), math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+
+
+def heldout_check(
+    model: UpliftModel, test: pd.DataFrame, *, top: float = 0.2, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Predicted against realised incremental outcomes on customers the model never saw.
+
+    Per variant, over the test customers of that variant and control: the sum
+    of the calibrated uplift (raw when the model has no calibration) beside the
+    realised incremental outcomes, ``n * (mean treated - mean control)`` with
+    its Welch standard error; the same for the top ``top`` share by the
+    model's ranking; and the BLP slope of the IPW pseudo-outcome on the
+    calibrated uplift (1 when the sizes are right; NaN when they do not vary).
+
+    Parameters
+    ----------
+    model : UpliftModel
+        Fitted, usually calibrated.
+    test : pandas.DataFrame
+        Held-out customers: ``arm``, ``outcome`` and the model's features.
+    top : float, default 0.2
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant (the index): ``n``, ``predicted``, ``realised``,
+        ``realised_se``, ``ratio``, ``top_predicted``, ``top_realised``,
+        ``top_realised_se``, ``top_ratio``, ``slope``, ``slope_se``.
+    """
+    features = list(model.feature_names_in_)
+    arm = test["arm"].astype("string").to_numpy()
+    y = test["outcome"].to_numpy(dtype=float)
+    calibration = getattr(model, "calibration_", None)
+    rows = []
+    for v in model.variants_:
+        keep = (arm == model.control) | (arm == v)
+        raw = model.variant_uplift(test.loc[keep, features], v)
+        sized = raw if calibration is None else calibration.variants[v].calibrate(raw)
+        treated = arm[keep] == v
+        n = int(keep.sum())
+        lift, lift_se = _lift(y[keep], treated)
+        best = np.argsort(-raw, kind="stable")[: max(1, int(top * n))]
+        chosen = np.zeros(n, dtype=bool)
+        chosen[best] = True
+        top_lift, top_se = _lift(y[keep][chosen], treated[chosen])
+        slope = slope_se = math.nan
+        if np.ptp(sized) > 0 and 0 < treated.sum() < n:
+            psi = ipw_pseudo_outcome(y[keep], treated.astype(int), float(treated.mean()))
+            blp = blp_test(psi, sized, alpha=alpha)
+            slope, slope_se = blp.slope, blp.slope_se
+        realised, top_realised = n * lift, chosen.sum() * top_lift
+        rows.append(
+            {
+                "variant": v,
+                "n": n,
+                "predicted": float(sized.sum()),
+                "realised": realised,
+                "realised_se": n * lift_se,
+                "ratio": float(sized.sum()) / realised if realised else math.nan,
+                "top_predicted": float(sized[chosen].sum()),
+                "top_realised": top_realised,
+                "top_realised_se": int(chosen.sum()) * top_se,
+                "top_ratio": float(sized[chosen].sum()) / top_realised
+                if top_realised
+                else math.nan,
+                "slope": slope,
+                "slope_se": slope_se,
+            }
+        )
+    return pd.DataFrame(rows).set_index("variant")

@@ -161,8 +161,8 @@ class UpliftModel(BaseEstimator):
 
         ``uplift`` is the largest variant uplift and ``best_variant`` the arm
         that gives it. With a calibration attached (and ``raw`` false) the
-        uplifts are calibrated and two columns follow, ``uplift_raw`` and
-        ``uplift_evidence`` (:meth:`UpliftCalibration.apply
+        uplifts are calibrated and two columns follow, ``raw_uplift`` and
+        ``evidence_of_uplift`` (:meth:`UpliftCalibration.apply
         <upseg.models.uplift.calibrator.UpliftCalibration.apply>`); ``raw=True``
         gives the learners' own predictions, which rank customers the same
         way whenever the calibration keeps a slope.

@@ -146,15 +146,15 @@ def _sleeping_dogs(frame: pd.DataFrame, uplift: np.ndarray, sleeping_dog_max: fl
     """Who is a sleeping dog: on evidence where the uplift carries it, else by the threshold.
 
     A calibrated uplift model says per customer whether the e-mail's effect on
-    their group was credibly negative (``uplift_evidence == "negative"``);
+    their group was credibly negative (``evidence_of_uplift == "negative"``);
     only those are sleeping dogs, whatever their uplift. Where the column is
     absent or ``""`` (a model trained without calibration), ``uplift <=
     sleeping_dog_max`` decides, as before.
     """
     by_threshold = uplift <= sleeping_dog_max
-    if "uplift_evidence" not in frame:
+    if "evidence_of_uplift" not in frame:
         return by_threshold
-    evidence = frame["uplift_evidence"].astype("string").fillna("").to_numpy(dtype=object)
+    evidence = frame["evidence_of_uplift"].astype("string").fillna("").to_numpy(dtype=object)
     return np.where(evidence == "", by_threshold, evidence == "negative")
 
 

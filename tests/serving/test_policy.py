@@ -167,7 +167,7 @@ def test_with_evidence_only_credibly_negative_customers_are_sleeping_dogs():
     frame = pd.DataFrame(
         {
             "uplift": [-0.02, 0.003, -0.02, 0.02, -0.02],
-            "uplift_evidence": ["uncertain", "negative", "", "positive", "positive"],
+            "evidence_of_uplift": ["uncertain", "negative", "", "positive", "positive"],
             "purchase_probability": [0.2, 0.2, 0.2, 0.2, 0.7],
             "churn_probability": 0.1,
             "monetary_365d": 10.0,

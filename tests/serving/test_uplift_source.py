@@ -82,10 +82,10 @@ def test_the_best_arm_whose_interval_lies_above_zero_is_everyones_uplift(registr
         "uplift_b",
         "uplift",
         "best_variant",
-        "uplift_evidence",
+        "evidence_of_uplift",
     ]
     # the measured effect's interval lies above zero: credibly positive, for everyone
-    assert frame["uplift_evidence"].tolist() == ["positive", "positive"]
+    assert frame["evidence_of_uplift"].tolist() == ["positive", "positive"]
     assert frame.index.tolist() == [4, 7]
     assert frame["uplift"].eq(0.02).all() and frame["best_variant"].eq("b").all()
     message = got.describe(holdout=123)

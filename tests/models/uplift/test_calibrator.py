@@ -15,6 +15,7 @@ from upseg.models.uplift.calibrator import (
     VariantCalibration,
     fit_calibration,
     group_evidence,
+    heldout_check,
 )
 from upseg.models.uplift.model import UpliftModel
 
@@ -92,12 +93,12 @@ def test_sleeping_dogs_are_found_where_the_evidence_is() -> None:
     model.calibrate(fit_calibration(train, model, features=FEATURES, random_state=0))
     frame = model.predict_frame(test.loc[:, list(FEATURES)])
 
-    flagged = (frame["uplift_evidence"] == "negative").to_numpy()
+    flagged = (frame["evidence_of_uplift"] == "negative").to_numpy()
     dogs = truth < 0
     assert flagged.sum() > 0
     assert dogs[flagged].mean() >= 0.9  # precision
     assert flagged[dogs].mean() >= 0.4  # recall: at least the clearest groups
-    positive = (frame["uplift_evidence"] == "positive").to_numpy()
+    positive = (frame["evidence_of_uplift"] == "positive").to_numpy()
     assert positive[~dogs].mean() > 0.2 > positive[dogs].mean()
 
 
@@ -106,7 +107,7 @@ def test_no_effect_no_sleeping_dogs() -> None:
     model = _fitted(train, "t_learner")
     calibration = fit_calibration(train, model, features=FEATURES, random_state=0)
     frame = model.calibrate(calibration).predict_frame(train.loc[:, list(FEATURES)])
-    assert (frame["uplift_evidence"] == "negative").sum() == 0
+    assert (frame["evidence_of_uplift"] == "negative").sum() == 0
     # while the raw rule would have held back a large share
     assert (model.predict_frame(train, raw=True)["uplift"] < 0).mean() > 0.2
 
@@ -157,9 +158,9 @@ def test_a_sleeping_dog_needs_every_variant_to_be_negative() -> None:
     # row 0: both top groups, best is b (larger average) whose group is uncertain;
     # row 1: both bottom groups, negative; row 2: a positive, b negative: not a dog
     assert frame["best_variant"].tolist() == ["b", "b", "b"]
-    assert frame["uplift_evidence"].tolist() == ["uncertain", "negative", "uncertain"]
+    assert frame["evidence_of_uplift"].tolist() == ["uncertain", "negative", "uncertain"]
     assert frame["uplift"].tolist() == [0.02, 0.02, 0.02]
-    assert frame["uplift_raw"].tolist() == [1.0, -1.0, -1.0]
+    assert frame["raw_uplift"].tolist() == [1.0, -1.0, -1.0]
 
 
 def test_a_calibration_must_cover_the_models_variants() -> None:
@@ -178,3 +179,34 @@ def test_too_few_customers_for_the_groups_is_refused() -> None:
         match="10 groups need at least 100 customers per variant and control; the smallest has 90",
     ):
         fit_calibration(train, model, features=FEATURES)
+
+
+def test_the_heldout_check_compares_sizes_with_what_happened() -> None:
+    tau = lambda x: 0.01 + 0.04 * x  # noqa: E731
+    train, _ = _campaign(30_000, tau, seed=1)
+    test, truth = _campaign(20_000, tau, seed=2)
+    model = _fitted(train, "t_learner", {"min_child_samples": 20, "num_leaves": 31})
+    raw = heldout_check(model, test).loc["A"]
+
+    # realised by hand: n * (treated mean - control mean), Welch standard error
+    treated = test["arm"].eq("A").to_numpy()
+    y = test["outcome"].to_numpy()
+    lift = y[treated].mean() - y[~treated].mean()
+    se = np.sqrt(
+        y[treated].var(ddof=1) / treated.sum() + y[~treated].var(ddof=1) / (~treated).sum()
+    )
+    assert raw["n"] == len(test)
+    assert raw["realised"] == pytest.approx(len(test) * lift)
+    assert raw["realised_se"] == pytest.approx(len(test) * se)
+    assert raw["top_ratio"] > 1.5  # the raw model over-sizes its top fifth
+
+    calibration = fit_calibration(train, model, features=FEATURES, random_state=0)
+    sized = heldout_check(model.calibrate(calibration), test).loc["A"]
+    # the calibrated total is within two standard errors of what happened, and of the
+    # truth within three of the training customers' average effect
+    assert abs(sized["predicted"] - sized["realised"]) < 2 * sized["realised_se"]
+    ate_se = calibration.variants["A"].blp.ate_se
+    assert abs(sized["predicted"] - truth.sum()) < 3 * len(test) * ate_se
+    assert abs(sized["top_predicted"] - sized["top_realised"]) < 2 * sized["top_realised_se"]
+    # this model finds no heterogeneity: everyone gets the average effect, no slope to test
+    assert calibration.variants["A"].slope < 0.05 and np.isnan(sized["slope"])
