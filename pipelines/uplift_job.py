@@ -38,6 +38,7 @@ from upseg.models.tracking import check_tracking, code_version, ensure_experimen
 from upseg.models.tuning import TuningResult
 from upseg.models.uplift.artifacts import write_artifacts
 from upseg.models.uplift.average_effect import average_effect_metrics
+from upseg.models.uplift.calibrator import UpliftCalibration, fit_calibration, heldout_check
 from upseg.models.uplift.data import ExperimentError, UpliftData, campaign_data, table_data
 from upseg.models.uplift.evaluation import champion_mismatch, evaluate_uplift, unproven_reason
 from upseg.models.uplift.explain import surrogate_contributions
@@ -104,6 +105,24 @@ class UpliftRun:
     version: str
     seconds: float
     notes: tuple[str, ...] = field(default=())
+    #: The model's sizes and group evidence, measured on the training customers.
+    calibration: UpliftCalibration | None = None
+    #: :func:`~upseg.models.uplift.calibrator.heldout_check` on the held-out customers.
+    sizes: pd.DataFrame | None = None
+
+
+def _calibration_metrics(calibration: UpliftCalibration, sizes: pd.DataFrame) -> dict[str, float]:
+    """Per variant, the calibration's figures and the held-out check of its sizes."""
+    kept = ("ate", "ate_se", "blp_slope", "blp_slope_se", "heterogeneity_p", "slope_applied")
+    out = {
+        f"calibration_{v}_{k}": float(row[k])
+        for v, row in calibration.summary().iterrows()
+        for k in (*kept, "groups_positive", "groups_negative")
+    }
+    for v, row in sizes.iterrows():
+        for k in ("predicted", "realised", "realised_se", "ratio", "top_ratio", "slope"):
+            out[f"test_{v}_sizes_{k}"] = float(row[k])
+    return out
 
 
 def _load(
@@ -286,6 +305,17 @@ def run_uplift(
         "arm": settings.treatment or "variant",
         "outcomes": [settings.outcome, *data.ignored],
     }
+    calibration = fit_calibration(
+        train,
+        model,
+        features=data.features,
+        n_folds=settings.n_folds,
+        random_state=settings.seed,
+        on_fit=lambda k: on_stage(
+            f"Sizing the uplift and its evidence: fold {k + 1} of {settings.n_folds}"
+        ),
+    )
+    model.calibrate(calibration)
 
     on_stage("Evaluating on the held-out customers")
     evaluate = partial(
@@ -298,6 +328,7 @@ def run_uplift(
     )
     scores, result = evaluate(model)
     per_variant, overall = result.per_variant, dict(result.overall)
+    sizes = heldout_check(model, test)
     truth = truth_metrics(read_truth(data_dir), data, test, scores)
     contributions, r2 = surrogate_contributions(model, train, test, settings.seed)
     champion_overall, not_comparable = champion_metrics(
@@ -362,6 +393,7 @@ def run_uplift(
         ),
         **truth,
         "shap_surrogate_r2": r2,
+        **_calibration_metrics(calibration, sizes),
     }
     with tempfile.TemporaryDirectory() as tmp:
         write_artifacts(
@@ -375,6 +407,9 @@ def run_uplift(
             columns=model.columns_,
             fingerprint={**data.source, "sha256": digest},
             trials=tuning.trials,
+            calibration=calibration,
+            sizes=sizes,
+            served=model.predict_frame(test.loc[:, list(data.features)])["uplift"],
         )
         run, info = _log_run(
             settings,
@@ -423,4 +458,6 @@ def run_uplift(
         version=version,
         seconds=time.perf_counter() - started,
         notes=notes,
+        calibration=calibration,
+        sizes=sizes,
     )

@@ -47,6 +47,8 @@ def write_artifacts(
     fingerprint: dict[str, Any],
     trials: pd.DataFrame,
     calibration: UpliftCalibration | None = None,
+    sizes: pd.DataFrame | None = None,
+    served: pd.Series | None = None,
 ) -> None:
     """Write the run's tables into ``out/tables``, its figures into ``out/plots``, JSON in ``out``.
 
@@ -77,6 +79,13 @@ def write_artifacts(
         The model's sizes and group evidence: ``tables/calibration.csv`` (one
         row per variant), ``tables/calibration_groups_<variant>.csv`` and
         ``plots/calibration_<variant>.png``.
+    sizes : pandas.DataFrame, optional
+        :func:`~upseg.models.uplift.calibrator.heldout_check` of the held-out
+        customers: ``tables/heldout_sizes.csv``.
+    served : pandas.Series, optional
+        The ``uplift`` of ``test`` as the scorer will see it (calibrated), whose
+        distribution ``reference.json`` keeps for the scorer's drift check;
+        ``scores["uplift"]`` when omitted.
     """
     tables = out / "tables"
     tables.mkdir(parents=True, exist_ok=True)
@@ -126,12 +135,14 @@ def write_artifacts(
                 ),
                 out / "plots" / f"calibration_{slug}.png",
             )
+    if sizes is not None:
+        sizes.to_csv(tables / "heldout_sizes.csv")
     if not trials.empty:
         trials.to_csv(tables / "optuna_trials.csv", index=False)
     reference = {
         "population": "all",
         "features": {},
-        "score": reference_distribution(scores["uplift"]),
+        "score": reference_distribution(scores["uplift"] if served is None else served),
     }
     described = {
         "features": list(data.features),

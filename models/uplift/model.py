@@ -167,8 +167,9 @@ class UpliftModel(BaseEstimator):
         gives the learners' own predictions, which rank customers the same
         way whenever the calibration keeps a slope.
         """
-        if not raw and getattr(self, "calibration_", None) is not None:
-            return self.calibration_.apply(self.predict_frame(X, raw=True))
+        calibration = getattr(self, "calibration_", None)
+        if not raw and calibration is not None:
+            return calibration.apply(self.predict_frame(X, raw=True))
         encoded = self._encode(X)
         per_variant = pd.DataFrame(
             {f"uplift_{v}": self.learners_[v].predict(encoded) for v in self.variants_},

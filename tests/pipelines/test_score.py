@@ -74,8 +74,13 @@ def test_every_customer_signed_up_before_as_of_appears_once(audience, world_dir)
         "uplift_discount_10", "uplift_new_arrivals", "expected_incremental_value",
         "priority_segment", "rfm_segment", "lifecycle_stage", "reasons", "action",
         "suppression_reason", "skip_reason", "model_versions", "as_of", "source_of_uplift",
+        "evidence_of_uplift",
     ]  # fmt: skip
     assert list(frame.columns) == expected
+    # the champion was calibrated at training: every customer's sign has its evidence
+    assert set(frame["evidence_of_uplift"]) <= {"positive", "uncertain", "negative"}
+    dogs = frame["evidence_of_uplift"].eq("negative")
+    assert frame.loc[dogs, "action"].isin(["skip", "suppress"]).all()
     assert set(frame["action"]) <= {"send", "holdout", "suppress", "skip"}
     assert frame["source_of_uplift"].eq("model").all()  # an uplift champion: nothing else changes
     acted_on = frame["action"].isin(["send", "holdout"])
@@ -103,20 +108,20 @@ def test_suppression_is_absolute(audience, world_dir):
     assert not (frame["action"].eq("send") & frame["suppression_reason"].ne("")).any()
 
 
-#: The default policy's sleeping_dog_max: at or below it, an e-mail lowers the chance to buy.
-SLEEPING_DOG_MAX = -0.005
-
-
-def test_sleeping_dogs_are_never_sent(audience):
+def test_sleeping_dogs_are_held_back_only_on_evidence(audience):
     _, frame, _ = audience
     dogs = frame["priority_segment"].str.startswith("sleeping_dog")
-    # The test world plants sleeping dogs; without enough of them this test proves nothing.
-    assert dogs.sum() >= 20
-    assert dogs.eq(frame["uplift"] <= SLEEPING_DOG_MAX).all()
+    # A calibrated champion: dogs are the customers whose tenth of the ranking every
+    # variant credibly hurt, not those with a negative prediction. In this
+    # 6,000-customer world no tenth is (about 150 treated customers per tenth and
+    # variant cannot show it), so nobody is held back as a dog; the engine's tests
+    # and tests/models/uplift/test_calibrator.py plant worlds where they are.
+    assert dogs.eq(frame["evidence_of_uplift"] == "negative").all()
     assert frame.loc[dogs, "action"].isin(["skip", "suppress"]).all()
-    skipped = dogs & frame["action"].eq("skip")
-    assert skipped.sum() >= 20
-    assert frame.loc[skipped, "skip_reason"].eq("sleeping_dog").all()
+    assert (
+        frame["skip_reason"].eq("sleeping_dog").sum() == (dogs & frame["action"].eq("skip")).sum()
+    )
+    assert frame["evidence_of_uplift"].eq("positive").sum() > 0
 
 
 def test_a_rule_that_sends_everyone_still_skips_sleeping_dogs(world_dir, registry, tmp_path):
@@ -132,8 +137,7 @@ def test_a_rule_that_sends_everyone_still_skips_sleeping_dogs(world_dir, registr
     frame = pd.read_parquet(out)
     assert frame["priority_segment"].eq("everyone").all()
     may_send = frame["suppression_reason"].eq("")
-    dogs = frame["uplift"] <= SLEEPING_DOG_MAX
-    assert (dogs & may_send).sum() >= 20
+    dogs = frame["evidence_of_uplift"].eq("negative")
     assert frame.loc[dogs & may_send, "action"].eq("skip").all()
     assert frame.loc[dogs & may_send, "skip_reason"].eq("sleeping_dog").all()
     assert frame.loc[~dogs & may_send, "action"].isin(["send", "holdout"]).all()

@@ -67,6 +67,24 @@ def test_table_form_chooses_an_approach_and_reports_the_holdout(trained, workdir
     assert "test_Womens E-Mail_qini_auc" in run.data.metrics
     assert "test_qini_auc_weighted" in run.data.metrics
     assert "shap_surrogate_r2" in run.data.metrics
+    # Sized on the training customers, checked on the held-out ones
+    assert "Sizes: calibrated on the training customers" in out
+    assert "Held-out customers: incremental visit, predicted vs realised" in out
+    m = run.data.metrics
+    for variant in ("Mens E-Mail", "Womens E-Mail"):
+        assert (
+            0
+            <= m[f"calibration_{variant}_slope_applied"]
+            <= max(m[f"calibration_{variant}_blp_slope"], 0)
+        )
+        assert m[f"calibration_{variant}_groups_negative"] >= 0
+        assert f"test_{variant}_sizes_realised" in m
+    client = MlflowClient(local_tracking_uri(workdir))
+    tables = {a.path for a in client.list_artifacts(run.info.run_id, "tables")}
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"tables/calibration.csv", "tables/heldout_sizes.csv"} <= tables
+    assert "tables/calibration_groups_Womens_E_Mail.csv" in tables
+    assert sum(p.startswith("plots/calibration_") for p in plots) == 2
 
 
 def test_criterion_qini_still_takes_the_highest_cross_validated_qini(hillstrom_sample, tmp_path):
@@ -108,8 +126,10 @@ def test_predict_scores_every_row_of_a_matching_table(trained, hillstrom_sample,
     scores = pd.read_csv(out)
     assert list(scores.columns) == [
         "customer", "uplift", "best_variant", "uplift_Mens E-Mail", "uplift_Womens E-Mail",
+        "raw_uplift", "evidence_of_uplift",
     ]  # fmt: skip
     assert len(scores) == 15_000
+    assert set(scores["evidence_of_uplift"]) <= {"positive", "uncertain", "negative"}
     assert set(scores["best_variant"]) <= {"Mens E-Mail", "Womens E-Mail"}
     assert "15,000 customers scored" in result.text
 
