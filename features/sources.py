@@ -24,6 +24,7 @@ __all__ = [
     "data_fingerprint",
     "find_table_files",
     "read_raw_table",
+    "table_read_error",
 ]
 
 
@@ -126,7 +127,11 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
     """Open a table as it is in the file, without coercing types.
 
     CSV columns are all read as strings so that a bad value in one row becomes
-    a quarantined row instead of a failed read.
+    a quarantined row instead of a failed read. A CSV file is read as RFC 4180
+    says: UTF-8, comma-separated, a header row, fields quoted with ``"``, so a
+    quote that does not close or a row with too many fields names its line
+    instead of being guessed around. The parts of a folder must agree on the
+    kind of every column they share.
 
     Parameters
     ----------
@@ -138,12 +143,15 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
     Returns
     -------
     ibis.Table
-        A lazy view over the file.
+        A lazy view over the file. Errors the engine finds only when it reads
+        the rows (a corrupt page, a bad line far into a CSV file) are raised by
+        the first query; :func:`table_read_error` words them.
 
     Raises
     ------
     DataSourceError
-        If the engine cannot read the file as its format (a corrupt or truncated file).
+        If the file is empty, is not its format (a corrupt or truncated file, a
+        CSV file in another encoding), or its parts clash.
     """
     import duckdb
 
@@ -151,15 +159,152 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
     path = table_file.path
     try:
         if table_file.fmt == "csv":
-            return con.read_csv(path, table_name=name, all_varchar=True, header=True)
+            _check_not_empty(table_file, path)
+            columns = {column: "VARCHAR" for column in _csv_header(table_file)}
+            return con.read_csv(
+                path, table_name=name, auto_detect=False, header=True, delim=",", quote='"',
+                escape='"', strict_mode=True, columns=columns,
+            )  # fmt: skip
+        parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        for part in parts:
+            _check_not_empty(table_file, part)
+        if len(parts) > 1:
+            _check_parts_agree(table_file, parts)
         source = str(path / "*.parquet") if path.is_dir() else str(path)
         return con.read_parquet(source, table_name=name, union_by_name=True)
     except duckdb.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise table_read_error(table_file, exc) from exc
+
+
+def table_read_error(table_file: TableFile, exc: Exception) -> DataSourceError:
+    """The error to raise when the engine cannot read ``table_file``: the table, file and why.
+
+    The engine's message runs to many lines (the offending line, possible fixes,
+    the dialect); this keeps its first line and its explanation.
+    """
+    return DataSourceError(
+        f"Table {table_file.table!r}: {str(table_file.path)!r} cannot be read as "
+        f"{table_file.fmt} ({_engine_reason(exc)})."
+    )
+
+
+def _engine_reason(exc: Exception) -> str:
+    """``CSV Error on Line: 11: Value with unterminated quote found`` from DuckDB's message."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    if not lines or not lines[0]:
+        return type(exc).__name__
+    head = lines[0]
+    for prefix in ("Invalid Input Error: ", "IO Error: "):
+        head = head.removeprefix(prefix)
+    block = []
+    for line in lines[1:]:
+        if line.startswith("Possible"):
+            break
+        if line:
+            block.append(line)
+    # "Original Line: ..." quotes the data (over many lines when a quote is open);
+    # the explanation is the last line before the possible fixes.
+    if block and block[0].startswith("Original Line"):
+        block = block[-1:] if len(block) > 1 else []
+    reason = f"{head.rstrip('.')}: {block[0].rstrip('.')}" if block else head.rstrip(".")
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
+def _check_not_empty(table_file: TableFile, path: Path) -> None:
+    if path.stat().st_size == 0:
         raise DataSourceError(
-            f"Table {table_file.table!r}: {str(path)!r} cannot be read as {table_file.fmt} "
-            f"({reason})."
-        ) from exc
+            f"Table {table_file.table!r}: {str(path)!r} is empty (0 bytes); expected a "
+            f"{table_file.fmt} file" + (" with a header row." if table_file.fmt == "csv" else ".")
+        )
+
+
+def _csv_header(table_file: TableFile) -> list[str]:
+    """The column names of a CSV file's header row; an unnamed column is ``column<i>``."""
+    import csv
+
+    path = table_file.path
+    where = f"Table {table_file.table!r}: {str(path)!r}"
+    with path.open("rb") as fh:
+        first = fh.readline()
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataSourceError(
+            f"{where} is not UTF-8 text (byte 0x{first[exc.start]:02x} at position "
+            f"{exc.start} of its header row); save it as UTF-8 CSV."
+        ) from None
+    header = next(csv.reader([text.rstrip("\r\n")]), [])
+    if not header or not any(name.strip() for name in header):
+        raise DataSourceError(f"{where} has no header row; its first line is empty.")
+    if any(not name.isprintable() for name in header):
+        raise DataSourceError(
+            f"{where}: its header row holds control characters; expected a text file with "
+            "the column names on its first line."
+        )
+    # As DuckDB and pandas name them: a CSV written with an unnamed index starts with ",".
+    names = [name if name else f"column{i}" for i, name in enumerate(header)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataSourceError(
+            f"{where}: its header row names column(s) {repeated} more than once; "
+            "each column needs its own name."
+        )
+    return names
+
+
+def _check_parts_agree(table_file: TableFile, parts: list[Path]) -> None:
+    """Refuse parts holding a shared column as different kinds (a number here, text there)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kinds: dict[str, tuple[str, str, Path]] = {}
+    clashes = []
+    for part in parts:
+        try:
+            schema = pq.read_schema(part)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataSourceError(
+                f"Table {table_file.table!r}: part {str(part)!r} cannot be read as parquet "
+                f"({_engine_reason(exc)})."
+            ) from None
+        for column in schema:
+            kind = _arrow_kind(column.type)
+            if kind is None:
+                continue  # a column that is null throughout this part fits any kind
+            first = kinds.setdefault(column.name, (kind, str(column.type), part))
+            if first[0] != kind:
+                clashes.append(
+                    f"{column.name!r} is {first[1]} in {first[2].name} but {column.type} in "
+                    f"{part.name}"
+                )
+    if clashes:
+        raise DataSourceError(
+            f"Table {table_file.table!r}: the parts of {str(table_file.path)!r} disagree on "
+            f"the type of column(s): {'; '.join(clashes[:5])}"
+            + (f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else "")
+            + ". Write every part with the same schema."
+        )
+
+
+def _arrow_kind(type_) -> str | None:
+    """The kind a column's Arrow type holds: number, text, timestamp, date, boolean…"""
+    import pyarrow as pa
+
+    checks = (
+        ("number", (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal)),
+        ("text", (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)),
+        ("timestamp", (pa.types.is_timestamp,)),
+        ("date", (pa.types.is_date,)),
+        ("boolean", (pa.types.is_boolean,)),
+    )
+    if pa.types.is_dictionary(type_):  # pandas' categories
+        type_ = type_.value_type
+    if pa.types.is_null(type_):
+        return None
+    for kind, tests in checks:
+        if any(test(type_) for test in tests):
+            return kind
+    return str(type_)
 
 
 def data_fingerprint(files: dict[str, TableFile]) -> str:

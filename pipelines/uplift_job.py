@@ -20,6 +20,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+import pyarrow as pa
 from mlflow import ActiveRun
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
@@ -125,6 +126,17 @@ def _calibration_metrics(calibration: UpliftCalibration, sizes: pd.DataFrame) ->
     return out
 
 
+#: What pandas and pyarrow raise on a table that is not its format (truncated, another
+#: encoding, a broken quote, empty): the user's file, not a bug.
+_TABLE_READ_ERRORS = (
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    UnicodeDecodeError,
+    pa.ArrowException,
+    OSError,
+)
+
+
 def _load(
     settings: UpliftSettings, validated: ValidatedData | None
 ) -> tuple[UpliftData, str, Path | None]:
@@ -132,14 +144,18 @@ def _load(
     if settings.table is not None:
         if settings.treatment is None:
             raise ExperimentError("--table needs --treatment COL: the column holding the arm.")
-        data = table_data(
-            settings.table,
-            treatment=settings.treatment,
-            control=settings.control,
-            outcome=settings.outcome,
-            id_column=settings.id_column,
-            exclude=settings.exclude,
-        )
+        try:
+            data = table_data(
+                settings.table,
+                treatment=settings.treatment,
+                control=settings.control,
+                outcome=settings.outcome,
+                id_column=settings.id_column,
+                exclude=settings.exclude,
+            )
+        except _TABLE_READ_ERRORS as exc:
+            kind = "Parquet" if Path(settings.table).suffix == ".parquet" else "CSV"
+            raise ExperimentError(f"{settings.table}: not a readable {kind} file ({exc}).") from exc
         return data, hashlib.sha256(Path(settings.table).read_bytes()).hexdigest(), None
     if validated is None and settings.data_dir is not None:
         validated = validated_data(settings.data_dir, quarantine_dir=settings.quarantine_dir)

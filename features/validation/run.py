@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
 from upseg.features.contract import CONTRACT, TableSpec
-from upseg.features.sources import TableFile, read_raw_table
+from upseg.features.sources import TableFile, read_raw_table, table_read_error
 from upseg.features.validation.report import Problem, TableSummary, ValidationResult
 from upseg.features.validation.rules import _RAW, _UNPARSED, _Check, _row_checks, _typed_table
 
@@ -17,6 +18,8 @@ __all__ = ["validate_source", "write_quarantine"]
 
 #: Example rows shown with each problem.
 N_EXAMPLES = 5
+#: What the engine raises when a file's rows cannot be read; its other errors are bugs.
+_READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException)
 
 
 def validate_source(
@@ -65,14 +68,18 @@ def validate_source(
                 )
             continue
         raw = read_raw_table(con, files[name])
-        typed, schema_problems = _typed_table(con, raw, spec)
-        problems += schema_problems
-        if schema_problems:
-            continue
-        if spec.references_customers and "customers" not in tables:
-            continue  # customers unusable: nothing can be checked against it
-        checks = _row_checks(typed, spec, cutoff, not_after_label, tables.get("customers"))
-        accepted, rejected, summary, row_problems = _apply_checks(typed, raw, spec, checks)
+        try:
+            typed, schema_problems = _typed_table(con, raw, spec)
+            problems += schema_problems
+            if schema_problems:
+                continue
+            if spec.references_customers and "customers" not in tables:
+                continue  # customers unusable: nothing can be checked against it
+            checks = _row_checks(typed, spec, cutoff, not_after_label, tables.get("customers"))
+            accepted, rejected, summary, row_problems = _apply_checks(typed, raw, spec, checks)
+        except _READ_ERRORS as exc:
+            # A corrupt page or a bad line deep in a CSV file shows only when the rows are read.
+            raise table_read_error(files[name], exc) from exc
         summaries[name] = TableSummary(name, str(files[name].path), **summary)
         problems += row_problems
         tables[name] = accepted
@@ -114,6 +121,9 @@ def _apply_checks(
             __rows=marked.count(),
             __bad=any_bad.sum(),
             **{f: marked[f].sum() for f in flags},
+            # Read every column once here, so that a file that cannot be read in full
+            # fails validation rather than a later stage.
+            **{f"__read_{i}": marked[_RAW + c].count() for i, c in enumerate(raw.columns)},
         )
         .execute()
         .iloc[0]
