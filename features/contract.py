@@ -18,6 +18,7 @@ __all__ = [
     "ColumnSpec",
     "Kind",
     "TableSpec",
+    "BOUNCE_TYPES",
     "EMAIL_EVENT_TYPES",
     "ORDER_STATUSES",
     "WEB_EVENT_TYPES",
@@ -35,6 +36,8 @@ EMAIL_EVENT_TYPES = (
     "unsubscribed",
     "complained",
 )
+#: Values of ``email_events.bounce_type``: a hard bounce is final, soft bounces count in a row.
+BOUNCE_TYPES = ("hard", "soft")
 WEB_EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "checkout_started", "search")
 ORDER_STATUSES = ("completed", "cancelled", "returned")
 CONTROL_VARIANT = "control"
@@ -144,6 +147,9 @@ CONTRACT: dict[str, TableSpec] = {
                 ColumnSpec("campaign_id", "id"),
                 ColumnSpec("event_type", "string", allowed=EMAIL_EVENT_TYPES),
                 ColumnSpec("occurred_at", "timestamp"),
+            ),
+            optional_columns=(
+                ColumnSpec("bounce_type", "string", nullable=True, allowed=BOUNCE_TYPES),
             ),
         ),
         TableSpec(

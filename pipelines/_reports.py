@@ -195,6 +195,28 @@ def _print_sizes(run) -> None:
     )
 
 
+#: Suppression reasons of the frequency cap: not shown when the policy turned it off.
+_CAP_REASONS = ("frequency_cap", "min_gap")
+
+
+def _suppression_line(counts: dict[str, int], settings: dict) -> str:
+    """``suppressed N: <reason> n, …`` and the rules' settings (the frequency cap, or off)."""
+    cap = settings.get("frequency_cap")
+    shown = {k: v for k, v in counts.items() if cap or k not in _CAP_REASONS}
+    line = f"suppressed {sum(counts.values()):,}: " + ", ".join(
+        f"{k} {v:,}" for k, v in shown.items()
+    )
+    if not settings:
+        return line
+    rules = (
+        f"at most {cap['max_emails']} e-mails in {cap['window_days']} days, "
+        f"{cap['min_gap_hours']:g} h apart"
+        if cap
+        else "frequency cap off"
+    )
+    return f"{line} ({rules}; {settings['soft_bounce_streak']} soft bounces in a row)"
+
+
 def report_scoring_run(run) -> None:
     """Print the audience by segment and action, reconciliation, economics and warnings."""
     s = run.settings
@@ -217,7 +239,7 @@ def report_scoring_run(run) -> None:
         f"in the audience = " + " + ".join(f"{n:,} {a}" for a, n in run.actions.items())
     )
     if run.suppression:
-        console.print("suppressed: " + ", ".join(f"{k} {v:,}" for k, v in run.suppression.items()))
+        console.print(_suppression_line(run.suppression, run.suppression_settings), highlight=False)
     a, e = run.economics["audience"], run.economics["everyone"]
     console.print(
         f"expected incremental conversions: {a['incremental_conversions']:,.1f} from the "

@@ -19,12 +19,13 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from upseg.features.build import build_features
+from upseg.features.deliverability import DELIVERABILITY_COLUMNS, deliverability_inputs
 from upseg.features.pit import customer_spine
 from upseg.features.sources import connect, data_fingerprint, find_table_files
 from upseg.models.drift import DriftError, scoring_drift
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.pipelines.jobs import load_source, write_atomically
-from upseg.serving.audience import campaign_economics, segment_changes
+from upseg.serving.audience import SUPPRESSION_REASONS, campaign_economics, segment_changes
 from upseg.serving.batch import CHUNK_ROWS, score_distribution, score_features_file
 from upseg.serving.champions import ScoringError, check_inputs, feature_set_of, load_models
 from upseg.serving.policy import campaign_limits, load_policy, policy_digest
@@ -94,6 +95,7 @@ class ScoreRun:
     seconds: float
     notes: tuple[str, ...] = ()
     uplift_source: dict = field(default_factory=dict)
+    suppression_settings: dict = field(default_factory=dict)
 
     @property
     def reconciles(self) -> bool:
@@ -186,6 +188,20 @@ def run_scoring(
     features = build_features(tables, spine, feature_set=feature_set).select(
         "customer_id", *columns
     )
+    extra_notes = []
+    if "email_events" in tables:
+        # What suppression reads of the e-mail log, with the policy's cap window (any when off).
+        cap = policy.suppression.frequency_cap
+        inputs = deliverability_inputs(
+            tables["email_events"], spine, window_days=1 if cap is None else cap.window_days
+        )
+        own = [c for c in DELIVERABILITY_COLUMNS if c not in columns]
+        features = features.join(inputs.select("customer_id", *own), "customer_id")
+    else:
+        extra_notes.append(
+            "no email_events in the data: only consent (opt-in, unsubscribes) was checked; "
+            "bounces, complaints and the frequency cap could not be"
+        )
     eligible = int(spine.count().execute())
 
     Path(s.out).parent.mkdir(parents=True, exist_ok=True)
@@ -199,13 +215,16 @@ def run_scoring(
             work_dir=Path(tmp), check_drift=lambda sample: _drift(models, sample, s),
             on_stage=on_stage, uplift_fallback=fallback,
         )  # fmt: skip
+    notes = [*extra_notes, *notes]
     scored_rows = len(decided)
 
     segments_table = (
         decided.groupby(["segment", "action"]).size().unstack(fill_value=0).reset_index()
     )
     counts = decided["action"].value_counts().to_dict()
-    suppression_counts = decided.loc[decided["suppression"] != "", "suppression"].value_counts()
+    # Every reason, 0 included, so that a rule that suppressed nobody still shows it was applied.
+    by_reason = decided["suppression"].value_counts()
+    suppression_counts = {r: int(by_reason.get(r, 0)) for r in SUPPRESSION_REASONS}
     # Without a value per conversion, revenue and profit are counted in conversions.
     economics = campaign_economics(
         decided,
@@ -240,7 +259,8 @@ def run_scoring(
         "customers_in_audience": scored_rows,
         "reconciles": eligible == scored_rows == sum(counts.values()),
         "actions": counts,
-        "suppression": suppression_counts.to_dict(),
+        "suppression": suppression_counts,
+        "suppression_settings": policy.suppression.to_dict(),
         "segments": segments_table.to_dict(orient="records"),
         "economics": economics,
         "scores": scores_summary,
@@ -271,7 +291,8 @@ def run_scoring(
         customers_scored=scored_rows,
         actions=counts,
         segments=segments_table,
-        suppression=suppression_counts.to_dict(),
+        suppression=suppression_counts,
+        suppression_settings=policy.suppression.to_dict(),
         economics=economics,
         drift=drift,
         scores=scores_summary,

@@ -151,8 +151,10 @@ def score_features_file(
     Parameters
     ----------
     features_file : Path
-        Parquet: ``customer_id`` and the models' feature columns, one row per
-        customer, sorted as the audience should be.
+        Parquet: ``customer_id``, the models' feature columns and, when the
+        source has e-mail events, the suppression's
+        (:func:`upseg.features.deliverability.deliverability_inputs`), one row
+        per customer, sorted as the audience should be.
     models : mapping of str to LoadedModel
         :func:`upseg.serving.champions.load_models` output.
     policy : Policy
@@ -202,6 +204,7 @@ def score_features_file(
         if "uplift" in models or uplift_fallback is None
         else uplift_fallback.segmenting_policy(policy)
     )
+    cap = policy.suppression.frequency_cap  # None: the policy turned it off
     on_stage("Scoring")
     for batch in pq.ParquetFile(features_file).iter_batches(batch_size=s.chunk_rows):
         chunk = batch.to_pandas()
@@ -216,7 +219,12 @@ def score_features_file(
         segments = assign_segments(
             pd.concat([chunk, scores], axis=1), segmenting, vip_threshold=cut
         )
-        suppressed = suppression_reason(chunk, hard_bounce_min=policy.suppression.hard_bounce_min)
+        suppressed = suppression_reason(
+            chunk,
+            soft_bounce_streak=policy.suppression.soft_bounce_streak,
+            max_emails=None if cap is None else cap.max_emails,
+            min_gap_hours=None if cap is None else cap.min_gap_hours,
+        )
         targeted = (segments["policy_action"] == "send").to_numpy() & (suppressed == "").to_numpy()
         scores["reasons"] = reasons(chunk, models, None if s.reasons == "all" else targeted)
         scored = pd.concat([chunk[["customer_id"]], scores], axis=1)

@@ -7,8 +7,9 @@ Actions and their precedence
 ----------------------------
 Every customer gets exactly one action, decided in this order:
 
-1. ``suppress`` — no opt-in, unsubscribed, hard bounce or complaint
-   (:func:`suppression_reason`). Absolute: whatever the models say.
+1. ``suppress`` — no opt-in, unsubscribed, a hard bounce or a streak of soft
+   bounces, a complaint, or the frequency cap (:func:`suppression_reason`).
+   Absolute: whatever the models say.
 2. ``skip`` with the policy's reason — the policy would not send (a sleeping
    dog, a segment the campaign does not target, …).
 3. ``skip`` with reason ``"unprofitable"`` — with a cost per send, a customer

@@ -6,7 +6,7 @@ customer id, identical across runs, machines and the other customers.
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,25 @@ from pandas.api.types import infer_dtype, is_integer_dtype
 
 __all__ = ["SUPPRESSION_REASONS", "holdout_draw", "holdout_mask", "suppression_reason"]
 
-SUPPRESSION_REASONS = ("no_opt_in", "unsubscribed", "hard_bounce", "complaint")
+#: Every reason, in precedence order: a customer gets the first that applies.
+SUPPRESSION_REASONS = (
+    "no_opt_in",
+    "unsubscribed",
+    "hard_bounce",
+    "soft_bounce",
+    "complaint",
+    "frequency_cap",
+    "min_gap",
+)
+#: The columns :func:`upseg.features.deliverability.deliverability_inputs` builds for the
+#: bounce and frequency rules (``complaints_lifetime`` is also a model feature).
+_DELIVERABILITY = (
+    "hard_bounces_lifetime",
+    "untyped_bounces_since_delivery",
+    "soft_bounces_since_delivery",
+    "emails_in_cap_window",
+    "hours_since_last_email",
+)
 
 # Separates the campaign from the customer id in the hashed key; campaigns may not contain it,
 # so the first one in a key ends the campaign and no two (campaign, id) pairs share a key.
@@ -53,28 +71,87 @@ def _count(frame: pd.DataFrame, column: str) -> np.ndarray:
     return values.astype("Float64").fillna(0.0).to_numpy(dtype=float)
 
 
-def suppression_reason(frame: pd.DataFrame, *, hard_bounce_min: int) -> pd.Series:
+def _hours(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``frame[column]`` as floats, a missing value as infinitely long ago."""
+    try:
+        values = pd.to_numeric(frame[column], errors="raise")
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Column {column!r} must hold hours; got dtype {frame[column].dtype}: {error}"
+        ) from None
+    return values.astype("Float64").fillna(np.inf).to_numpy(dtype=float)
+
+
+def _is_count(value: object) -> bool:
+    """An integer of 1 or more (not a bool)."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= 1
+
+
+def _check_settings(soft_bounce_streak: object, max_emails: object, min_gap_hours: object) -> None:
+    """Raise naming every setting out of its range (the policy's loader checks them too)."""
+    problems = []
+    if not _is_count(soft_bounce_streak):
+        problems.append(
+            f"soft_bounce_streak must be an integer of 1 or more; got {soft_bounce_streak!r}"
+        )
+    if max_emails is not None and not _is_count(max_emails):
+        problems.append(f"max_emails must be an integer of 1 or more, or None; got {max_emails!r}")
+    if min_gap_hours is not None and not (
+        isinstance(min_gap_hours, Real)
+        and not isinstance(min_gap_hours, bool)
+        and float(min_gap_hours) >= 0
+    ):
+        problems.append(f"min_gap_hours must be a number >= 0, or None; got {min_gap_hours!r}")
+    if problems:
+        raise ValueError("; ".join(problems) + ".")
+
+
+def suppression_reason(
+    frame: pd.DataFrame,
+    *,
+    soft_bounce_streak: int,
+    max_emails: int | None,
+    min_gap_hours: float | None,
+) -> pd.Series:
     """Why each customer may not be e-mailed: the first reason that applies, or ``""``.
 
-    Reasons, in precedence order:
+    Reasons, in precedence order (:data:`SUPPRESSION_REASONS`):
 
     * ``no_opt_in`` — ``email_opt_in`` false or missing;
     * ``unsubscribed`` — ``is_unsubscribed`` true (unsubscribed strictly before
       as-of, see :func:`features.build.customer_attributes`); a missing value
       also suppresses, since consent must never be assumed;
-    * ``hard_bounce`` — ``bounces_lifetime >= hard_bounce_min``;
-    * ``complaint`` — ``complaints_lifetime > 0``.
+    * ``hard_bounce`` — a bounce typed ``hard`` ever (``hard_bounces_lifetime``
+      > 0: final, as ESPs treat it), or a bounce without a type and no
+      delivery since (``untyped_bounces_since_delivery`` > 0): the last
+      delivery attempt bounced. A sender stops mailing a dead address after
+      its first bounce, so a second one never comes to count;
+    * ``soft_bounce`` — ``soft_bounce_streak`` soft bounces in a row, with no
+      delivery in between or since (``soft_bounces_since_delivery``);
+    * ``complaint`` — ``complaints_lifetime`` > 0;
+    * ``frequency_cap`` — ``max_emails`` e-mails already sent in the cap's
+      window (``emails_in_cap_window``), so this one would exceed the cap;
+    * ``min_gap`` — the last e-mail was sent less than ``min_gap_hours`` hours
+      ago (``hours_since_last_email``).
 
     Parameters
     ----------
     frame : pandas.DataFrame of shape (n_customers, n_columns)
-        Features with ``email_opt_in`` and ``is_unsubscribed``, and, when the
-        source has e-mail events, ``bounces_lifetime`` and
-        ``complaints_lifetime``. A source without e-mail events has neither
-        column, and nobody is suppressed for bounces or complaints; a missing
-        count counts as 0.
-    hard_bounce_min : int
-        Lifetime bounces from which an address counts as hard-bounced, 1 or more.
+        ``email_opt_in`` and ``is_unsubscribed``; when the source has e-mail
+        events, the columns of
+        :func:`upseg.features.deliverability.deliverability_inputs` built with
+        the cap's window (``complaints_lifetime`` may come from the model
+        features instead). A frame without any of them (a source without
+        e-mail events) suppresses on consent alone; a missing count counts as
+        0 and a missing ``hours_since_last_email`` as never e-mailed.
+    soft_bounce_streak : int
+        Soft bounces in a row that suppress an address, 1 or more.
+    max_emails : int or None
+        E-mails in the cap's window from which a customer is capped, 1 or
+        more; None: no cap on the count.
+    min_gap_hours : float or None
+        Shortest time between two e-mails, in hours, 0 or more; None or 0: no
+        minimum.
 
     Returns
     -------
@@ -84,27 +161,34 @@ def suppression_reason(frame: pd.DataFrame, *, hard_bounce_min: int) -> pd.Serie
     Raises
     ------
     ValueError
-        Naming every required column ``frame`` lacks, or a bad ``hard_bounce_min``.
+        Naming every required column ``frame`` lacks (consent, or some but not
+        all of the deliverability columns), or every bad setting.
     """
-    if (
-        not isinstance(hard_bounce_min, Integral)
-        or isinstance(hard_bounce_min, bool)
-        or hard_bounce_min < 1
-    ):
-        raise ValueError(
-            f"hard_bounce_min must be an integer of 1 or more; got {hard_bounce_min!r}."
-        )
+    _check_settings(soft_bounce_streak, max_emails, min_gap_hours)
     missing = [c for c in ("email_opt_in", "is_unsubscribed") if c not in frame.columns]
     if missing:
         raise ValueError(
             f"Cannot decide suppression: the frame lacks {missing}; consent is never assumed. "
             f"Columns present: {list(frame.columns)}."
         )
+    present = [c for c in _DELIVERABILITY if c in frame.columns]
+    if present and len(present) < len(_DELIVERABILITY):
+        raise ValueError(
+            "Cannot decide suppression: the frame has the deliverability columns "
+            f"{present} but lacks {[c for c in _DELIVERABILITY if c not in present]}; "
+            "build them together with upseg.features.deliverability.deliverability_inputs."
+        )
+    n = len(frame)
+    hours = _hours(frame, "hours_since_last_email") if present else np.full(n, np.inf)
     conditions = [
         ~_flag(frame, "email_opt_in", missing=False),
         _flag(frame, "is_unsubscribed", missing=True),
-        _count(frame, "bounces_lifetime") >= hard_bounce_min,
+        (_count(frame, "hard_bounces_lifetime") > 0)
+        | (_count(frame, "untyped_bounces_since_delivery") > 0),
+        _count(frame, "soft_bounces_since_delivery") >= soft_bounce_streak,
         _count(frame, "complaints_lifetime") > 0,
+        _count(frame, "emails_in_cap_window") >= (np.inf if max_emails is None else max_emails),
+        hours < (min_gap_hours or 0.0),
     ]
     reasons = np.select(conditions, list(SUPPRESSION_REASONS), default="")
     return pd.Series(reasons, index=frame.index, name="suppression_reason", dtype=str)

@@ -7,6 +7,7 @@ once, each as ``<file>: <key path>: <what is wrong>; expected <allowed>; got
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from upseg.serving.policy.schema import (
     Actions,
     Budget,
     ChurnRiskThresholds,
+    FrequencyCap,
     Holdout,
     Policy,
     PolicyError,
@@ -130,7 +132,19 @@ _TOP_KEYS = (
 _UPLIFT_KEYS = ("persuadable_min", "sleeping_dog_max", "sure_thing_min_purchase")
 _CHURN_KEYS = ("high_min", "medium_min")
 _VALUE_KEYS = ("vip_share", "spend_column")
-_SUPPRESSION_KEYS = ("hard_bounce_min",)
+_SUPPRESSION_KEYS = ("soft_bounce_streak", "frequency_cap")
+_FREQUENCY_CAP_KEYS = ("max_emails", "window_days", "min_gap_hours")
+_HOURS = NumberRange(0.0, math.inf, hi_open=True)
+_CAP_EXPECTED = f"a mapping with keys {', '.join(_FREQUENCY_CAP_KEYS)}, or false for no cap"
+#: The suppression key of earlier policies, refused with what replaced it: its rule
+#: (lifetime bounces >= N) left every address that bounced once, and was never mailed
+#: again, in the audience.
+_RETIRED_HARD_BOUNCE = (
+    "no longer a setting: an address whose last delivery attempt bounced is suppressed "
+    "(hard_bounce) from its first bounce, a bounce typed hard is final, and soft bounces "
+    "count in a row (see docs/policy.md#suppression); remove it and set "
+    "suppression.soft_bounce_streak and suppression.frequency_cap"
+)
 _HOLDOUT_KEYS = ("share",)
 _BUDGET_KEYS = ("max_sends", "cost_per_send")
 _PROBABILITY = NumberRange(0.0, 1.0)
@@ -252,12 +266,41 @@ def _value_tier(node: Any, p: _Problems) -> ValueTier | None:
 
 
 def _suppression(node: Any, p: _Problems) -> Suppression | None:
-    """The ``suppression`` section: the hard-bounce count."""
+    """The ``suppression`` section: the soft-bounce streak and the frequency cap."""
+    if isinstance(node, dict) and "hard_bounce_min" in node:
+        expected = f"the keys {', '.join(_SUPPRESSION_KEYS)}"
+        p.add("suppression.hard_bounce_min", _RETIRED_HARD_BOUNCE, expected, "hard_bounce_min")
+        node = {k: v for k, v in node.items() if k != "hard_bounce_min"}
     s = _mapping(node, "suppression", _SUPPRESSION_KEYS, p, "the suppression settings")
     if s is None:
         return None
-    bounces = _integer(s, "hard_bounce_min", "suppression.hard_bounce_min", 1, p)
-    return None if bounces is None else Suppression(bounces)
+    streak = _integer(s, "soft_bounce_streak", "suppression.soft_bounce_streak", 1, p)
+    ok, cap = _frequency_cap(s.get("frequency_cap", _MISSING), p)
+    return None if streak is None or not ok else Suppression(streak, cap)
+
+
+def _frequency_cap(node: Any, p: _Problems) -> tuple[bool, FrequencyCap | None]:
+    """``suppression.frequency_cap``: whether it is valid, and the cap (None: ``false``, off)."""
+    path = "suppression.frequency_cap"
+    if node is False:  # the one way to turn it off; YAML also reads off and no as false
+        return True, None
+    if not isinstance(node, dict):
+        if node is _MISSING:
+            what = "missing"
+        elif node is None:  # an empty key may be a slip: off must be said
+            what = "null is not a setting here"
+        else:
+            what = "wrong type for the frequency cap"
+        p.add(path, what, _CAP_EXPECTED, node)
+        return False, None
+    s = _mapping(node, path, _FREQUENCY_CAP_KEYS, p, "the frequency cap")
+    assert s is not None  # a mapping
+    most = _integer(s, "max_emails", f"{path}.max_emails", 1, p)
+    days = _integer(s, "window_days", f"{path}.window_days", 1, p)
+    gap = _number(s, "min_gap_hours", f"{path}.min_gap_hours", _HOURS, p)
+    if most is None or days is None or gap is None:
+        return False, None
+    return True, FrequencyCap(most, days, gap)
 
 
 def _holdout(node: Any, p: _Problems) -> Holdout | None:

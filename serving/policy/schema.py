@@ -45,6 +45,7 @@ __all__ = [
     "CampaignLimits",
     "ChurnRiskThresholds",
     "Condition",
+    "FrequencyCap",
     "Holdout",
     "NumberRange",
     "Policy",
@@ -122,10 +123,31 @@ class ValueTier:
 
 
 @dataclass(frozen=True)
-class Suppression:
-    """Setting of the suppression step (applied by the scorer, before everything)."""
+class FrequencyCap:
+    """At most ``max_emails`` e-mails in ``window_days`` days, ``min_gap_hours`` apart (0: any)."""
 
-    hard_bounce_min: int
+    max_emails: int
+    window_days: int
+    min_gap_hours: float
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """Settings of the suppression step (applied by the scorer, before everything).
+
+    ``frequency_cap`` is None when the policy turns the cap off (``frequency_cap: false``).
+    """
+
+    soft_bounce_streak: int
+    frequency_cap: FrequencyCap | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the policy file says it: an off cap is ``False``."""
+        cap = self.frequency_cap
+        return {
+            "soft_bounce_streak": self.soft_bounce_streak,
+            "frequency_cap": False if cap is None else vars(cap).copy(),
+        }
 
 
 @dataclass(frozen=True)
@@ -222,7 +244,7 @@ class Policy:
             "uplift": vars(self.uplift).copy(),
             "churn_risk": vars(self.churn_risk).copy(),
             "value_tier": vars(self.value_tier).copy(),
-            "suppression": vars(self.suppression).copy(),
+            "suppression": self.suppression.to_dict(),
             "holdout": vars(self.holdout).copy(),
             "budget": vars(self.budget).copy(),
             "actions": vars(self.actions).copy(),

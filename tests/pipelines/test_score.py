@@ -14,6 +14,7 @@ from tests.pipelines._invoke import invoke
 from upseg.models.tracking import local_tracking_uri
 from upseg.pipelines.train_job import TrainSettings, run_training
 from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
+from upseg.serving.audience import SUPPRESSION_REASONS
 from upseg.synthetic import CAMPAIGN_ID
 
 
@@ -106,6 +107,79 @@ def test_suppression_is_absolute(audience, world_dir):
     assert (frame.loc[must, "action"] == "suppress").all()
     assert set(frame.loc[opted_out, "suppression_reason"]) == {"no_opt_in"}
     assert not (frame["action"].eq("send") & frame["suppression_reason"].ne("")).any()
+
+
+def _email_log(world_dir, as_of: pd.Timestamp) -> pd.DataFrame:
+    events = pd.read_parquet(world_dir / "email_events.parquet")
+    return events[events["occurred_at"] < as_of].astype({"event_type": str})
+
+
+def test_an_address_is_suppressed_after_its_first_bounce_with_no_delivery_since(
+    audience, world_dir
+):
+    result, frame, out = audience
+    events = _email_log(world_dir, pd.Timestamp("2026-05-01", tz="UTC"))
+    last = events.groupby(["customer_id", "event_type"])["occurred_at"].max().unstack()
+    dead = set(last.index[last["bounced"].notna() & ~(last["delivered"] >= last["bounced"])])
+    bounces = events[events["event_type"] == "bounced"].groupby("customer_id").size()
+    # The world's sender stops mailing an address after it bounces: most dead ones bounced once.
+    assert len(dead) > 10 and bounces.loc[sorted(dead)].eq(1).mean() > 0.5
+    by_id = frame.set_index("customer_id")
+    assert by_id.loc[sorted(dead), "action"].eq("suppress").all()
+    assert set(by_id.loc[sorted(dead), "suppression_reason"]) <= {
+        "no_opt_in",
+        "unsubscribed",
+        "hard_bounce",
+    }
+    # the world's export has no bounce_type: every hard bounce is an address that is dead now
+    assert set(by_id.index[by_id["suppression_reason"] == "hard_bounce"]) <= dead
+    summary = json.loads(out.with_name("audience_summary.json").read_text())
+    assert list(summary["suppression"]) == list(SUPPRESSION_REASONS)
+    reasons = by_id["suppression_reason"].value_counts()
+    assert summary["suppression"] == {r: int(reasons.get(r, 0)) for r in SUPPRESSION_REASONS}
+    assert sum(summary["suppression"].values()) == summary["actions"]["suppress"]
+    assert summary["suppression_settings"] == {
+        "soft_bounce_streak": 3,
+        "frequency_cap": {"max_emails": 3, "window_days": 7, "min_gap_hours": 24.0},
+    }
+    assert (
+        f"suppressed {summary['actions']['suppress']:,}: no_opt_in "
+        f"{summary['suppression']['no_opt_in']:,}, " in result.text
+    )
+    assert "(at most 3 e-mails in 7 days, 24 h apart; 3 soft bounces in a row)" in result.text
+
+
+def test_the_frequency_cap_counts_every_campaigns_emails_in_the_policys_window(
+    audience, world_dir, registry, tmp_path
+):
+    from upseg.serving.policy import DEFAULT_POLICY_PATH
+
+    _, default, _ = audience
+    policy = yaml.safe_load(DEFAULT_POLICY_PATH.read_text())
+    cap = {"max_emails": 2, "window_days": 28, "min_gap_hours": 0}
+    policy["suppression"]["frequency_cap"] = cap
+    path = tmp_path / "capped.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    out = tmp_path / "capped.parquet"
+    result = score(world_dir, registry, out, "--policy", path)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out).set_index("customer_id")
+    as_of = pd.Timestamp("2026-05-01", tz="UTC")
+    events = _email_log(world_dir, as_of)
+    recent = events[
+        (events["event_type"] == "sent") & (events["occurred_at"] >= as_of - pd.Timedelta(days=28))
+    ]
+    sent = recent.groupby("customer_id").size().reindex(frame.index, fill_value=0)
+    capped = frame["suppression_reason"] == "frequency_cap"
+    assert capped.sum() > 0 and sent[capped].ge(2).all()
+    # every customer over the cap is capped, unless an earlier reason suppressed them already
+    earlier = default.set_index("customer_id")["suppression_reason"].isin(
+        ["no_opt_in", "unsubscribed", "hard_bounce", "soft_bounce", "complaint"]
+    )
+    assert (capped == (sent.ge(2) & ~earlier)).all()
+    assert not frame["suppression_reason"].eq("min_gap").any()  # 0: no minimum
+    assert frame.loc[capped, "action"].eq("suppress").all()
+    assert "(at most 2 e-mails in 28 days, 0 h apart; 3 soft bounces in a row)" in result.text
 
 
 def test_sleeping_dogs_are_held_back_only_on_evidence(audience):

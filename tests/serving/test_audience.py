@@ -12,6 +12,7 @@ from scipy.stats import kstest
 
 from upseg.serving.audience import (
     ACTIONS,
+    SUPPRESSION_REASONS,
     AudienceFileError,
     campaign_economics,
     choose_actions,
@@ -88,17 +89,39 @@ def test_siphash_reference_matches_the_papers_test_vectors():
 # --- suppression ---------------------------------------------------------------------------------
 
 
+#: The shipped policy's settings: 3 soft bounces in a row, at most 3 e-mails, 24 h apart.
+DEFAULTS = {"soft_bounce_streak": 3, "max_emails": 3, "min_gap_hours": 24.0}
+
+
+def _log(**columns) -> pd.DataFrame:
+    """Consent given and a clean e-mail history, with ``columns`` in their place."""
+    n = len(next(iter(columns.values())))
+    base = {
+        "email_opt_in": [True] * n,
+        "is_unsubscribed": [False] * n,
+        "hard_bounces_lifetime": [0] * n,
+        "untyped_bounces_since_delivery": [0] * n,
+        "soft_bounces_since_delivery": [0] * n,
+        "complaints_lifetime": [0] * n,
+        "emails_in_cap_window": [0] * n,
+        "hours_since_last_email": [np.nan] * n,
+    }
+    return pd.DataFrame({**base, **columns})
+
+
 def test_suppression_reasons_follow_their_precedence():
-    frame = pd.DataFrame(
-        {
-            "email_opt_in": pd.array([True, False, None, True, True, True, True, False], "boolean"),
-            "is_unsubscribed": [False, True, False, True, False, False, False, False],
-            "bounces_lifetime": [0, 5, 0, 5, 2, 1, 0, 0],
-            "complaints_lifetime": [0, 1, 0, 1, 1, 0, 1, 0],
-        },
-        index=[10, 11, 12, 13, 14, 15, 16, 17],
+    frame = _log(
+        email_opt_in=pd.array([True, False, None, True, True, True, True, True, True], "boolean"),
+        is_unsubscribed=[False, True, False, True, False, False, False, False, False],
+        hard_bounces_lifetime=[0, 1, 0, 1, 1, 0, 0, 0, 0],
+        untyped_bounces_since_delivery=[0, 1, 0, 0, 0, 1, 0, 0, 0],
+        soft_bounces_since_delivery=[0, 3, 0, 3, 3, 3, 3, 0, 0],
+        complaints_lifetime=[0, 1, 0, 1, 1, 1, 1, 1, 0],
+        emails_in_cap_window=[0, 9, 0, 9, 9, 9, 9, 9, 9],
+        hours_since_last_email=[np.nan, 1, 1, 1, 1, 1, 1, 1, 1],
     )
-    reasons = suppression_reason(frame, hard_bounce_min=2)
+    frame.index = [10, 11, 12, 13, 14, 15, 16, 17, 18]
+    reasons = suppression_reason(frame, **DEFAULTS)
     assert reasons.index.tolist() == frame.index.tolist()
     assert reasons.name == "suppression_reason"
     assert reasons.tolist() == [
@@ -106,27 +129,51 @@ def test_suppression_reasons_follow_their_precedence():
         "no_opt_in",  # every reason applies; opt-in comes first
         "no_opt_in",  # consent unknown
         "unsubscribed",
-        "hard_bounce",  # 2 bounces reach the threshold
-        "",  # 1 bounce does not
+        "hard_bounce",  # typed hard
+        "hard_bounce",  # the last attempt bounced, untyped
+        "soft_bounce",
         "complaint",
-        "no_opt_in",
+        "frequency_cap",  # before min_gap
     ]
+    assert set(reasons) - {""} <= set(SUPPRESSION_REASONS)
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "kwargs", "expected"),
+    [
+        ("soft_bounces_since_delivery", [2, 3], {}, ["", "soft_bounce"]),
+        ("soft_bounces_since_delivery", [0, 1], {"soft_bounce_streak": 1}, ["", "soft_bounce"]),
+        ("emails_in_cap_window", [2, 3], {}, ["", "frequency_cap"]),
+        ("emails_in_cap_window", [3, 99], {"max_emails": None}, ["", ""]),
+        ("hours_since_last_email", [23.99, 24.0], {}, ["min_gap", ""]),
+        ("hours_since_last_email", [0.01, 24.0], {"min_gap_hours": 0}, ["", ""]),
+        ("hours_since_last_email", [0.01, 24.0], {"min_gap_hours": None}, ["", ""]),
+    ],
+)
+def test_each_rule_at_its_threshold(column, values, kwargs, expected):
+    frame = _log(**{column: values})
+    assert suppression_reason(frame, **{**DEFAULTS, **kwargs}).tolist() == expected
 
 
 def test_a_source_without_email_events_suppresses_only_on_consent():
     frame = pd.DataFrame({"email_opt_in": [True, False], "is_unsubscribed": [False, False]})
-    assert suppression_reason(frame, hard_bounce_min=1).tolist() == ["", "no_opt_in"]
+    assert suppression_reason(frame, **DEFAULTS).tolist() == ["", "no_opt_in"]
+
+
+def test_the_suppression_columns_are_the_ones_the_features_build():
+    from upseg.features.deliverability import DELIVERABILITY_COLUMNS
+    from upseg.serving.audience.suppression import _DELIVERABILITY
+
+    assert {*_DELIVERABILITY, "complaints_lifetime"} == set(DELIVERABILITY_COLUMNS)
 
 
 def test_missing_counts_do_not_suppress_but_missing_unsubscribe_status_does():
-    frame = pd.DataFrame(
-        {
-            "email_opt_in": [True, True],
-            "is_unsubscribed": pd.array([None, False], "boolean"),
-            "bounces_lifetime": pd.array([None, None], "Int64"),
-        }
+    frame = _log(
+        is_unsubscribed=pd.array([None, False], "boolean"),
+        untyped_bounces_since_delivery=pd.array([None, None], "Int64"),
+        hours_since_last_email=pd.array([None, None], "Float64"),
     )
-    assert suppression_reason(frame, hard_bounce_min=1).tolist() == ["unsubscribed", ""]
+    assert suppression_reason(frame, **DEFAULTS).tolist() == ["unsubscribed", ""]
 
 
 @pytest.mark.parametrize(
@@ -134,36 +181,47 @@ def test_missing_counts_do_not_suppress_but_missing_unsubscribe_status_does():
     [
         (
             pd.DataFrame({"is_unsubscribed": [False]}),
-            {"hard_bounce_min": 1},
+            {},
             r"lacks \['email_opt_in'\]; consent is never assumed",
         ),
         (
             pd.DataFrame({"x": [1]}),
-            {"hard_bounce_min": 1},
+            {},
             r"lacks \['email_opt_in', 'is_unsubscribed'\]",
         ),
         (
+            _log(email_opt_in=[True]).drop(columns="emails_in_cap_window"),
+            {},
+            r"has the deliverability columns .* but lacks \['emails_in_cap_window'\]; "
+            "build them together",
+        ),
+        (
             pd.DataFrame({"email_opt_in": [True], "is_unsubscribed": [False]}),
-            {"hard_bounce_min": 0},
-            "hard_bounce_min must be an integer of 1 or more; got 0",
+            {"soft_bounce_streak": 0, "max_emails": 1.5, "min_gap_hours": -1},
+            r"soft_bounce_streak must be an integer of 1 or more; got 0; "
+            r"max_emails must be an integer of 1 or more, or None; got 1.5; "
+            r"min_gap_hours must be a number >= 0, or None; got -1\.",
         ),
         (
             pd.DataFrame({"email_opt_in": ["yes"], "is_unsubscribed": [False]}),
-            {"hard_bounce_min": 1},
+            {},
             "Column 'email_opt_in' must hold booleans",
         ),
         (
-            pd.DataFrame(
-                {"email_opt_in": [True], "is_unsubscribed": [False], "bounces_lifetime": ["x"]}
-            ),
-            {"hard_bounce_min": 1},
-            "Column 'bounces_lifetime' must hold counts",
+            _log(soft_bounces_since_delivery=["x"]),
+            {},
+            "Column 'soft_bounces_since_delivery' must hold counts",
+        ),
+        (
+            _log(hours_since_last_email=["x"]),
+            {},
+            "Column 'hours_since_last_email' must hold hours",
         ),
     ],
 )
 def test_suppression_refuses(frame, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        suppression_reason(frame, **kwargs)
+        suppression_reason(frame, **{**DEFAULTS, **kwargs})
 
 
 # --- holdout -------------------------------------------------------------------------------------

@@ -19,8 +19,10 @@ from upseg.serving.policy import (
     OUTPUT_COLUMNS,
     QUADRANTS,
     VALUE_TIERS,
+    FrequencyCap,
     Policy,
     PolicyError,
+    Suppression,
     assign_segments,
     load_policy,
     parse_policy,
@@ -80,6 +82,30 @@ def test_default_policy_loads_and_validates():
     assert policy.rules == ()
     assert len(policy.segment_names) == len(QUADRANTS) * len(CHURN_RISKS) * len(VALUE_TIERS)
     assert policy.segment_names[0] == "persuadable · high churn · VIP"
+    assert policy.suppression == Suppression(3, FrequencyCap(3, 7, 24.0))
+
+
+def test_the_frequency_cap_is_off_only_when_the_file_says_false(tmp_path):
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    cap = text[text.index("  frequency_cap:\n") : text.index("# A random share")]
+    for spelling in ("false", "off"):  # YAML reads off as false
+        off = load_policy(write(tmp_path, text.replace(cap, f"  frequency_cap: {spelling}\n\n")))
+        assert off.suppression == Suppression(3, None)
+        assert off.to_dict()["suppression"] == {"soft_bounce_streak": 3, "frequency_cap": False}
+        assert parse_policy(off.to_dict()) == off
+        assert policy_digest(off) != policy_digest(load_policy())
+
+
+def test_a_policy_of_the_hard_bounce_count_is_told_what_replaced_it(tmp_path):
+    old = patched({"suppression": {"hard_bounce_min": 2}})
+    with pytest.raises(PolicyError, match=r"^3 problems in policy") as info:
+        load_policy(write(tmp_path, old))
+    assert [p.split(": ")[1] for p in info.value.problems] == [
+        "suppression.hard_bounce_min",
+        "suppression.soft_bounce_streak",
+        "suppression.frequency_cap",
+    ]
+    assert "missing; expected an integer >= 1; got nothing" in info.value.problems[1]
 
 
 def test_the_commented_examples_of_the_default_file_are_valid():
@@ -398,9 +424,62 @@ BAD_POLICIES = [
         id="holdout-share",
     ),
     pytest.param(
-        {"suppression.hard_bounce_min": 1.5},
-        "policy.yaml: suppression.hard_bounce_min: wrong type; expected an integer >= 1; got 1.5",
+        {"suppression.soft_bounce_streak": 1.5},
+        "policy.yaml: suppression.soft_bounce_streak: wrong type; expected an integer >= 1; "
+        "got 1.5",
         id="integer",
+    ),
+    pytest.param(
+        {"suppression.frequency_cap.max_emails": 0},
+        "policy.yaml: suppression.frequency_cap.max_emails: out of range; "
+        "expected an integer >= 1; got 0",
+        id="cap-max-emails",
+    ),
+    pytest.param(
+        {"suppression.frequency_cap.window_days": 7.5},
+        "policy.yaml: suppression.frequency_cap.window_days: wrong type; "
+        "expected an integer >= 1; got 7.5",
+        id="cap-window-days",
+    ),
+    pytest.param(
+        {"suppression.frequency_cap.min_gap_hours": -1},
+        "policy.yaml: suppression.frequency_cap.min_gap_hours: out of range; "
+        "expected a number >= 0; got -1",
+        id="cap-min-gap",
+    ),
+    pytest.param(
+        {"suppression.frequency_cap.max_mails": 3, "suppression.frequency_cap.max_emails": DELETE},
+        "policy.yaml: suppression.frequency_cap: unknown key 'max_mails' "
+        "(did you mean 'max_emails'?); expected one of max_emails, window_days, min_gap_hours; "
+        "got 'max_mails'",
+        id="cap-unknown-key",
+    ),
+    pytest.param(
+        {"suppression.frequency_cap": None},
+        "policy.yaml: suppression.frequency_cap: null is not a setting here; expected a mapping "
+        "with keys max_emails, window_days, min_gap_hours, or false for no cap; got null",
+        id="cap-null",
+    ),
+    pytest.param(
+        {"suppression.frequency_cap": "off"},
+        "policy.yaml: suppression.frequency_cap: wrong type for the frequency cap; expected a "
+        "mapping with keys max_emails, window_days, min_gap_hours, or false for no cap; got 'off'",
+        id="cap-quoted-off",
+    ),
+    pytest.param(
+        {"suppression.frequency_cap": DELETE},
+        "policy.yaml: suppression.frequency_cap: missing; expected a mapping with keys "
+        "max_emails, window_days, min_gap_hours, or false for no cap; got nothing",
+        id="cap-missing",
+    ),
+    pytest.param(
+        {"suppression": {"hard_bounce_min": 2}},
+        "policy.yaml: suppression.hard_bounce_min: no longer a setting: an address whose last "
+        "delivery attempt bounced is suppressed (hard_bounce) from its first bounce, a bounce "
+        "typed hard is final, and soft bounces count in a row (see docs/policy.md#suppression); "
+        "remove it and set suppression.soft_bounce_streak and suppression.frequency_cap; "
+        "expected the keys soft_bounce_streak, frequency_cap; got 'hard_bounce_min'",
+        id="retired-hard-bounce-min",
     ),
     pytest.param(
         {"budget.max_sends": 0},
@@ -651,11 +730,18 @@ def test_digest_ignores_comments_key_order_and_file_name(tmp_path):
 def test_docs_describe_every_key_operator_and_segment_part():
     text = DOCS.read_text(encoding="utf-8")
     policy: Policy = load_policy()
+
+    def paths(prefix: str, value) -> list[str]:
+        if not isinstance(value, dict):
+            return [f"`{prefix}`"]
+        nested = [p for key, v in value.items() for p in paths(f"{prefix}.{key}", v)]
+        return [f"`{prefix}`", *nested] if "." in prefix else nested
+
     keys = [
-        f"`{section}.{key}`" if isinstance(value, dict) else f"`{section}`"
-        for section, value in policy.to_dict().items()
+        p
+        for section, v in policy.to_dict().items()
         if section != "rules"
-        for key in (value if isinstance(value, dict) else [None])
+        for p in paths(section, v)
     ]
     names = [*keys, "`rules`", "`segment`", "`when`", "`action`", "`description`"]
     names += [f"`{name}`" for name in (*OPERATORS, *QUADRANTS, *CHURN_RISKS, *VALUE_TIERS)]
