@@ -38,6 +38,9 @@ Scored on the 30% against ``truth.parquet`` (read only here), per variant, over
   oracle; a random order's expected share is ``0.2 n mean(tau) / oracle``,
   printed beside it ("random"), which is 0.2 only when the top fifth holds all
   the effect;
+- **served share**: the same for the *calibrated* uplift, which the scorer
+  ranks by: identical while the slope applied is above 0; with a slope of 0
+  everyone ties and the share is a random order's;
 - **Spearman** of predicted and true effect;
 - **predicted ÷ true** incremental conversions among that top 20%: the sum of
   the raw (and of the calibrated) predictions over them ÷ the sum of their true effects;
@@ -102,6 +105,7 @@ CONFIGS: dict[str, str] = {
 GOALS = {"policy_share": 0.75, "ratio": (0.8, 1.25), "dog_precision": 0.5}
 METRICS = (
     "policy_share",
+    "policy_share_calibrated",
     "random_share",
     "spearman",
     "ratio_raw",
@@ -186,6 +190,7 @@ def score_against_truth(
     per_variant = [
         {
             "policy_share": policy_share(raw[v], tau[v]),
+            "policy_share_calibrated": policy_share(calibrated[v], tau[v]),
             "random_share": random_share(tau[v]),
             "spearman": spearman(raw[v], tau[v]),
             "ratio_raw": sizing_ratio(raw[v], raw[v], tau[v]),
@@ -355,7 +360,7 @@ def summarize(worlds: dict[str, list[dict]], family: Sequence[str]) -> dict[str,
 def goals_for(config: str, worlds: dict, means: dict, members: Sequence[str]) -> dict[str, Any]:
     """The issue's three goals for one configuration, on the family's worlds."""
     low, high = GOALS["ratio"]
-    share = _nanmean([means[w][config]["policy_share"] for w in members])
+    share = _nanmean([means[w][config]["policy_share_calibrated"] for w in members])
     out: dict[str, Any] = {
         "policy_share": {"value": share, "goal": GOALS["policy_share"], "met": share >= 0.75}
     }
@@ -394,16 +399,18 @@ def table(results: dict) -> str:
     """The Markdown table: one row per world and configuration, then the family's means."""
     lines = [
         "| world | config | approach (per seed) | policy share @20% (random; ceiling) | "
+        "served share | "
         "Spearman (ceiling) | pred ÷ true, raw | pred ÷ true, calibrated | BLP slope (applied) | "
         "dogs raw: precision / recall (flagged) | dogs on evidence: precision / recall "
         "(flagged) | true dogs |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def row(world: str, config: str, approach: str, m: dict) -> str:
         return (
             f"| {world} | {config} | {approach} | {_f(m['policy_share'])} "
-            f"({_f(m['random_share'])}; {_f(m['ceiling_share'])}) | {_f(m['spearman'])} "
+            f"({_f(m['random_share'])}; {_f(m['ceiling_share'])}) | "
+            f"{_f(m['policy_share_calibrated'])} | {_f(m['spearman'])} "
             f"({_f(m['ceiling_spearman'])}) | {_f(m['ratio_raw'])} | "
             f"{_f(m['ratio_calibrated'])} | {_f(m['blp_slope'])} ({_f(m['slope_applied'])}) | "
             f"{_f(m['dogs_raw_precision'])} / {_f(m['dogs_raw_recall'])} "
@@ -431,7 +438,7 @@ def goal_lines(results: dict) -> str:
             return "n/a (nobody flagged)" if met is None else ("met" if met else "**not met**")
 
         lines.append(
-            f"- `{config}`: policy share {_f(g['policy_share']['value'])} vs ≥ 0.75: "
+            f"- `{config}`: served policy share {_f(g['policy_share']['value'])} vs ≥ 0.75: "
             f"{word(g['policy_share']['met'])}; pred ÷ true in [0.8, 1.25] raw in "
             f"{g['ratio_raw']['worlds_in_range']}/{n} worlds ({word(g['ratio_raw']['met'])}), "
             f"calibrated in {g['ratio_calibrated']['worlds_in_range']}/{n} "
