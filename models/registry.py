@@ -27,11 +27,13 @@ from upseg.models.evaluation import is_better
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "REGISTRATION_TAG",
     "UPLIFT_GATE_METRIC",
     "GateDecision",
     "apply_decision",
     "champion_metrics",
     "champion_version",
+    "complete_registrations",
     "gate_decision",
     "register_version",
 ]
@@ -202,9 +204,17 @@ def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
 def apply_decision(client: MlflowClient, name: str, version: str, decision: GateDecision) -> None:
     """Point ``@champion`` or ``@challenger`` at ``version`` and record the reason on it."""
     alias = CHAMPION if decision.promote else CHALLENGER
-    client.set_model_version_tag(name, version, "gate", "promoted" if decision.promote else "held")
-    client.set_model_version_tag(name, version, "gate_reason", decision.reason)
+    for key, value in _decision_tags(decision).items():
+        client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, alias, version)
+
+
+#: A version's tag while its alias is not yet applied: ``incomplete``, then ``complete``.
+REGISTRATION_TAG = "registration"
+
+
+def _decision_tags(decision: GateDecision) -> dict[str, str]:
+    return {"gate": "promoted" if decision.promote else "held", "gate_reason": decision.reason}
 
 
 def register_version(
@@ -215,14 +225,64 @@ def register_version(
     run_id: str,
     model_id: str | None,
     tags: dict[str, str],
+    decision: GateDecision | None = None,
 ) -> str:
-    """Register a logged model as a new version of ``name`` (created on first use)."""
+    """Register a logged model as a new version of ``name`` (created on first use).
+
+    With ``decision``, the version is created with its gate decision among its
+    tags, in one write, and marked ``registration: incomplete`` until its alias
+    (``@champion`` or ``@challenger``) points at it; a run killed in between
+    leaves a version whose decision is recorded, which the next training run of
+    ``name`` completes (:func:`complete_registrations`). No version is ever
+    registered without its facts.
+    """
     try:
         client.create_registered_model(name)
     except MlflowException as exc:
         if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
             raise
-    version = client.create_model_version(
-        name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
+    if decision is not None:
+        tags = {**tags, **_decision_tags(decision), REGISTRATION_TAG: "incomplete"}
+    version = str(
+        client.create_model_version(
+            name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
+        ).version
     )
-    return str(version.version)
+    if decision is not None:
+        client.set_registered_model_alias(
+            name, CHAMPION if decision.promote else CHALLENGER, version
+        )
+        client.set_model_version_tag(name, version, REGISTRATION_TAG, "complete")
+    return version
+
+
+def complete_registrations(client: MlflowClient, name: str) -> list[str]:
+    """Finish the registrations a killed run left incomplete; the sentences to tell the user.
+
+    The newest version gets the alias its recorded gate decision names; an
+    older one's decision has been overtaken by the versions after it, so it is
+    only marked complete. Versions from before the tag existed are complete.
+    """
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return []
+    if not versions:
+        return []
+    newest = max(int(v.version) for v in versions)
+    notes = []
+    for v in sorted(versions, key=lambda v: int(v.version)):
+        if (v.tags or {}).get(REGISTRATION_TAG) != "incomplete":
+            continue
+        promoted = v.tags.get("gate") == "promoted"
+        alias = CHAMPION if promoted else CHALLENGER
+        if int(v.version) == newest:
+            client.set_registered_model_alias(name, alias, str(v.version))
+            done = f"its recorded decision was applied (@{alias})"
+        else:
+            done = "newer versions have replaced its decision"
+        client.set_model_version_tag(name, str(v.version), REGISTRATION_TAG, "complete")
+        notes.append(
+            f"{name} version {v.version} was left half-registered by a run that stopped; {done}"
+        )
+    return notes

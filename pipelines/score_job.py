@@ -9,7 +9,6 @@ writes the audience file), and writes the run summary and the MLflow run.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,10 +17,12 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from upseg.experiments.data import read_table
 from upseg.features.build import build_features
 from upseg.features.deliverability import DELIVERABILITY_COLUMNS, deliverability_inputs
 from upseg.features.pit import customer_spine
 from upseg.features.sources import connect, data_fingerprint, find_table_files
+from upseg.files import temporary_folder_beside
 from upseg.models.drift import DriftError, scoring_drift
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.pipelines.jobs import load_source, write_atomically
@@ -178,6 +179,8 @@ def run_scoring(
     con = connect()
     source = load_source(s.data_dir, con=con, quarantine_dir=s.quarantine_dir)
     tables = source.result.tables
+    # Read before anything is written: an unreadable --previous must not cost the audience.
+    previous = read_table(s.previous) if s.previous is not None else None
     feature_set = feature_set_of(models)
     columns = feature_set.columns(set(tables))
     check_inputs(models, feature_set.key, list(columns))
@@ -204,8 +207,8 @@ def run_scoring(
         )
     eligible = int(spine.count().execute())
 
-    Path(s.out).parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{s.out.name}.", dir=s.out.parent) as tmp:
+    # Beside the audience, named as its own: a killed run's folder goes at the next run.
+    with temporary_folder_beside(s.out) as tmp:
         on_stage(f"Building the features of {eligible:,} customers")
         features_file = Path(tmp) / "features.parquet"
         # Sorted, so that a rerun writes the same file, row for row.
@@ -232,12 +235,7 @@ def run_scoring(
         cost_per_send=s.cost_per_send or 0.0,
     )
     changes = None
-    if s.previous is not None:
-        previous = (
-            pd.read_parquet(s.previous)
-            if s.previous.suffix == ".parquet"
-            else pd.read_csv(s.previous)
-        )
+    if previous is not None:
         current = decided[["customer_id", "segment"]].rename(
             columns={"segment": "priority_segment"}
         )

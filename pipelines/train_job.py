@@ -9,7 +9,6 @@ rows before the registry is touched.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
 from upseg.features.sets import CUSTOMER_V1, get_feature_set
+from upseg.files import temporary_folder_beside
 from upseg.models import plots
 from upseg.models.baseline import RecencyBaseline
 from upseg.models.classifier import CalibratedLGBMClassifier
@@ -35,8 +35,8 @@ from upseg.models.evaluation import shap_importance as importance_table
 from upseg.models.explain import top_drivers
 from upseg.models.registry import (
     GateDecision,
-    apply_decision,
     champion_metrics,
+    complete_registrations,
     gate_decision,
     register_version,
 )
@@ -263,9 +263,10 @@ def _log_run(
             features=data.features,
         )
         mlflow.log_dict(reference, "reference.json")
-        with tempfile.TemporaryDirectory() as tmp:
-            _write_artifacts(Path(tmp), data, model, baseline, tuning, fingerprint)
-            mlflow.log_artifacts(tmp)
+        # In the work directory, named as upseg's: a killed run's folder goes at the next run.
+        with temporary_folder_beside(Path(settings.workdir) / "run-artifacts") as tmp:
+            _write_artifacts(tmp, data, model, baseline, tuning, fingerprint)
+            mlflow.log_artifacts(str(tmp))
         example = _input_example(model, data.part("test"))
         model_info = mlflow.sklearn.log_model(
             model,
@@ -303,6 +304,7 @@ def run_training(
     check_tracking(settings.tracking_uri)
     set_tracking(settings.tracking_uri)
     client = MlflowClient(settings.tracking_uri)
+    recovered = complete_registrations(client, task.name)
 
     if validated is None:
         on_stage(f"Validating {settings.data_dir}")
@@ -369,8 +371,8 @@ def run_training(
             "data_fingerprint": digest,
             **({"training_key": settings.training_key} if settings.training_key else {}),
         },
+        decision=decision,
     )
-    apply_decision(client, task.name, version, decision)
     return TrainingRun(
         settings=settings,
         run_id=run.info.run_id,
@@ -384,5 +386,5 @@ def run_training(
         tuning=tuning,
         best_iteration=model.best_iteration_,
         seconds=time.perf_counter() - started,
-        notes=data.warnings,
+        notes=(*recovered, *data.warnings),
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -27,11 +26,12 @@ from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
 from upseg.features.sets import CUSTOMER_V1, get_feature_set
+from upseg.files import temporary_folder_beside
 from upseg.models.registry import (
     UPLIFT_GATE_METRIC,
     GateDecision,
-    apply_decision,
     champion_metrics,
+    complete_registrations,
     gate_decision,
     register_version,
 )
@@ -239,6 +239,7 @@ def run_uplift(
     check_tracking(settings.tracking_uri)
     set_tracking(settings.tracking_uri)
     client = MlflowClient(settings.tracking_uri)
+    recovered = complete_registrations(client, settings.model_name)
 
     on_stage("Reading the experiment")
     data, digest, data_dir = _load(settings, validated)
@@ -389,7 +390,8 @@ def run_uplift(
     }
     qini = selection.summary().set_index("approach")["mean"]
     metrics = {
-        **tuning.summary(),
+        # the predictive models' "best_valid_auc" would hold a loss or a Qini here
+        **{k: v for k, v in tuning.summary().items() if k != "tuning_best_valid_auc"},
         # The chosen approach's, with the default parameters, over the choice's folds.
         "cv_qini_default_params": float(qini[selection.best]),
         **(
@@ -411,9 +413,10 @@ def run_uplift(
         "shap_surrogate_r2": r2,
         **_calibration_metrics(calibration, sizes),
     }
-    with tempfile.TemporaryDirectory() as tmp:
+    # In the work directory, named as upseg's: a killed run's folder goes at the next run.
+    with temporary_folder_beside(Path(settings.workdir) / "run-artifacts") as tmp:
         write_artifacts(
-            Path(tmp),
+            tmp,
             data,
             selection,
             per_variant,
@@ -434,7 +437,7 @@ def run_uplift(
             decision,
             params=params_logged,
             metrics=metrics,
-            artifacts=Path(tmp),
+            artifacts=tmp,
             example=test.loc[:, list(data.features)].head(5),
             digest=digest,
             feature_set=settings.feature_set if data_dir is not None else "table",
@@ -451,12 +454,15 @@ def run_uplift(
             "approach": selection.best,
             **({"training_key": settings.training_key} if settings.training_key else {}),
         },
+        decision=decision,
     )
-    apply_decision(client, settings.model_name, version, decision)
-    notes = tuple(
-        f"variant {v!r}: its Qini interval includes zero; its uplift is not better than random"
-        for v in per_variant.index
-        if per_variant.loc[v, "beats_random"] == 0
+    notes = (
+        *recovered,
+        *(
+            f"variant {v!r}: its Qini interval includes zero; its uplift is not better than random"
+            for v in per_variant.index
+            if per_variant.loc[v, "beats_random"] == 0
+        ),
     )
     return UpliftRun(
         settings=settings,
