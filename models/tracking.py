@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from upseg.errors import UpsegError
@@ -58,7 +59,8 @@ def check_tracking(uri: str, *, timeout: float = 5.0) -> None:
     """Fail fast when a tracking server at ``uri`` does not answer its health check.
 
     Local stores (``sqlite:``, ``file:``) only need their directory, which is
-    created. Called before any training work, so an unreachable server costs
+    created, and a SQLite store its tables, which are created one process at a
+    time. Called before any training work, so an unreachable server costs
     seconds, not a tuned model.
 
     Raises
@@ -67,7 +69,7 @@ def check_tracking(uri: str, *, timeout: float = 5.0) -> None:
         Naming the URI and what went wrong.
     """
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _prepare_sqlite(uri)
         return
     if not uri.startswith(("http://", "https://")):
         return
@@ -87,6 +89,24 @@ def check_tracking(uri: str, *, timeout: float = 5.0) -> None:
         ) from None
 
 
+def _prepare_sqlite(uri: str) -> None:
+    """Create (or upgrade) the SQLite store's tables, one process at a time.
+
+    MLflow creates a store's tables on first use; two processes doing so at
+    once collide (``table registered_models already exists``). A lock file
+    beside the database makes the second wait until the first has made them.
+    """
+    import fcntl
+
+    database = Path(uri.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(f".{database.name}.init.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process ends
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+
+
 def ensure_experiment(name: str, uri: str) -> str:
     """The id of experiment ``name``, created on first use.
 
@@ -101,7 +121,13 @@ def ensure_experiment(name: str, uri: str) -> str:
     if uri.startswith("sqlite:///"):
         root = Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts"
         location = root.resolve().as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # another process may have created it since we looked
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def code_version() -> str:

@@ -25,6 +25,7 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from upseg.locks import job_locks, lock_timeout
 from upseg.models.dataset import TrainingDataError
 from upseg.models.drift import features_drift
 from upseg.models.lineage import latest_version, training_key, version_with_key
@@ -206,7 +207,17 @@ def run_retrain(
         Before any work, when the tracking server does not answer.
     features.validation.DataValidationError
         When the data is unusable.
+    upseg.locks.JobLockedError
+        When another job holds the work directory (see :mod:`upseg.locks`).
     """
+    workdir, uri = config.tracking.workdir, config.tracking_uri()
+    with job_locks("retrain", workdir, uri, timeout=lock_timeout()):
+        return _run_retrain(config, as_of, on_stage=on_stage)
+
+
+def _run_retrain(
+    config: UpsegConfig, as_of: pd.Timestamp, *, on_stage: Callable[[str], None]
+) -> RetrainRun:
     started = time.perf_counter()
     uri = config.tracking_uri()
     on_stage(f"Checking the tracking store {uri}")

@@ -23,6 +23,7 @@ from upseg.features.deliverability import DELIVERABILITY_COLUMNS, deliverability
 from upseg.features.pit import customer_spine
 from upseg.features.sources import connect, data_fingerprint, find_table_files
 from upseg.files import temporary_folder_beside
+from upseg.locks import job_locks, lock_timeout
 from upseg.models.drift import DriftError, scoring_drift
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.pipelines.jobs import load_source, write_atomically
@@ -141,7 +142,15 @@ def run_scoring(
         limit, or counts that do not reconcile.
     ValueError
         When ``uplift_fallback`` is not one of :data:`upseg.serving.uplift_source.FALLBACKS`.
+    upseg.locks.JobLockedError
+        When another job holds the work directory (see :mod:`upseg.locks`).
     """
+    job = f"score {settings.campaign}"
+    with job_locks(job, settings.workdir, settings.tracking_uri, timeout=lock_timeout()):
+        return _run_scoring(settings, on_stage=on_stage)
+
+
+def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) -> ScoreRun:
     if settings.uplift_fallback not in FALLBACKS:
         raise ValueError(
             f"uplift_fallback must be one of {', '.join(FALLBACKS)}; "

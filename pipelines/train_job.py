@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from upseg.features.sets import CUSTOMER_V1, get_feature_set
 from upseg.files import temporary_folder_beside
+from upseg.locks import job_locks, lock_timeout
 from upseg.models import plots
 from upseg.models.baseline import RecencyBaseline
 from upseg.models.classifier import CalibratedLGBMClassifier
@@ -297,7 +298,20 @@ def run_training(
         Before any work, when the tracking server does not answer.
     features.validation.DataValidationError, models.dataset.TrainingDataError
         When the data cannot give a sound model.
+    upseg.locks.JobLockedError
+        When another job holds the work directory (see :mod:`upseg.locks`).
     """
+    job = f"train {settings.task}"
+    with job_locks(job, settings.workdir, settings.tracking_uri, timeout=lock_timeout()):
+        return _run_training(settings, on_stage=on_stage, validated=validated)
+
+
+def _run_training(
+    settings: TrainSettings,
+    *,
+    on_stage: Callable[[str], None],
+    validated: ValidatedData | None,
+) -> TrainingRun:
     started = time.perf_counter()
     task = TASKS[settings.task]
     on_stage(f"Checking the tracking store {settings.tracking_uri}")

@@ -27,6 +27,7 @@ from mlflow.tracking import MlflowClient
 
 from upseg.features.sets import CUSTOMER_V1, get_feature_set
 from upseg.files import temporary_folder_beside
+from upseg.locks import job_locks, lock_timeout
 from upseg.models.registry import (
     UPLIFT_GATE_METRIC,
     GateDecision,
@@ -232,8 +233,20 @@ def run_uplift(
     """Train, choose, evaluate, track, register and gate one uplift model.
 
     ``validated`` is ``settings.data_dir`` already validated by the calling job
-    (campaign mode); without it the data is validated here.
+    (campaign mode); without it the data is validated here. The work directory's
+    lock is held throughout (:mod:`upseg.locks`).
     """
+    job = f"train uplift {settings.model_name}"
+    with job_locks(job, settings.workdir, settings.tracking_uri, timeout=lock_timeout()):
+        return _run_uplift(settings, on_stage=on_stage, validated=validated)
+
+
+def _run_uplift(
+    settings: UpliftSettings,
+    *,
+    on_stage: Callable[[str], None],
+    validated: ValidatedData | None,
+) -> UpliftRun:
     started = time.perf_counter()
     on_stage(f"Checking the tracking store {settings.tracking_uri}")
     check_tracking(settings.tracking_uri)

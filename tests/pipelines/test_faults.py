@@ -240,3 +240,32 @@ def test_an_unreadable_previous_audience_stops_the_run_before_it_writes(world, r
     assert "Traceback" not in result.output
     assert f"error: {previous}: not a readable Parquet file" in result.text
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+# -- two jobs on one work directory ---------------------------------------------------
+
+
+def test_two_training_jobs_started_together_on_a_fresh_work_directory_do_not_race(world, tmp_path):
+    work = tmp_path / "work"
+    args = ["train", "churn", "--data", world, "--as-of", "2026-04-01", "--snapshots", 1,
+            "--workdir", work]  # fmt: skip
+    procs = [spawn(*args), spawn(*args)]
+    try:
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.05)
+        # the one that did not get the lock stops at once; the other is still training
+        loser = next(proc for proc in procs if proc.returncode is not None)
+        winner = next(proc for proc in procs if proc is not loser)
+        _, err = loser.communicate()
+        assert loser.returncode == 1, err
+        assert winner.poll() is None
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith(
+            f"error: {work.resolve()} is in use by 'train churn' (pid {winner.pid} on "
+        ), lines[0]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
