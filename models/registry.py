@@ -36,6 +36,7 @@ __all__ = [
     "complete_registrations",
     "gate_decision",
     "register_version",
+    "unfinished",
 ]
 
 CHAMPION = "champion"
@@ -254,6 +255,14 @@ def register_version(
         )
         client.set_model_version_tag(name, version, REGISTRATION_TAG, "complete")
     return version
+
+
+def unfinished(name: str) -> str:
+    """What a registration cut short leaves of ``name``, as the end of a sentence."""
+    return (
+        f"{name!r} has no new version, or one whose alias is not yet set (tag registration: "
+        "incomplete), which the next training run of it completes"
+    )
 
 
 def complete_registrations(client: MlflowClient, name: str) -> list[str]:

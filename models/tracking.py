@@ -10,10 +10,12 @@ environment only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -28,6 +30,7 @@ __all__ = [
     "code_version",
     "ensure_experiment",
     "local_tracking_uri",
+    "server_calls",
     "set_tracking",
     "tracking_uri",
     "ui_command",
@@ -87,6 +90,38 @@ def check_tracking(uri: str, *, timeout: float = 5.0) -> None:
             f"MLflow tracking server {uri} is unreachable ({reason}); nothing was trained. "
             "Check MLFLOW_TRACKING_URI or start the server."
         ) from None
+
+
+@contextlib.contextmanager
+def server_calls(uri: str, doing: str, *, consequence: str) -> Iterator[None]:
+    """Turn a tracking server that stops answering inside the block into one sentence.
+
+    A call that fails while the server at ``uri`` no longer answers its health
+    check (after MLflow's own retries, ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``)
+    raises :class:`TrackingUnavailable` naming the URI, what the job was
+    ``doing`` and the ``consequence``; while the server answers, the error is
+    the server's and is raised as it is. Local stores are left alone.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not uri.startswith(("http://", "https://")) or _answers(uri):
+            raise
+        reason = " ".join(str(exc).split())
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
+        raise TrackingUnavailable(
+            f"MLflow tracking server {uri} stopped answering while {doing} ({reason}); "
+            f"{consequence}."
+        ) from exc
+
+
+def _answers(uri: str, timeout: float = 5.0) -> bool:
+    """Whether the server at ``uri`` answers its health check now."""
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:  # noqa: S310
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _prepare_sqlite(uri: str) -> None:

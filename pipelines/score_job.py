@@ -25,7 +25,13 @@ from upseg.features.sources import connect, data_fingerprint, find_table_files
 from upseg.files import temporary_folder_beside
 from upseg.locks import job_locks, lock_timeout
 from upseg.models.drift import DriftError, scoring_drift
-from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from upseg.models.tracking import (
+    check_tracking,
+    code_version,
+    ensure_experiment,
+    server_calls,
+    set_tracking,
+)
 from upseg.pipelines.jobs import load_source, write_atomically
 from upseg.serving.audience import SUPPRESSION_REASONS, campaign_economics, segment_changes
 from upseg.serving.batch import CHUNK_ROWS, score_distribution, score_features_file
@@ -177,11 +183,12 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
     set_tracking(s.tracking_uri)
     client = MlflowClient(s.tracking_uri)
     on_stage("Loading the models")
-    models = load_models(client, s.versions, uplift_optional=s.uplift_fallback != "refuse")
-    fallback: UpliftFallback | None = None
-    if "uplift" not in models:
-        on_stage("Measuring the campaign's average effect")
-        fallback = fallback_uplift(client, s.uplift_fallback, name="uplift")
+    with server_calls(s.tracking_uri, "loading the models", consequence="nothing was written"):
+        models = load_models(client, s.versions, uplift_optional=s.uplift_fallback != "refuse")
+        fallback: UpliftFallback | None = None
+        if "uplift" not in models:
+            on_stage("Measuring the campaign's average effect")
+            fallback = fallback_uplift(client, s.uplift_fallback, name="uplift")
     versions = ",".join(m.label for m in models.values())
 
     on_stage(f"Validating {s.data_dir}")
@@ -291,7 +298,12 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
     write_atomically(
         summary_path, lambda tmp: tmp.write_text(json.dumps(summary, indent=2, default=str))
     )
-    run_id = _log_scoring_run(s, summary, summary_path)
+    with server_calls(
+        s.tracking_uri,
+        "logging the scoring run",
+        consequence=f"the audience {s.out} and its summary were written; their run is not logged",
+    ):
+        run_id = _log_scoring_run(s, summary, summary_path)
     return ScoreRun(
         settings=s,
         customers_eligible=eligible,

@@ -40,8 +40,15 @@ from upseg.models.registry import (
     complete_registrations,
     gate_decision,
     register_version,
+    unfinished,
 )
-from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from upseg.models.tracking import (
+    check_tracking,
+    code_version,
+    ensure_experiment,
+    server_calls,
+    set_tracking,
+)
 from upseg.models.tuning import TuningResult, study_name, tune
 from upseg.pipelines.jobs import ValidatedData, validated_data
 
@@ -360,33 +367,36 @@ def _run_training(
     on_stage("Logging the run to MLflow")
     rows = {table: summary.rows_accepted for table, summary in source.result.summaries.items()}
     fingerprint = data.fingerprint(settings.data_dir, digest, rows)
-    experiment_id = ensure_experiment(
-        settings.experiment or f"upseg-{task.name}", settings.tracking_uri
-    )
-    run, model_info = _log_run(
-        experiment_id,
-        settings,
-        data,
-        (model, baseline, tuning),
-        {"test": metrics, "baseline": base_metrics, "champion": champion or {}},
-        decision,
-        fingerprint,
-    )
+    uri = settings.tracking_uri
+    with server_calls(uri, "logging the run", consequence="nothing was registered"):
+        experiment_id = ensure_experiment(settings.experiment or f"upseg-{task.name}", uri)
+        run, model_info = _log_run(
+            experiment_id,
+            settings,
+            data,
+            (model, baseline, tuning),
+            {"test": metrics, "baseline": base_metrics, "champion": champion or {}},
+            decision,
+            fingerprint,
+        )
 
     on_stage(f"Registering a version of {task.name!r}")
-    version = register_version(
-        client,
-        task.name,
-        model_uri=model_info.model_uri,
-        run_id=run.info.run_id,
-        model_id=model_info.model_id,
-        tags={
-            "feature_set": data.feature_set.key,
-            "data_fingerprint": digest,
-            **({"training_key": settings.training_key} if settings.training_key else {}),
-        },
-        decision=decision,
-    )
+    with server_calls(
+        uri, f"registering a version of {task.name!r}", consequence=unfinished(task.name)
+    ):
+        version = register_version(
+            client,
+            task.name,
+            model_uri=model_info.model_uri,
+            run_id=run.info.run_id,
+            model_id=model_info.model_id,
+            tags={
+                "feature_set": data.feature_set.key,
+                "data_fingerprint": digest,
+                **({"training_key": settings.training_key} if settings.training_key else {}),
+            },
+            decision=decision,
+        )
     return TrainingRun(
         settings=settings,
         run_id=run.info.run_id,

@@ -35,8 +35,15 @@ from upseg.models.registry import (
     complete_registrations,
     gate_decision,
     register_version,
+    unfinished,
 )
-from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
+from upseg.models.tracking import (
+    check_tracking,
+    code_version,
+    ensure_experiment,
+    server_calls,
+    set_tracking,
+)
 from upseg.models.tuning import TuningResult
 from upseg.models.uplift.artifacts import write_artifacts
 from upseg.models.uplift.average_effect import average_effect_metrics
@@ -443,32 +450,36 @@ def _run_uplift(
             sizes=sizes,
             served=model.predict_frame(test.loc[:, list(data.features)])["uplift"],
         )
-        run, info = _log_run(
-            settings,
-            data,
-            model,
-            decision,
-            params=params_logged,
-            metrics=metrics,
-            artifacts=tmp,
-            example=test.loc[:, list(data.features)].head(5),
-            digest=digest,
-            feature_set=settings.feature_set if data_dir is not None else "table",
-        )
+        uri = settings.tracking_uri
+        with server_calls(uri, "logging the run", consequence="nothing was registered"):
+            run, info = _log_run(
+                settings,
+                data,
+                model,
+                decision,
+                params=params_logged,
+                metrics=metrics,
+                artifacts=tmp,
+                example=test.loc[:, list(data.features)].head(5),
+                digest=digest,
+                feature_set=settings.feature_set if data_dir is not None else "table",
+            )
     on_stage(f"Registering a version of {settings.model_name!r}")
-    version = register_version(
-        client,
-        settings.model_name,
-        model_uri=info.model_uri,
-        run_id=run.info.run_id,
-        model_id=info.model_id,
-        tags={
-            "data_fingerprint": digest,
-            "approach": selection.best,
-            **({"training_key": settings.training_key} if settings.training_key else {}),
-        },
-        decision=decision,
-    )
+    name = settings.model_name
+    with server_calls(uri, f"registering a version of {name!r}", consequence=unfinished(name)):
+        version = register_version(
+            client,
+            name,
+            model_uri=info.model_uri,
+            run_id=run.info.run_id,
+            model_id=info.model_id,
+            tags={
+                "data_fingerprint": digest,
+                "approach": selection.best,
+                **({"training_key": settings.training_key} if settings.training_key else {}),
+            },
+            decision=decision,
+        )
     notes = (
         *recovered,
         *(
