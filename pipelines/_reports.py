@@ -189,8 +189,9 @@ def _print_sizes(run) -> None:
         )
     console.print(checked)
     console.print(
-        "The scorer uses the calibrated uplift (slope 0: everyone gets the average effect) and "
-        "holds a customer back as a sleeping dog only in a tenth every variant credibly hurts.",
+        "The scorer uses the calibrated uplift (with a slope near 0, about the average effect in "
+        "the model's order) and holds a customer back as a sleeping dog only in a tenth every "
+        "variant credibly hurts.",
         highlight=False,
     )
 
