@@ -157,10 +157,17 @@ def _write_holder(fd: int, job: str) -> None:
 
 def _taken(path: Path, waited: float) -> str:
     """The message of a job that did not get the lock: who holds it, since when."""
-    try:
-        holder = json.loads(path.read_text() or "{}")
-    except (OSError, ValueError):
-        holder = {}
+    holder: dict = {}
+    # The holder writes its name just after taking the lock; a job that lost the
+    # race by microseconds may find the file still empty, so look a few times.
+    for _ in range(20):
+        try:
+            holder = json.loads(path.read_text() or "{}")
+        except (OSError, ValueError):
+            holder = {}
+        if holder.get("job"):
+            break
+        time.sleep(0.05)
     if holder.get("job"):
         who = (
             f"{holder['job']!r} (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
