@@ -198,7 +198,7 @@ def _engine_reason(exc: Exception) -> str:
         head = head.removeprefix(prefix)
     block = []
     for line in lines[1:]:
-        if line.startswith("Possible"):
+        if line.startswith(("Possible", "LINE ")):  # fixes to try, or the engine's own SQL
             break
         if line:
             block.append(line)
