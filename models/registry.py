@@ -7,12 +7,22 @@ current champion by the configured metric and margin; otherwise it is
 ``@challenger`` and the reason is recorded on the version. A champion that
 cannot be scored on the new run's rows (:func:`champion_metrics`) is kept.
 ``force`` promotes regardless and says so.
+
+A version is created with its facts, its gate decision and the SHA-256 of its
+model's files in one write (:func:`register_version`); a run killed before its
+alias is set leaves it ``registration: incomplete`` for the next run to finish
+(:func:`complete_registrations`). A model is unpickled only from a copy whose
+digest matches the one recorded (:func:`verified_copy`): loading a pickle runs
+its code.
 """
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -22,21 +32,27 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 
+from upseg.errors import UpsegError
 from upseg.models.evaluation import is_better
 
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "MODEL_SHA256_TAG",
     "REGISTRATION_TAG",
     "UPLIFT_GATE_METRIC",
     "GateDecision",
+    "ModelIntegrityError",
     "apply_decision",
+    "artifacts_digest",
     "champion_metrics",
     "champion_version",
     "complete_registrations",
     "gate_decision",
     "register_version",
     "unfinished",
+    "verified_copy",
+    "verified_model",
 ]
 
 CHAMPION = "champion"
@@ -44,6 +60,14 @@ CHALLENGER = "challenger"
 #: The uplift models' gate metric: the variants' held-out Qini weighted by their
 #: customers (greater is better); its baseline, random targeting, scores 0.
 UPLIFT_GATE_METRIC = "qini_auc_weighted"
+#: The registered version's tag holding the SHA-256 of its model's files (:func:`artifacts_digest`).
+MODEL_SHA256_TAG = "model_sha256"
+#: What MLflow writes into a model's folder when it downloads it from the registry.
+_ADDED_ON_DOWNLOAD = frozenset({"registered_model_meta"})
+
+
+class ModelIntegrityError(UpsegError, RuntimeError):
+    """A registered model's files cannot be shown to be the ones registered; it is not loaded."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +208,12 @@ def champion_metrics(
         its_set = client.get_run(current.run_id).data.tags.get("feature_set")
         if its_set != feature_set:
             return None, f"{which} reads feature set {its_set!r}, this run {feature_set!r}"
-    model = mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")
+    if not (current.tags or {}).get(MODEL_SHA256_TAG):
+        return None, (
+            f"{which} has no recorded SHA-256 of its files (it was registered before upseg "
+            "recorded them), so it was not loaded"
+        )
+    model = verified_model(current)  # a changed file stops the job
     missing = [c for c in model.feature_names_in_ if c not in rows.columns]
     if missing:
         return None, f"{which} needs absent columns {missing}"
@@ -192,6 +221,70 @@ def champion_metrics(
     if problem:
         return None, f"{which} {problem}"
     return evaluate(model), None
+
+
+def artifacts_digest(folder: Path) -> str:
+    """SHA-256 over a model folder's files, their paths and bytes, in a fixed order.
+
+    The file MLflow adds when it downloads a model from the registry
+    (``registered_model_meta``) is not the model's and is left out, so the
+    digest of the folder logged and of any copy downloaded later agree.
+    """
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative in _ADDED_ON_DOWNLOAD:
+            continue
+        digest.update(f"{relative}\0".encode())
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _download(uri: str, into: Path) -> Path:
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into)))
+
+
+def verified_copy(version: ModelVersion, into: Path) -> Path:
+    """Download a registered version's model into ``into`` and check it; the model's folder.
+
+    The files come from the registry ``mlflow`` points at
+    (:func:`upseg.models.tracking.set_tracking`) and must have the SHA-256
+    recorded on the version when it was registered. Unpickling a model runs
+    code: load it from this copy, the one checked, and only after this.
+
+    Raises
+    ------
+    ModelIntegrityError
+        When the version has no ``model_sha256`` tag, or its files' digest differs.
+    """
+    name, number = version.name, version.version
+    expected = (version.tags or {}).get(MODEL_SHA256_TAG)
+    if not expected:
+        raise ModelIntegrityError(
+            f"model {name!r} version {number} has no recorded SHA-256 of its files (it was "
+            "registered before upseg recorded them), so it is not loaded: loading a model runs "
+            "the code pickled in it. Retrain it and promote the new version (--promote, or "
+            "promotion.force in the retraining configuration)."
+        )
+    local = _download(f"models:/{name}/{number}", into)
+    actual = artifacts_digest(local)
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"model {name!r} version {number}: its files' SHA-256 is {actual[:16]}…, not "
+            f"the {expected[:16]}… recorded when it was registered; they have changed since, "
+            "so it is not loaded (loading a model runs the code pickled in it). Use only a "
+            "registry you trust, and retrain to replace this version."
+        )
+    return local
+
+
+def verified_model(version: ModelVersion) -> Any:
+    """The model of a registered version, loaded from a copy :func:`verified_copy` checked."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return mlflow.sklearn.load_model(str(verified_copy(version, Path(scratch))))
 
 
 def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
@@ -230,6 +323,8 @@ def register_version(
 ) -> str:
     """Register a logged model as a new version of ``name`` (created on first use).
 
+    The version's ``model_sha256`` tag holds :func:`artifacts_digest` of the
+    model's files as logged; :func:`verified_model` checks it before loading.
     With ``decision``, the version is created with its gate decision among its
     tags, in one write, and marked ``registration: incomplete`` until its alias
     (``@champion`` or ``@challenger``) points at it; a run killed in between
@@ -242,6 +337,9 @@ def register_version(
     except MlflowException as exc:
         if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
             raise
+    # The digest of the files as logged, so that whoever loads the version can check them.
+    with tempfile.TemporaryDirectory() as scratch:
+        tags = {**tags, MODEL_SHA256_TAG: artifacts_digest(_download(model_uri, Path(scratch)))}
     if decision is not None:
         tags = {**tags, **_decision_tags(decision), REGISTRATION_TAG: "incomplete"}
     version = str(

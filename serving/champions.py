@@ -6,21 +6,29 @@ each model's ``feature_set`` tag (its run's, else its registered version's) and
 refuses models that name no set, a set the scorer cannot build, or different
 sets; :func:`check_inputs` then checks every input of each model's signature
 is a column of it, before any customer is scored.
+
+Loading a pickled model runs code, so each model's files are downloaded and
+checked against the SHA-256 recorded on its registered version before they
+are unpickled (:func:`upseg.models.registry.verified_copy`); a version whose
+files changed, or that has no recorded digest, is refused.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from upseg.errors import UpsegError
 from upseg.features.sets import FEATURE_SETS, FeatureSet
-from upseg.models.registry import CHAMPION
+from upseg.models.registry import CHAMPION, ModelIntegrityError, verified_copy
 
 __all__ = [
     "MODEL_NAMES",
@@ -121,14 +129,20 @@ def load_models(
             )
         uri = f"models:/{name}/{mv.version}"
         run = client.get_run(mv.run_id)
-        info = mlflow.models.get_model_info(uri)
+        with tempfile.TemporaryDirectory() as scratch:
+            try:  # checked against the SHA-256 recorded at registration, then loaded
+                local = verified_copy(mv, Path(scratch))
+            except ModelIntegrityError as exc:
+                raise ScoringError(str(exc)) from None
+            model = mlflow.sklearn.load_model(str(local))
+            info = Model.load(str(local))
         inputs = tuple(info.signature.inputs.input_names()) if info.signature else ()
         loaded[role] = LoadedModel(
             role=role,
             name=name,
             version=str(mv.version),
             uri=uri,
-            model=mlflow.sklearn.load_model(uri),
+            model=model,
             feature_set=run.data.tags.get("feature_set") or (mv.tags or {}).get("feature_set"),
             inputs=inputs,
             reference=_reference(client, mv.run_id),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._processes import clean_environment
 from upseg.errors import UpsegError
 from upseg.locks import LOCK_FILE, JobLockedError, job_lock, job_locks, lock_timeout
 
@@ -136,8 +137,12 @@ def test_two_processes_use_a_fresh_sqlite_store_at_once(tmp_path):
     """)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_environment(),
+        )  # fmt: skip
         for _ in range(2)
     ]
     for proc in procs:  # both have imported MLflow: they start on the store together

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests._processes import clean_environment
 from tests.pipelines._invoke import invoke
 from upseg.files import _host
 from upseg.models.registry import REGISTRATION_TAG
@@ -73,7 +74,7 @@ def spawn(*args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        env={**clean_environment(), "COLUMNS": "200", **(env or {})},
     )
 
 
@@ -269,3 +270,66 @@ def test_two_training_jobs_started_together_on_a_fresh_work_directory_do_not_rac
             if proc.poll() is None:
                 proc.kill()
             proc.communicate()
+
+
+# -- model integrity ------------------------------------------------------------------
+
+
+def _model_file(registry: Path, name: str) -> tuple[MlflowClient, object, Path]:
+    """The champion of ``name`` and its pickled model file in the registry's artifact store."""
+    client = MlflowClient(local_tracking_uri(registry))
+    version = client.get_model_version_by_alias(name, "champion")
+    folder = client.get_model_version_download_uri(name, str(version.version))
+    return client, version, Path(folder.removeprefix("file://")) / "model.pkl"
+
+
+def test_a_changed_model_file_is_refused_before_anything_is_unpickled(world, registry, tmp_path):
+    import pickle
+
+    _, version, model_file = _model_file(registry, "churn")
+    original = model_file.read_bytes()
+    sentinel = tmp_path / "the pickle ran"
+    # what an attacker with write access to the artifact store could put there
+    model_file.write_bytes(pickle.dumps(_Touch(str(sentinel))))
+    try:
+        out = tmp_path / "out" / "june.parquet"
+        result = invoke(*score_args(world, registry, out))
+    finally:
+        model_file.write_bytes(original)
+    assert result.exit_code == 1, result.output
+    assert not sentinel.exists()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: model 'churn' version {version.version}: its files' SHA-256 is "
+    ), result.stderr
+    assert "recorded when it was registered; they have changed since" in lines[0]
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+class _Touch:
+    """Unpickling it creates a file: the proof that a pickle was loaded."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def test_a_version_without_a_recorded_digest_is_refused_naming_it(world, registry, tmp_path):
+    from upseg.models.registry import MODEL_SHA256_TAG
+
+    client, version, _ = _model_file(registry, "propensity")
+    digest = version.tags[MODEL_SHA256_TAG]
+    client.delete_model_version_tag("propensity", str(version.version), MODEL_SHA256_TAG)
+    try:
+        result = invoke(*score_args(world, registry, tmp_path / "june.parquet"))
+    finally:
+        client.set_model_version_tag("propensity", str(version.version), MODEL_SHA256_TAG, digest)
+    assert result.exit_code == 1, result.output
+    assert (
+        f"error: model 'propensity' version {version.version} has no recorded SHA-256 of its "
+        "files (it was registered before upseg recorded them), so it is not loaded"
+    ) in result.text
+    assert "Retrain it and promote the new version (--promote" in result.text
+    assert not (tmp_path / "june.parquet").exists()

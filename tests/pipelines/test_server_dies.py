@@ -58,6 +58,8 @@ def test_a_server_that_dies_before_registration_fails_the_job_naming_it(
     world = tmp_path / "world"
     write_world(generate_world(1_500, seed=3), world)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # MLflow sets it too and never unsets it: restored after the test, no later test calls here
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
     # MLflow's own retries would wait minutes for a server that is gone
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
