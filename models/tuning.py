@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 import pandas as pd
@@ -71,11 +71,13 @@ def open_study(
     seed: int,
     *,
     pruner: optuna.pruners.BasePruner | None = None,
+    direction: Literal["maximize", "minimize"] = "maximize",
 ) -> tuple[optuna.Study, str | None]:
-    """The maximising study ``name`` in the SQLite file ``storage`` (created or resumed).
+    """The study ``name`` in the SQLite file ``storage`` (created or resumed).
 
-    In memory, and so not resumable, when ``storage`` is None. Returns the
-    study and its storage URL.
+    In memory, and so not resumable, when ``storage`` is None. ``direction`` is
+    ``"maximize"`` (AUC, Qini) or ``"minimize"`` (a loss). Returns the study and
+    its storage URL.
     """
     url = None
     if storage is not None:
@@ -86,7 +88,7 @@ def open_study(
         study_name=name,
         storage=url,
         load_if_exists=True,
-        direction="maximize",
+        direction=direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=pruner,
     )

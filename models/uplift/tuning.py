@@ -18,7 +18,7 @@ from typing import Any, Literal
 import optuna
 import pandas as pd
 
-from upseg.models.tuning import TuningResult
+from upseg.models.tuning import TuningResult, open_study
 from upseg.models.uplift.criteria import LOSSES, loss_table
 from upseg.models.uplift.cross_fitting import cross_fitted_losses, cross_validated_qini
 
@@ -97,18 +97,7 @@ def _open_study(
 
     A study created before studies recorded their criterion was scored by the Qini.
     """
-    url = None
-    if storage is not None:
-        Path(storage).parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{Path(storage).resolve()}"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=name,
-        storage=url,
-        load_if_exists=True,
-        direction=DIRECTIONS[criterion],
-        sampler=optuna.samplers.TPESampler(seed=seed),
-    )
+    study, url = open_study(name, storage, seed, direction=DIRECTIONS[criterion])
     direction = optuna.study.StudyDirection[DIRECTIONS[criterion].upper()]
     if not study.user_attrs and not study.trials and study.direction == direction:
         study.set_user_attr("criterion", criterion)
