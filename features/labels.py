@@ -17,13 +17,14 @@ import ibis
 import pandas as pd
 
 from upseg.features._compose import KEYS, attach
-from upseg.features.pit import campaign_spine, events_in_window
+from upseg.features.pit import campaign_spine, days_between, events_in_window
 
 __all__ = [
     "ACTIVE_CUSTOMERS",
     "ACTIVE_DAYS",
     "ALL_CUSTOMERS",
     "CHURN_HORIZON_DAYS",
+    "CLV_HORIZON_DAYS",
     "OUTCOME_WINDOW_DAYS",
     "POPULATIONS",
     "PURCHASE_HORIZON_DAYS",
@@ -31,10 +32,15 @@ __all__ = [
     "churn_labels",
     "in_population",
     "purchase_labels",
+    "revenue_labels",
 ]
 
 CHURN_HORIZON_DAYS = 90
 PURCHASE_HORIZON_DAYS = 30
+#: Window of the lifetime-value label: the revenue of the next year.
+CLV_HORIZON_DAYS = 365
+#: Days in the year of a discount rate: ``(1 + rate) ** (-days / DAYS_PER_YEAR)``.
+DAYS_PER_YEAR = 365.0
 #: Days after a campaign's assignment in which its conversions and revenue count.
 OUTCOME_WINDOW_DAYS = 14
 #: A customer with a completed order in this many days before as-of is active (can churn).
@@ -70,6 +76,39 @@ def purchase_labels(
     bought = window.group_by(list(KEYS)).aggregate(n=window.count())
     labelled = attach(spine.select(*KEYS), bought, fill_zero=("n",))
     return labelled.select(*KEYS, purchased=labelled.n > 0)
+
+
+def revenue_labels(
+    orders: ibis.Table,
+    spine: ibis.Table,
+    *,
+    horizon_days: int = CLV_HORIZON_DAYS,
+    discount_rate: float = 0.0,
+) -> ibis.Table:
+    """Each spine row's discounted revenue of completed orders in the next ``horizon_days``.
+
+    An order placed ``d`` days after as-of counts ``amount * (1 + discount_rate)
+    ** (-d / 365)``: the present value at as-of, as a CLV model predicts it.
+    Cancelled and returned orders bring no revenue; a customer without an order
+    in the window has 0.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_id``, ``as_of``, ``revenue`` (float, >= 0) and ``orders``
+        (completed orders in the window) for every spine row.
+    """
+    window = events_in_window(
+        _completed(orders), spine, "ordered_at", start_days=0, end_days=horizon_days
+    )
+    years = days_between(window.ordered_at, window.as_of) / DAYS_PER_YEAR
+    value = window.amount * (1.0 + discount_rate) ** (-years) if discount_rate else window.amount
+    earned = window.mutate(value=value.cast("float64"))
+    per_row = earned.group_by(list(KEYS)).aggregate(
+        revenue=earned.value.sum(), orders=earned.count()
+    )
+    labelled = attach(spine.select(*KEYS), per_row, fill_zero=("revenue", "orders"))
+    return labelled.select(*KEYS, revenue=labelled.revenue.cast("float64"), orders=labelled.orders)
 
 
 def churn_labels(

@@ -28,9 +28,11 @@ from upseg.features.labels import (
     ACTIVE_CUSTOMERS,
     ALL_CUSTOMERS,
     CHURN_HORIZON_DAYS,
+    CLV_HORIZON_DAYS,
     PURCHASE_HORIZON_DAYS,
     churn_labels,
     purchase_labels,
+    revenue_labels,
 )
 from upseg.features.pit import as_utc, customer_spine
 from upseg.features.sets import CUSTOMER_V1, FeatureSet
@@ -41,6 +43,7 @@ __all__ = [
     "Task",
     "TrainingData",
     "TrainingDataError",
+    "clv_task",
     "customer_buckets",
     "snapshot_dates",
     "training_data",
@@ -88,6 +91,9 @@ class Task:
     population : str, default ``features.labels.ALL_CUSTOMERS``
         The customers ``labels`` keeps, one of ``features.labels.POPULATIONS``;
         tagged in the model's training reference.
+    kind : {"binary", "amount"}, default "binary"
+        A 0/1 label, or a non-negative amount (revenue), whose splits must each
+        hold enough customers with an amount above zero.
     """
 
     name: str
@@ -96,6 +102,7 @@ class Task:
     labels: Callable[[ibis.Table, ibis.Table, int], ibis.Table]
     recency_raises_score: bool
     population: str = ALL_CUSTOMERS
+    kind: str = "binary"
 
 
 TASKS: dict[str, Task] = {
@@ -115,6 +122,30 @@ TASKS: dict[str, Task] = {
         recency_raises_score=False,
     ),
 }
+
+
+def clv_task(discount_rate: float = 0.0) -> Task:
+    """The lifetime-value target: discounted revenue of completed orders in the horizon.
+
+    Not in :data:`TASKS`: its label depends on ``discount_rate``, and its models
+    are regressors (:mod:`upseg.models.clv`), trained by ``upseg train clv``.
+    """
+
+    def labels(orders: ibis.Table, spine: ibis.Table, horizon_days: int) -> ibis.Table:
+        revenue = revenue_labels(
+            orders, spine, horizon_days=horizon_days, discount_rate=discount_rate
+        )
+        return revenue.select(*KEYS, label=revenue.revenue)
+
+    return Task(
+        "clv",
+        "revenue of the customer's completed orders in the horizon, discounted at "
+        f"{discount_rate:g} a year",
+        CLV_HORIZON_DAYS,
+        labels,
+        recency_raises_score=False,
+        kind="amount",
+    )
 
 
 @dataclass(frozen=True)
@@ -175,8 +206,9 @@ class TrainingData:
         }
 
     def counts(self) -> pd.DataFrame:
-        """Rows and positives per role and cutoff."""
-        grouped = self.frame.groupby(["role", "as_of"], observed=True)["label"]
+        """Rows and positives (labels above zero) per role and cutoff."""
+        positive = self.frame["label"].gt(0).rename("positive")
+        grouped = positive.groupby([self.frame["role"], self.frame["as_of"]], observed=True)
         return grouped.agg(rows="size", positives="sum").reset_index()
 
 
@@ -254,7 +286,7 @@ def _check_classes(frame: pd.DataFrame, task: Task) -> None:
     problems = []
     for role in ("train", "valid", "test"):
         labels = frame.loc[frame["role"] == role, "label"]
-        positives = int(labels.sum())
+        positives = int((labels > 0).sum())
         negatives = len(labels) - positives
         if min(positives, negatives) < MIN_PER_CLASS:
             problems.append(
@@ -262,8 +294,11 @@ def _check_classes(frame: pd.DataFrame, task: Task) -> None:
                 f"(at least {MIN_PER_CLASS} of each are needed)"
             )
     if problems:
+        kind = (
+            "labels of one class" if task.kind == "binary" else "customers with and without revenue"
+        )
         raise TrainingDataError(
-            f"Too few labels of one class for the {task.name} model ({task.description}): "
+            f"Too few {kind} for the {task.name} model ({task.description}): "
             + "; ".join(problems)
             + ". Use more --snapshots, a longer --horizon-days or more customers."
         )
