@@ -92,6 +92,8 @@ def gate_decision(
     force: bool = False,
     not_comparable: str | None = None,
     unproven: str | None = None,
+    greater_is_better: bool | None = None,
+    baseline_name: str | None = None,
 ) -> GateDecision:
     """Decide promotion from scores on the same held-out rows.
 
@@ -124,6 +126,11 @@ def gate_decision(
         Why the challenger has not shown it beats its baseline, when the caller
         decides it from more than the score (an uplift model's bootstrap
         intervals); the challenger is then held unless forced.
+    greater_is_better : bool, optional
+        The direction of a ``metric`` outside ``METRIC_DIRECTIONS`` (a CLV
+        model's ``gini``, say); by default looked up there.
+    baseline_name : str, optional
+        What the baseline is, for the reason; "the recency baseline" by default.
 
     Returns
     -------
@@ -135,8 +142,8 @@ def gate_decision(
         If ``metric`` is unknown or a score is not a finite number.
     """
     uplift = metric == UPLIFT_GATE_METRIC
-    direction = True if uplift else None
-    against = "random targeting" if uplift else "the recency baseline"
+    direction = True if uplift else greater_is_better
+    against = baseline_name or ("random targeting" if uplift else "the recency baseline")
 
     def decided(promote: bool, reason: str) -> GateDecision:
         return GateDecision(promote, reason, metric, challenger, champion, baseline)
