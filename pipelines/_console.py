@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from upseg.pipelines.jobs import FeaturesRun
 
 __all__ = [
+    "DEFAULT_WORKDIR",
     "UpsegGroup",
     "console",
     "err_console",
@@ -48,6 +49,9 @@ __all__ = [
     "report_features_run",
     "validation_table",
 ]
+
+#: Working directory of the embedded tracking store and the Optuna studies (``--workdir``).
+DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
 
 # soft_wrap: a path or a message stays on one line, whatever the terminal width.
 # Piped or logged output (a scheduler, `make`) has no terminal width; use a wide one.

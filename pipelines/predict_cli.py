@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from upseg.errors import UpsegError
-from upseg.pipelines._console import console, fail, quiet_mlflow
+from upseg.pipelines._console import DEFAULT_WORKDIR, console, fail, quiet_mlflow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,8 +18,6 @@ __all__ = ["TableMismatchError", "app", "uplift_scores"]
 app = typer.Typer()
 predict_app = typer.Typer(help="Score customers with a registered model.", no_args_is_help=True)
 app.add_typer(predict_app, name="predict")
-
-DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
 
 
 class TableMismatchError(UpsegError, ValueError):

@@ -6,18 +6,15 @@ drift above the limit, counts that do not reconcile); 2 for a bad option or
 configuration. The errors end in :class:`upseg.pipelines._console.UpsegGroup`.
 """
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from upseg.pipelines._console import console, fail, instant_option, quiet_mlflow
+from upseg.pipelines._console import DEFAULT_WORKDIR, console, fail, instant_option, quiet_mlflow
 from upseg.pipelines._reports import report_scoring_run
 
 app = typer.Typer()
-
-DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
 
 
 @app.command()
