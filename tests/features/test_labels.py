@@ -14,6 +14,7 @@ from upseg.features.labels import (
     churn_labels,
     in_population,
     purchase_labels,
+    revenue_labels,
 )
 from upseg.features.pit import campaign_spine, customer_spine
 
@@ -104,3 +105,27 @@ def test_in_population_picks_the_customers_churn_labels_marks_eligible(tables):
 def test_in_population_refuses_an_unknown_population():
     with pytest.raises(ValueError, match="population must be one of all, active_365d; got 'x'"):
         in_population(pd.DataFrame({"frequency_365d": [1]}), "x")
+
+
+def test_revenue_label_sums_completed_orders_in_the_window(tables):
+    labels = _by_customer(
+        revenue_labels(
+            tables["orders"], customer_spine(tables["customers"], AS_OF), horizon_days=90
+        )
+    )
+    # a: the order exactly at as-of; b: a cancelled order brings nothing;
+    # c: day 30 is inside 90 days; d: 23:59:59 on day 89.
+    assert labels["revenue"].to_dict() == {"a": 30.0, "b": 0.0, "c": 5.0, "d": 7.0}
+    assert labels["orders"].to_dict() == {"a": 1, "b": 0, "c": 1, "d": 1}
+
+
+def test_revenue_label_discounts_each_order_by_its_delay(tables):
+    spine = customer_spine(tables["customers"], AS_OF)
+    labels = _by_customer(
+        revenue_labels(tables["orders"], spine, horizon_days=90, discount_rate=0.1)
+    )
+    days_c = 30.0
+    days_d = (ts("2024-08-29T23:59:59") - ts(AS_OF)).total_seconds() / 86_400
+    assert labels.loc["a", "revenue"] == pytest.approx(30.0)  # at as-of: not discounted
+    assert labels.loc["c", "revenue"] == pytest.approx(5.0 * 1.1 ** (-days_c / 365), rel=1e-9)
+    assert labels.loc["d", "revenue"] == pytest.approx(7.0 * 1.1 ** (-days_d / 365), rel=1e-9)
