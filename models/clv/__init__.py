@@ -12,11 +12,19 @@ from upseg.models.clv.gamma_gamma import (
     independence_check,
     repeat_customers,
 )
+from upseg.models.clv.probabilistic import (
+    ProbabilisticCLV,
+    summary_from_features,
+    summary_from_transactions,
+)
 
 __all__ = [
     "GammaGammaModel",
+    "ProbabilisticCLV",
     "SpendFrequencyCheck",
     "SpendFrequencyWarning",
     "independence_check",
     "repeat_customers",
+    "summary_from_features",
+    "summary_from_transactions",
 ]
