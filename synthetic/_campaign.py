@@ -22,6 +22,7 @@ from upseg.synthetic.params import (
     CAMPAIGN_ID,
     CAMPAIGN_VARIANTS,
     COMPLETED_SHARE,
+    DAY_US,
     DISCOUNT_RATES,
     DISCOUNT_USE,
     LOW_ENGAGEMENT,
@@ -193,10 +194,24 @@ def assignments_table(camp: dict, cid: pa.Array, start: pd.Timestamp) -> pd.Data
     )
 
 
+def _expected_order_value(aov: np.ndarray, disc_aff: np.ndarray) -> np.ndarray:
+    """Mean amount of a base order as ``order_rows`` draws it: E[gross] - E[discount].
+
+    The gross amount has mean ``aov``; whether a discount is used, its rate and the
+    status are drawn apart from it, so the mean is the same for every status.
+    """
+    return aov * (1 - DISCOUNT_USE * disc_aff * np.mean(DISCOUNT_RATES))
+
+
 def truth_table(
     lat: dict, camp: dict, customer_id: pd.Series, start: pd.Timestamp, horizon: float
 ) -> pd.DataFrame:
-    """Per-customer latent truth and true campaign effects (NaN outside the campaign)."""
+    """Per-customer latent truth and true campaign effects (NaN outside the campaign).
+
+    ``active_from``, ``active_until`` (dropout, also when after the world's end),
+    ``purchase_rate`` (base orders per year of 365.25 days), ``expected_order_value``
+    and ``world_end`` are what :func:`upseg.synthetic.value.expected_revenue` needs.
+    """
 
     def spread(values: np.ndarray, fill: float = np.nan) -> np.ndarray:
         out = np.full(lat["signup"].size, fill)
@@ -221,4 +236,10 @@ def truth_table(
     for j, variant in enumerate(CAMPAIGN_VARIANTS[1:]):
         truth[f"tau_conversion_{variant}"] = spread(camp["tau"][:, j])
         truth[f"tau_revenue_{variant}"] = spread(revenue[:, j])
+    truth["active_from"] = timestamps(start, lat["signup"])
+    truth["active_until"] = timestamps(start, lat["churn"])
+    truth["expected_order_value"] = _expected_order_value(lat["aov"], lat["disc_aff"])
+    # the end itself, not start + days floored to microseconds, which may fall 1 us short
+    end = start + pd.Timedelta(microseconds=round(horizon * DAY_US))
+    truth["world_end"] = end.as_unit("us")
     return truth
