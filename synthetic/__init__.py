@@ -9,7 +9,10 @@
 - :mod:`upseg.synthetic.summary` — a world's effects summed up (:func:`effect_summary`);
 - :mod:`upseg.synthetic.simulation` — outcomes of a later campaign drawn from the truth;
 - :mod:`upseg.synthetic.truth` — how well an uplift model recovers the
-  true effects (imported on first use: it needs the uplift metrics).
+  true effects (imported on first use: it needs the uplift metrics);
+- :mod:`upseg.synthetic.value` — each customer's true expected revenue over any
+  window (:func:`expected_revenue`) and how well a CLV model ranks by it
+  (imported on first use: it needs scipy).
 
 No modelling stage may read the truth; it is there to check what the models recover.
 """
@@ -44,6 +47,7 @@ from upseg.synthetic.world import World, generate_world, write_world
 
 if TYPE_CHECKING:
     from upseg.synthetic.truth import read_truth, truth_arrays, truth_metrics
+    from upseg.synthetic.value import clv_truth_metrics, expected_revenue
 
 __all__ = [
     "CAMPAIGN_ASSIGNED_AT",
@@ -60,7 +64,9 @@ __all__ = [
     "EffectSpec",
     "EffectSpecError",
     "World",
+    "clv_truth_metrics",
     "effect_summary",
+    "expected_revenue",
     "generate_world",
     "read_truth",
     "simulate_campaign",
@@ -71,13 +77,19 @@ __all__ = [
     "write_world",
 ]
 
-# The truth metrics import the uplift metrics (scikit-learn, scikit-uplift), which
-# generating a world does not need: they load when first asked for.
-_LAZY = {"read_truth", "truth_arrays", "truth_metrics"}
+# The truth metrics import the uplift metrics (scikit-learn, scikit-uplift) and
+# scipy, which generating a world does not need: they load when first asked for.
+_LAZY = {
+    "read_truth": "upseg.synthetic.truth",
+    "truth_arrays": "upseg.synthetic.truth",
+    "truth_metrics": "upseg.synthetic.truth",
+    "clv_truth_metrics": "upseg.synthetic.value",
+    "expected_revenue": "upseg.synthetic.value",
+}
 
 
 def __getattr__(name: str) -> Any:
     """Import the truth metrics on first use."""
     if name in _LAZY:
-        return getattr(import_module("upseg.synthetic.truth"), name)
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'upseg.synthetic' has no attribute {name!r}")
