@@ -12,7 +12,8 @@ if TYPE_CHECKING:
         load_policy,
         parse_policy,
         policy_digest,
-        vip_cut,
+        share_cut,
+        value_cuts,
     )
 
 # Each name imports its submodule on first access (PEP 562), so importing one
@@ -24,7 +25,8 @@ _EXPORTS = {
     "load_policy": "policy",
     "parse_policy": "policy",
     "policy_digest": "policy",
-    "vip_cut": "policy",
+    "share_cut": "policy",
+    "value_cuts": "policy",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
@@ -35,5 +37,6 @@ __all__ = [
     "load_policy",
     "parse_policy",
     "policy_digest",
-    "vip_cut",
+    "share_cut",
+    "value_cuts",
 ]

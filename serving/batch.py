@@ -35,7 +35,7 @@ from upseg.serving.audience import (
     suppression_reason,
 )
 from upseg.serving.champions import LoadedModel, ScoringError
-from upseg.serving.policy import CampaignLimits, Policy, assign_segments, vip_cut
+from upseg.serving.policy import CampaignLimits, Policy, assign_segments, value_cuts
 from upseg.serving.scorer import reasons, score_chunk
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ __all__ = [
     "DriftCheck",
     "score_distribution",
     "score_features_file",
-    "vip_threshold",
+    "value_thresholds",
 ]
 
 #: Customers per chunk; memory grows with it, not with the customer base.
@@ -110,11 +110,19 @@ class BatchOptions(Protocol):
         """Customers per chunk."""
 
 
-def vip_threshold(features_file: Path, policy: Policy) -> float:
-    """Spend at the VIP cut over the whole base: every chunk must share one cut."""
-    column = policy.value_tier.spend_column
-    spend = pq.read_table(features_file, columns=[column]).column(0).to_numpy(zero_copy_only=False)
-    return vip_cut(spend.astype(float), policy.value_tier.vip_share)
+def value_thresholds(features_file: Path, policy: Policy) -> tuple[float, float, float] | None:
+    """The value tiers' cuts over the whole base: every chunk must share them.
+
+    None when the policy's value column is not in the features file (``clv`` is
+    a model output): each chunk is then cut on its own.
+    """
+    tier = policy.value_tier
+    if tier.amounts is not None:  # fixed amounts: nothing to read
+        return tier.amounts
+    if tier.column not in pq.read_schema(features_file).names:
+        return None
+    values = pq.read_table(features_file, columns=[tier.column]).column(0)
+    return value_cuts(values.to_numpy(zero_copy_only=False).astype(float), tier)
 
 
 def score_distribution(values: np.ndarray) -> dict[str, float]:
@@ -198,7 +206,7 @@ def score_features_file(
     drift_frames: list[pd.DataFrame] = []
     writer = None
     scored_rows = 0
-    cut = vip_threshold(features_file, policy)
+    cuts = value_thresholds(features_file, policy)
     segmenting = (
         policy
         if "uplift" in models or uplift_fallback is None
@@ -216,9 +224,7 @@ def score_features_file(
             with_reasons=False,
             uplift_fallback=uplift_fallback,
         )
-        segments = assign_segments(
-            pd.concat([chunk, scores], axis=1), segmenting, vip_threshold=cut
-        )
+        segments = assign_segments(pd.concat([chunk, scores], axis=1), segmenting, value_cuts=cuts)
         suppressed = suppression_reason(
             chunk,
             soft_bounce_streak=policy.suppression.soft_bounce_streak,

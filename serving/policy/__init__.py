@@ -3,12 +3,12 @@
 The package is split by what it holds: :mod:`.schema` (the constants, the
 frozen dataclasses, :class:`PolicyError` and the allowed ranges of the holdout
 and budget), :mod:`.loading` (reading and validating a file), :mod:`.rules`
-(reading custom rules) and :mod:`.engine` (segments, the VIP cut, the digest).
+(reading custom rules) and :mod:`.engine` (segments, the value cuts, the digest).
 Every public name is importable from ``upseg.serving.policy``. The schema is
 documented in ``docs/policy.md``.
 """
 
-from upseg.serving.policy.engine import assign_segments, policy_digest, vip_cut
+from upseg.serving.policy.engine import assign_segments, policy_digest, share_cut, value_cuts
 from upseg.serving.policy.loading import DEFAULT_POLICY_PATH, load_policy, parse_policy
 from upseg.serving.policy.schema import (
     ACTIONS,
@@ -20,6 +20,7 @@ from upseg.serving.policy.schema import (
     OPERATORS,
     OUTPUT_COLUMNS,
     QUADRANTS,
+    RULE_ACTIONS,
     SCORE_COLUMNS,
     VALUE_TIERS,
     Actions,
@@ -52,6 +53,7 @@ __all__ = [
     "OPERATORS",
     "OUTPUT_COLUMNS",
     "QUADRANTS",
+    "RULE_ACTIONS",
     "SCORE_COLUMNS",
     "VALUE_TIERS",
     "Actions",
@@ -75,5 +77,6 @@ __all__ = [
     "override_problems",
     "parse_policy",
     "policy_digest",
-    "vip_cut",
+    "share_cut",
+    "value_cuts",
 ]

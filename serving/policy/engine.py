@@ -1,4 +1,4 @@
-"""The policy engine: segments and actions of scored customers, the VIP cut, the digest.
+"""The policy engine: segments and actions of scored customers, the value cuts, the digest.
 
 Vectorised over customers; the only Python loop is over a policy's rules.
 """
@@ -21,15 +21,17 @@ from upseg.serving.policy.schema import (
     ACTIONS,
     CHURN_RISKS,
     QUADRANTS,
+    RULE_ACTIONS,
     SCORE_COLUMNS,
     VALUE_TIERS,
     Condition,
     Policy,
     PolicyError,
+    ValueTier,
     _column_problems,
 )
 
-__all__ = ["assign_segments", "policy_digest", "vip_cut"]
+__all__ = ["assign_segments", "policy_digest", "share_cut", "value_cuts"]
 
 _PANDAS_OP = {"eq": "eq", "ne": "ne", "lt": "lt", "lte": "le", "gt": "gt", "gte": "ge"}
 # share × n is floored; without the nudge 0.29 × 100 floors to 28.
@@ -37,7 +39,10 @@ _SHARE_EPS = 1e-9
 
 
 def assign_segments(
-    frame: pd.DataFrame, policy: Policy, *, vip_threshold: float | None = None
+    frame: pd.DataFrame,
+    policy: Policy,
+    *,
+    value_cuts: tuple[float, float, float] | None = None,
 ) -> pd.DataFrame:
     """The priority segment and action of every scored customer.
 
@@ -46,13 +51,14 @@ def assign_segments(
     Parameters
     ----------
     frame : DataFrame of shape (n_customers, n_columns)
-        The scorer's output: :data:`SCORE_COLUMNS`, ``value_tier.spend_column``
+        The scorer's output: :data:`SCORE_COLUMNS`, ``value_tier.column``
         and every column a rule tests.
     policy : Policy
-    vip_threshold : float, optional
-        VIP means spend above this. By default it is :func:`vip_cut` of this
-        frame; a scorer that segments the customer base in chunks computes the
-        cut over the whole base once and passes it to every chunk.
+    value_cuts : tuple of 3 floats, optional
+        The values a customer must exceed to be VIP, high and medium. By
+        default they are :func:`value_cuts` of this frame; a scorer that
+        segments the customer base in chunks computes them over the whole
+        base once and passes them to every chunk.
 
     Returns
     -------
@@ -60,18 +66,22 @@ def assign_segments(
         :data:`OUTPUT_COLUMNS` on ``frame``'s index, all categorical:
         ``priority_segment`` (the matched rule's segment, else the built-in
         ``"<quadrant> · <risk> churn · <tier>"``), ``uplift_quadrant``,
-        ``churn_risk``, ``value_tier``, ``policy_action`` (``send``/``skip``;
-        a sleeping dog is always ``skip``), ``policy_reason`` (why ``skip``:
-        ``sleeping_dog``, the quadrant, or ``rule:<segment>``; ``""`` for
-        ``send``) and ``matched_rule`` (``""`` when no rule matched).
+        ``churn_risk``, ``value_tier``, ``policy_action`` (``send``/``skip``:
+        the rule's, the quadrant's when no rule matched or the rule says
+        ``uplift``; a sleeping dog is always ``skip``), ``policy_reason`` (why
+        ``skip``: ``sleeping_dog``, the quadrant, or ``rule:<segment>`` for a
+        rule that says ``skip``; ``""`` for ``send``) and ``matched_rule``
+        (``""`` when no rule matched).
 
     Raises
     ------
     ValueError
         When a score column is missing, not numeric, or has missing values
-        in ``uplift`` or ``purchase_probability``.
+        in ``uplift`` or ``purchase_probability``; when ``value_cuts`` is not
+        three non-increasing numbers.
     PolicyError
-        When a rule tests a column that is absent or of an incompatible type.
+        When the value column or a column a rule tests is absent, or a rule's
+        value does not suit its column's type.
     """
     absent = [c for c in SCORE_COLUMNS if c not in frame.columns]
     if absent:
@@ -86,7 +96,7 @@ def assign_segments(
     uplift = _scores(frame, "uplift", allow_missing=False)
     purchase = _scores(frame, "purchase_probability", allow_missing=False)
     churn = _scores(frame, "churn_probability", allow_missing=True)
-    spend = _scores(frame, policy.value_tier.spend_column, allow_missing=True)
+    value = _scores(frame, policy.value_tier.column, allow_missing=True)
 
     t = policy.uplift
     sleeping = _sleeping_dogs(frame, uplift, t.sleeping_dog_max)
@@ -99,9 +109,10 @@ def assign_segments(
     risk = np.select(
         [churn >= c.high_min, churn >= c.medium_min, churn < c.medium_min], [0, 1, 2], default=3
     ).astype(np.int8)  # NaN fails every comparison: "unknown"
-    if vip_threshold is None:
-        vip_threshold = vip_cut(spend, policy.value_tier.vip_share)
-    tier = np.where((spend > vip_threshold) & (spend > 0), 0, 1).astype(np.int8)
+    cuts = _value_cuts(value, policy.value_tier) if value_cuts is None else _checked(value_cuts)
+    positive = value > 0  # NaN fails every comparison: "low"
+    in_tier = [positive & (value > cut) for cut in cuts]
+    tier = np.select(in_tier, [0, 1, 2], default=3).astype(np.int8)
 
     def categorical(codes: np.ndarray, names: Sequence[str]) -> pd.Series:
         return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=frame.index)
@@ -117,17 +128,23 @@ def assign_segments(
     skip = ACTIONS.index("skip")
     by_quadrant = np.array([ACTIONS.index(getattr(policy.actions, q)) for q in QUADRANTS])
     action = by_quadrant[quadrant].astype(np.int8)
+    # A rule that says "uplift" keeps the quadrant's action, and its reason.
+    decides = ruled.copy()
     if policy.rules:
-        by_rule = np.array([ACTIONS.index(r.action) for r in policy.rules], dtype=np.int8)
-        action[ruled] = by_rule[matched[ruled]]
+        # RULE_ACTIONS starts with ACTIONS, so a rule's send or skip keeps its code.
+        by_rule = np.array([RULE_ACTIONS.index(r.action) for r in policy.rules], dtype=np.int8)
+        rule_action = by_rule[np.maximum(matched, 0)]
+        decides &= rule_action != RULE_ACTIONS.index("uplift")
+        action[decides] = rule_action[decides]
     action[sleeping] = skip  # whatever a rule says
 
     # Reasons: "" (send), then the quadrants, then "rule:<segment>" per rule.
-    reason = np.where(ruled, 1 + len(QUADRANTS) + matched, 1 + quadrant)
+    reason = np.where(decides, 1 + len(QUADRANTS) + matched, 1 + quadrant)
     reason[sleeping] = 1 + QUADRANTS.index("sleeping_dog")
     reason[action != skip] = 0
     n_rules = len(policy.rules)
-    segment = np.where(ruled, matched, n_rules + quadrant * 8 + risk * 2 + tier)
+    grid = (quadrant * len(CHURN_RISKS) + risk) * len(VALUE_TIERS) + tier
+    segment = np.where(ruled, matched, n_rules + grid)
     return pd.DataFrame(
         {
             "priority_segment": categorical(segment, policy.segment_names),
@@ -176,23 +193,23 @@ def _scores(frame: pd.DataFrame, column: str, *, allow_missing: bool) -> np.ndar
     return values
 
 
-def vip_cut(spend: ArrayLike, share: float) -> float:
-    """The spend a VIP must exceed: the top ``share`` of customers, never more.
+def share_cut(values: ArrayLike, share: float) -> float:
+    """The value a customer must exceed to be in the top ``share``, never more.
 
-    With n customers (missing spend included), k = floor(share × n) may be VIP.
-    The cut is the (k+1)-th largest positive spend, so a group tied at the cut
-    is left out whole; 0 when at most k spend anything; +inf when k is 0.
-    In SQL: ``SELECT spend FROM t WHERE spend > 0 ORDER BY spend DESC LIMIT 1
+    With n customers (missing values included), k = floor(share × n) may be
+    in. The cut is the (k+1)-th largest positive value, so a group tied at the
+    cut is left out whole; 0 when at most k values are positive; +inf when k
+    is 0. In SQL: ``SELECT v FROM t WHERE v > 0 ORDER BY v DESC LIMIT 1
     OFFSET k``, or 0 when that returns no row.
 
     Parameters
     ----------
-    spend : array-like of shape (n_customers,)
-        Spend per customer, e.g. ``monetary_365d``; NaN for unknown.
+    values : array-like of shape (n_customers,)
+        Value per customer, e.g. ``clv``; NaN for unknown.
     share : float
-        ``value_tier.vip_share``, in (0, 1).
+        In (0, 1).
     """
-    values = np.asarray(spend, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
     k = math.floor(share * len(values) + _SHARE_EPS)
     positive = values[values > 0]
     if k == 0:
@@ -201,6 +218,43 @@ def vip_cut(spend: ArrayLike, share: float) -> float:
         return 0.0
     m = positive.size - k - 1  # ascending position of the (k+1)-th largest
     return float(np.partition(positive, m)[m])
+
+
+def value_cuts(values: ArrayLike, tier: ValueTier) -> tuple[float, float, float]:
+    """The values a customer must exceed to be VIP, high and medium; below all three: low.
+
+    With ``tier.shares``, each cut is :func:`share_cut` of its cumulative
+    share: the top share, never more, so customers tied at a cut fall whole
+    into the lower tier, and only values above zero count (missing or at most
+    0 is ``low``). With ``tier.amounts``, the amounts as given.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_customers,)
+        ``tier.column`` of every scored customer; NaN for unknown. Not read
+        for amounts.
+    tier : ValueTier
+    """
+    if tier.amounts is not None:
+        return tier.amounts
+    assert tier.shares is not None
+    vip, high, medium = (share_cut(values, share) for share in tier.shares)
+    return vip, high, medium
+
+
+# assign_segments' keyword of the same name hides the function inside it.
+_value_cuts = value_cuts
+
+
+def _checked(cuts: Sequence[float]) -> tuple[float, float, float]:
+    """Cuts given to :func:`assign_segments`: three numbers, none below the next."""
+    values = [float(c) for c in cuts]
+    if len(values) != 3 or not values[0] >= values[1] >= values[2]:  # NaN fails too
+        raise ValueError(
+            "assign_segments: value_cuts must be the VIP, high and medium cuts, "
+            f"non-increasing numbers; got {tuple(cuts)!r}"
+        )
+    return values[0], values[1], values[2]
 
 
 def _first_matching_rule(

@@ -27,6 +27,7 @@ from upseg.serving.policy._checks import (
 )
 from upseg.serving.policy.rules import _rules
 from upseg.serving.policy.schema import (
+    _CUT_TIERS,
     _SUPPORTED_VERSIONS,
     ACTIONS,
     COST_PER_SEND,
@@ -131,7 +132,17 @@ _TOP_KEYS = (
 )
 _UPLIFT_KEYS = ("persuadable_min", "sleeping_dog_max", "sure_thing_min_purchase")
 _CHURN_KEYS = ("high_min", "medium_min")
-_VALUE_KEYS = ("vip_share", "spend_column")
+_VALUE_KEYS = ("column", "shares", "amounts")
+#: The value column when a policy does not name one: the CLV model's expected revenue.
+_DEFAULT_VALUE_COLUMN = "clv"
+#: The value-tier keys of earlier policies (VIP or standard by spend), refused with what
+#: replaced them rather than read as something they did not mean.
+_RETIRED_VALUE_KEYS = {
+    "vip_share": "replaced by value_tier.shares.VIP (tiers VIP, high, medium, low; "
+    "see docs/policy.md#value-tiers); remove it and set value_tier.shares or value_tier.amounts",
+    "spend_column": "replaced by value_tier.column, the numeric column the tiers rank by "
+    "(default clv; see docs/policy.md#value-tiers)",
+}
 _SUPPRESSION_KEYS = ("soft_bounce_streak", "frequency_cap")
 _FREQUENCY_CAP_KEYS = ("max_emails", "window_days", "min_gap_hours")
 _HOURS = NumberRange(0.0, math.inf, hi_open=True)
@@ -149,6 +160,7 @@ _HOLDOUT_KEYS = ("share",)
 _BUDGET_KEYS = ("max_sends", "cost_per_send")
 _PROBABILITY = NumberRange(0.0, 1.0)
 _SHARE = NumberRange(0.0, 1.0, lo_open=True, hi_open=True)
+_AMOUNT = NumberRange(0.0, math.inf, lo_open=True)
 _COLUMN = "a column name of the scored frame"
 
 
@@ -256,13 +268,62 @@ def _churn(node: Any, p: _Problems) -> ChurnRiskThresholds | None:
 
 
 def _value_tier(node: Any, p: _Problems) -> ValueTier | None:
-    """The ``value_tier`` section: VIP share and spend column."""
-    s = _mapping(node, "value_tier", _VALUE_KEYS, p, "the value tier")
+    """The ``value_tier`` section: the column, and the cuts as shares or as amounts."""
+    if isinstance(node, dict):
+        retired = [key for key in _RETIRED_VALUE_KEYS if key in node]
+        for key in retired:
+            expected = f"the keys {', '.join(_VALUE_KEYS)}"
+            p.add(f"value_tier.{key}", _RETIRED_VALUE_KEYS[key], expected, key)
+        node = {k: v for k, v in node.items() if k not in retired}
+    s = _mapping(node, "value_tier", _VALUE_KEYS, p, "the value tiers")
     if s is None:
         return None
-    share = _number(s, "vip_share", "value_tier.vip_share", _SHARE, p)
-    column = _string(s, "spend_column", "value_tier.spend_column", p, _COLUMN)
-    return None if share is None or column is None else ValueTier(share, column)
+    column: str | None = _DEFAULT_VALUE_COLUMN
+    if "column" in s:
+        column = _string(s, "column", "value_tier.column", p, _COLUMN)
+    given = [key for key in ("shares", "amounts") if key in s]
+    if len(given) != 1:
+        what = "both shares and amounts given" if given else "missing shares or amounts"
+        expected = (
+            "exactly one of shares (cumulative top shares of customers) "
+            "or amounts (values above which a customer is in the tier)"
+        )
+        p.add("value_tier", what, expected, given or _MISSING)
+    shares = _cuts(s["shares"], "shares", p) if "shares" in s else None
+    amounts = _cuts(s["amounts"], "amounts", p) if "amounts" in s else None
+    if column is None or len(given) != 1 or (shares is None and amounts is None):
+        return None
+    return ValueTier(column, shares=shares, amounts=amounts)
+
+
+def _cuts(node: Any, key: str, p: _Problems) -> tuple[float, float, float] | None:
+    """``value_tier.shares`` (increasing, in (0, 1)) or ``.amounts`` (decreasing, above 0)."""
+    path = f"value_tier.{key}"
+    if isinstance(node, dict) and "low" in node:
+        what = "low takes no cut: it is everyone below the medium cut"
+        p.add(f"{path}.low", what, _one_of(_CUT_TIERS), "low")
+        node = {k: v for k, v in node.items() if k != "low"}
+    s = _mapping(node, path, _CUT_TIERS, p, f"the tier {key}")
+    if s is None:
+        return None
+    shares = key == "shares"
+    rng = _SHARE if shares else _AMOUNT
+    vip, high, medium = (_number(s, tier, f"{path}.{tier}", rng, p) for tier in _CUT_TIERS)
+    ordered = True
+    for above, upper, tier, lower in (("VIP", vip, "high", high), ("high", high, "medium", medium)):
+        if upper is None or lower is None or (lower > upper if shares else lower < upper):
+            continue
+        if shares:
+            what = f"must be above {path}.{above}: shares are cumulative"
+            allowed = NumberRange(upper, 1.0, lo_open=True, hi_open=True)
+        else:
+            what = f"must be below {path}.{above}: a higher tier starts higher"
+            allowed = NumberRange(0.0, upper, lo_open=True, hi_open=True)
+        p.add(f"{path}.{tier}", what, str(allowed), lower)
+        ordered = False
+    if vip is None or high is None or medium is None or not ordered:
+        return None
+    return (vip, high, medium)
 
 
 def _suppression(node: Any, p: _Problems) -> Suppression | None:

@@ -18,8 +18,8 @@ from upseg.serving.policy._checks import (
 from upseg.serving.policy.schema import (
     _ORDERING,
     _SEPARATOR,
-    ACTIONS,
     OPERATORS,
+    RULE_ACTIONS,
     Condition,
     Rule,
 )
@@ -66,7 +66,7 @@ def _rules(node: Any, p: _Problems) -> tuple[Rule, ...] | None:
         elif segment is not None:
             first_use[segment] = i
         conditions = _conditions(rule.get("when", _MISSING), f"{path}.when", p)
-        action = _choice(rule, "action", f"{path}.action", ACTIONS, p, what="unknown action")
+        action = _choice(rule, "action", f"{path}.action", RULE_ACTIONS, p, what="unknown action")
         description = rule.get("description", "")
         if not isinstance(description, str):
             p.add(f"{path}.description", "wrong type", "a string", description)

@@ -4,7 +4,8 @@ A policy is data, evaluated by one small engine (:mod:`.engine`) after it is
 read and validated (:mod:`.loading`). Every scored customer gets an uplift
 quadrant, a churn risk and a value tier; together they name a built-in segment
 such as ``persuadable · high churn · VIP``. Custom rules come before that grid,
-in order, and the first that matches names the segment instead. A sleeping dog
+in order, and the first that matches names the segment instead, and sends,
+skips, or leaves the choice to the customer's uplift quadrant. A sleeping dog
 (an e-mail lowers their chance to buy) is never sent, whatever the segment.
 Suppression, holdout and budget are applied by the scorer, but their settings
 live in the same file, so one file and one digest describe how a campaign picks
@@ -38,6 +39,7 @@ __all__ = [
     "OPERATORS",
     "OUTPUT_COLUMNS",
     "QUADRANTS",
+    "RULE_ACTIONS",
     "SCORE_COLUMNS",
     "VALUE_TIERS",
     "Actions",
@@ -61,8 +63,13 @@ __all__ = [
 
 QUADRANTS = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
 CHURN_RISKS = ("high", "medium", "low", "unknown")
-VALUE_TIERS = ("VIP", "standard")
+VALUE_TIERS = ("VIP", "high", "medium", "low")
+#: The tiers a policy cuts (``low`` is everyone below the ``medium`` cut), highest first.
+_CUT_TIERS = VALUE_TIERS[:-1]
+#: What the engine decides for a customer.
 ACTIONS = ("send", "skip")
+#: What a rule may say: ``uplift`` is the action of the customer's uplift quadrant.
+RULE_ACTIONS = (*ACTIONS, "uplift")
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "is_null", "not_null")
 
 #: Columns of the scored frame the engine itself reads.
@@ -116,10 +123,29 @@ class ChurnRiskThresholds:
 
 @dataclass(frozen=True)
 class ValueTier:
-    """VIP = the top ``vip_share`` of scored customers by ``spend_column``."""
+    """Value tiers VIP, high, medium, low of scored customers by ``column``.
 
-    vip_share: float
-    spend_column: str
+    Exactly one of ``shares`` and ``amounts`` is set, each holding the VIP,
+    high and medium cut in that order: ``shares`` are cumulative top shares of
+    the scored customers, strictly increasing in (0, 1); ``amounts`` are values
+    a customer must exceed, strictly decreasing and above 0. Everyone else,
+    including a missing value or one at most 0, is ``low``.
+    """
+
+    column: str
+    shares: tuple[float, float, float] | None = None
+    amounts: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.shares is None) == (self.amounts is None):
+            raise ValueError("ValueTier needs exactly one of shares and amounts")
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the policy file says it: ``{column, shares: {VIP, high, medium}}`` or amounts."""
+        key = "shares" if self.shares is not None else "amounts"
+        cuts = self.shares if self.shares is not None else self.amounts
+        assert cuts is not None
+        return {"column": self.column, key: dict(zip(_CUT_TIERS, cuts, strict=True))}
 
 
 @dataclass(frozen=True)
@@ -190,7 +216,7 @@ class Rule:
 
     segment: str
     conditions: tuple[Condition, ...]
-    action: str
+    action: str  # one of RULE_ACTIONS
     description: str = ""
 
 
@@ -243,7 +269,7 @@ class Policy:
             "version": self.version,
             "uplift": vars(self.uplift).copy(),
             "churn_risk": vars(self.churn_risk).copy(),
-            "value_tier": vars(self.value_tier).copy(),
+            "value_tier": self.value_tier.to_dict(),
             "suppression": self.suppression.to_dict(),
             "holdout": vars(self.holdout).copy(),
             "budget": vars(self.budget).copy(),
@@ -311,8 +337,8 @@ def _column_problems(policy: Policy, columns: list[str]) -> list[str]:
         for column in dict.fromkeys(c.column for c in rule.conditions):
             if column not in available and column not in DERIVED_COLUMNS:
                 missing(f"rules[{i}].when.{column}", column, DERIVED_COLUMNS)
-    if policy.value_tier.spend_column not in available:
-        missing("value_tier.spend_column", policy.value_tier.spend_column)
+    if policy.value_tier.column not in available:
+        missing("value_tier.column", policy.value_tier.column)
     return p.lines
 
 

@@ -23,11 +23,11 @@ from upseg.serving.policy import (
     Policy,
     PolicyError,
     Suppression,
+    ValueTier,
     assign_segments,
     load_policy,
     parse_policy,
     policy_digest,
-    vip_cut,
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
@@ -76,12 +76,14 @@ def test_default_policy_loads_and_validates():
     assert policy.uplift.persuadable_min == 0.01
     assert policy.uplift.sleeping_dog_max == -0.005
     assert policy.churn_risk.high_min == 0.6 and policy.churn_risk.medium_min == 0.3
-    assert policy.value_tier.vip_share == 0.15
-    assert policy.value_tier.spend_column == "monetary_365d"
+    assert policy.value_tier == ValueTier("clv", shares=(0.05, 0.2, 0.5))
     assert policy.actions.sleeping_dog == "skip" and policy.actions.persuadable == "send"
-    assert policy.rules == ()
-    assert len(policy.segment_names) == len(QUADRANTS) * len(CHURN_RISKS) * len(VALUE_TIERS)
-    assert policy.segment_names[0] == "persuadable · high churn · VIP"
+    segments = ["protect", "nurture", "grow", "reactivate", "let_go"]
+    assert [r.segment for r in policy.rules] == segments
+    assert all(r.description for r in policy.rules)
+    assert len(policy.segment_names) == 5 + len(QUADRANTS) * len(CHURN_RISKS) * len(VALUE_TIERS)
+    assert policy.segment_names[5] == "persuadable · high churn · VIP"
+    assert policy.segment_names[-1] == "sleeping_dog · unknown churn · low"
     assert policy.suppression == Suppression(3, FrequencyCap(3, 7, 24.0))
 
 
@@ -92,7 +94,8 @@ def test_the_frequency_cap_is_off_only_when_the_file_says_false(tmp_path):
         off = load_policy(write(tmp_path, text.replace(cap, f"  frequency_cap: {spelling}\n\n")))
         assert off.suppression == Suppression(3, None)
         assert off.to_dict()["suppression"] == {"soft_bounce_streak": 3, "frequency_cap": False}
-        assert parse_policy(off.to_dict()) == off
+        # to_dict sorts a rule's conditions and in-lists; the policy it reads back is the same.
+        assert parse_policy(off.to_dict()).to_dict() == off.to_dict()
         assert policy_digest(off) != policy_digest(load_policy())
 
 
@@ -110,17 +113,26 @@ def test_a_policy_of_the_hard_bounce_count_is_told_what_replaced_it(tmp_path):
 
 def test_the_commented_examples_of_the_default_file_are_valid():
     text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
-    block = text[text.index("# rules:") :].splitlines()
-    rules = yaml.safe_load("\n".join(line.removeprefix("# ") for line in block if "# " in line))
-    policy = parse_policy({**default_dict(), **rules}, "default examples")
-    assert [r.segment for r in policy.rules] == ["win_back", "vip_at_risk"]
+    block = text[text.index("#   - segment: win_back") :].splitlines()
+    examples = yaml.safe_load("\n".join(line.removeprefix("#") for line in block))
+    data = default_dict()
+    policy = parse_policy({**data, "rules": examples + data["rules"]}, "default examples")
+    assert [r.segment for r in policy.rules][:3] == ["win_back", "vip_at_risk", "protect"]
+    # The other commented value tiers, amounts instead of shares, are valid too.
+    line = next(line for line in text.splitlines() if "`amounts: {" in line)
+    amounts = yaml.safe_load(line[line.index("{") : line.index("}") + 1])
+    tiers = parse_policy(patched({"value_tier": {"column": "clv", "amounts": amounts}}))
+    assert tiers.value_tier == ValueTier("clv", amounts=(1000.0, 300.0, 50.0))
 
 
 # --------------------------------------------------------------------------- by hand
 
-# Default thresholds, VIP share 30% (3 of 10) and the win-back rule. Spends sorted:
-# 500, 400, 300, 300, 300, 200, 100, 50 (and 0, NaN): the 4th largest is 300, so
-# only spend > 300 is VIP: 500 and 400. The three tied at 300 are all left out.
+# Default thresholds, tiers by spend with shares 10%, 30%, 60% (1, 3 and 6 of 10) and
+# the win-back rule instead of the default segments. Positive spends sorted: 500, 400,
+# 300, 300, 300, 200, 100, 50 (and 0, NaN). VIP: above the 2nd largest, 400: only 500.
+# VIP or high: above the 4th, 300: 500 and 400, so high is 400; the three tied at 300
+# fall to medium. Up to medium: above the 7th, 100: 300, 300, 300 and 200 are medium;
+# 100 (at the cut), 50, 0 and NaN are low.
 NAN = np.nan
 # fmt: off
 INPUTS = pd.DataFrame.from_records(
@@ -128,12 +140,12 @@ INPUTS = pd.DataFrame.from_records(
         # id   uplift  purchase churn  spend  recency open rate
         (101,  0.05,   0.2,     0.7,   500,   10,     0.5),
         (102,  0.0,    0.8,     0.3,   400,   5,      0.1),   # churn exactly medium_min
-        (103,  0.002,  0.1,     0.1,   300,   60,     0.2),   # tied at the VIP cut: standard
+        (103,  0.002,  0.1,     0.1,   300,   60,     0.2),   # tied at the high cut: medium
         (104,  -0.02,  0.9,     0.65,  300,   45,     0.6),   # win-back, but a sleeping dog
         (105,  0.01,   0.4,     NAN,   200,   40,     0.3),   # uplift, open rate on the bound
         (106,  -0.005, 0.3,     0.59,  NAN,   NAN,    0.9),   # no recency: gt never matches
         (107,  0.004,  0.5,     0.6,   0,     100,    NAN),   # purchase on the bound
-        (108,  0.03,   0.05,    0.2,   100,   31,     0.29),
+        (108,  0.03,   0.05,    0.2,   100,   31,     0.29),  # at the medium cut: low
         (109,  -0.004, 0.49,    0.45,  50,    200,    0.35),  # just above sleeping_dog_max
         (110,  -0.3,   0.2,     0.1,   300,   20,     0.8),
     ],
@@ -144,15 +156,15 @@ EXPECTED = pd.DataFrame.from_records(
     [
         # quadrant       churn      tier        rule        action  reason
         ("persuadable",  "high",    "VIP",      "",         "send", ""),
-        ("sure_thing",   "medium",  "VIP",      "",         "skip", "sure_thing"),
-        ("lost_cause",   "low",     "standard", "",         "skip", "lost_cause"),
-        ("sleeping_dog", "high",    "standard", "win_back", "skip", "sleeping_dog"),
-        ("persuadable",  "unknown", "standard", "win_back", "send", ""),
-        ("sleeping_dog", "medium",  "standard", "",         "skip", "sleeping_dog"),
-        ("sure_thing",   "high",    "standard", "",         "skip", "sure_thing"),
-        ("persuadable",  "low",     "standard", "",         "send", ""),
-        ("lost_cause",   "medium",  "standard", "win_back", "send", ""),
-        ("sleeping_dog", "low",     "standard", "",         "skip", "sleeping_dog"),
+        ("sure_thing",   "medium",  "high",     "",         "skip", "sure_thing"),
+        ("lost_cause",   "low",     "medium",   "",         "skip", "lost_cause"),
+        ("sleeping_dog", "high",    "medium",   "win_back", "skip", "sleeping_dog"),
+        ("persuadable",  "unknown", "medium",   "win_back", "send", ""),
+        ("sleeping_dog", "medium",  "low",      "",         "skip", "sleeping_dog"),
+        ("sure_thing",   "high",    "low",      "",         "skip", "sure_thing"),
+        ("persuadable",  "low",     "low",      "",         "send", ""),
+        ("lost_cause",   "medium",  "low",      "win_back", "send", ""),
+        ("sleeping_dog", "low",     "medium",   "",         "skip", "sleeping_dog"),
     ],
     columns=["uplift_quadrant", "churn_risk", "value_tier", "matched_rule", "policy_action",
              "policy_reason"],
@@ -162,13 +174,9 @@ EXPECTED = pd.DataFrame.from_records(
 
 
 def test_ten_customers_get_the_segments_worked_out_by_hand():
-    """Default thresholds, a 30% VIP share (3 of 10) and the win-back rule.
-
-    Positive spends sorted: 500, 400, 300, 300, 300, 200, 100, 50. The 4th
-    largest is 300, so VIP is spend > 300: only 500 and 400; the three tied at
-    300 are all left out. Missing and zero spend are never VIP.
-    """
-    policy = parse_policy(patched({"value_tier.vip_share": 0.3, "rules": [WIN_BACK]}), "hand")
+    """Default thresholds, tiers by spend at 10%, 30%, 60% and the win-back rule (see above)."""
+    tiers = {"column": "monetary_365d", "shares": {"VIP": 0.1, "high": 0.3, "medium": 0.6}}
+    policy = parse_policy(patched({"value_tier": tiers, "rules": [WIN_BACK]}), "hand")
     frame = INPUTS.assign(expected_incremental_value=INPUTS["uplift"] * 40)
     # A shuffled, non-default index: the result must keep it.
     frame = frame.set_index(pd.Index([7, 3, 9, 1, 5, 0, 2, 8, 4, 6])).iloc[::-1]
@@ -196,7 +204,7 @@ def test_with_evidence_only_credibly_negative_customers_are_sleeping_dogs():
             "evidence_of_uplift": ["uncertain", "negative", "", "positive", "positive"],
             "purchase_probability": [0.2, 0.2, 0.2, 0.2, 0.7],
             "churn_probability": 0.1,
-            "monetary_365d": 10.0,
+            "clv": 10.0,
         }
     )
     out = assign_segments(frame, policy)
@@ -210,50 +218,6 @@ def test_with_evidence_only_credibly_negative_customers_are_sleeping_dogs():
     assert out["policy_reason"].tolist()[:3] == ["lost_cause", "sleeping_dog", "sleeping_dog"]
 
 
-def test_vip_never_exceeds_the_share_and_needs_positive_spend():
-    policy = parse_policy(patched({"value_tier.vip_share": 0.2}), "vip")
-    spend = [9, 8, 8, 7, 0, 0, 0, 0, 0, np.nan]  # 2 of 10 may be VIP; 8 and 8 tie at the cut
-    frame = pd.DataFrame(
-        {
-            "uplift": 0.0,
-            "purchase_probability": 0.1,
-            "churn_probability": 0.1,
-            "monetary_365d": spend,
-        }
-    )
-    tiers = assign_segments(frame, policy)["value_tier"].tolist()
-    assert tiers == ["VIP"] + ["standard"] * 9
-
-    assert vip_cut(spend, 0.2) == 8.0
-
-    # Fewer positive spenders than the share allows: each is VIP, zero spend is not.
-    frame["monetary_365d"] = [5, 0, 0, 0, 0, 0, 0, 0, 0, np.nan]
-    assert assign_segments(frame, policy)["value_tier"].tolist() == ["VIP"] + ["standard"] * 9
-    assert vip_cut(frame["monetary_365d"], 0.2) == 0.0
-    assert vip_cut([1.0, 2.0, 3.0], 0.2) == np.inf  # floor(0.6) = 0 VIPs
-
-
-def test_a_cut_from_the_whole_base_applies_to_every_chunk():
-    policy = load_policy()
-    spend = np.arange(1.0, 101.0)  # 15 of 100 may be VIP: spend above 85
-    frame = pd.DataFrame(
-        {
-            "uplift": 0.0,
-            "purchase_probability": 0.1,
-            "churn_probability": 0.1,
-            "monetary_365d": spend,
-        }
-    )
-    whole = assign_segments(frame, policy)["value_tier"]
-    cut = vip_cut(spend, policy.value_tier.vip_share)
-    chunks = pd.concat(
-        assign_segments(chunk, policy, vip_threshold=cut)["value_tier"]
-        for chunk in (frame.iloc[i : i + 15] for i in range(0, 100, 15))
-    )
-    assert cut == 85.0 and (whole == "VIP").sum() == 15
-    assert chunks.astype(str).equals(whole.astype(str))
-
-
 def test_first_matching_rule_wins():
     engaged = {"segment": "engaged", "when": {"open_rate_90d": {"gte": 0.5}}, "action": "send"}
     at_risk = {"segment": "at_risk", "when": {"churn_risk": {"eq": "high"}}, "action": "skip"}
@@ -262,7 +226,7 @@ def test_first_matching_rule_wins():
             "uplift": [0.02, 0.02, 0.02, 0.02],
             "purchase_probability": 0.1,
             "churn_probability": [0.9, 0.9, 0.1, 0.1],
-            "monetary_365d": 1.0,
+            "clv": 1.0,
             "open_rate_90d": [0.8, 0.1, 0.8, 0.1],
         }
     )
@@ -274,7 +238,7 @@ def test_first_matching_rule_wins():
     assert swapped["matched_rule"].tolist() == ["at_risk", "at_risk", "engaged", ""]
     assert swapped["policy_action"].tolist() == ["skip", "skip", "send", "send"]
     assert swapped["policy_reason"].tolist() == ["rule:at_risk", "rule:at_risk", "", ""]
-    assert swapped["priority_segment"].tolist()[3] == "persuadable · low churn · standard"
+    assert swapped["priority_segment"].tolist()[3] == "persuadable · low churn · low"
 
 
 @pytest.mark.parametrize(
@@ -295,7 +259,7 @@ def test_string_operators_and_missing_values(test, expected):
             "uplift": 0.0,
             "purchase_probability": 0.1,
             "churn_probability": 0.1,
-            "monetary_365d": 1.0,
+            "clv": 1.0,
             "rfm_segment": pd.array(["Champions", "Lost", "At Risk", None], dtype="str"),
         }
     )
@@ -323,7 +287,7 @@ def test_numeric_operators_never_match_missing(test, expected):
             "uplift": 0.0,
             "purchase_probability": 0.1,
             "churn_probability": 0.1,
-            "monetary_365d": 1.0,
+            "clv": 1.0,
             "recency_days": pd.array([0, 1, 2, None], dtype="Float64"),
         }
     )
@@ -414,9 +378,87 @@ BAD_POLICIES = [
         id="uplift-out-of-order",
     ),
     pytest.param(
-        {"value_tier.vip_share": 1},
-        "policy.yaml: value_tier.vip_share: out of range; expected a number in (0, 1); got 1",
-        id="vip-share",
+        {"value_tier.shares.VIP": 1},
+        "policy.yaml: value_tier.shares.VIP: out of range; expected a number in (0, 1); got 1",
+        id="share-out-of-range",
+    ),
+    pytest.param(
+        {"value_tier.vip_share": 0.15},
+        "policy.yaml: value_tier.vip_share: replaced by value_tier.shares.VIP (tiers VIP, high, "
+        "medium, low; see docs/policy.md#value-tiers); remove it and set value_tier.shares or "
+        "value_tier.amounts; expected the keys column, shares, amounts; got 'vip_share'",
+        id="retired-vip-share",
+    ),
+    pytest.param(
+        {"value_tier.spend_column": "monetary_365d"},
+        "policy.yaml: value_tier.spend_column: replaced by value_tier.column, the numeric column "
+        "the tiers rank by (default clv; see docs/policy.md#value-tiers); expected the keys "
+        "column, shares, amounts; got 'spend_column'",
+        id="retired-spend-column",
+    ),
+    pytest.param(
+        {"value_tier.amounts": {"VIP": 1000, "high": 300, "medium": 50}},
+        "policy.yaml: value_tier: both shares and amounts given; expected exactly one of shares "
+        "(cumulative top shares of customers) or amounts (values above which a customer is in "
+        "the tier); got a list ['shares', 'amounts']",
+        id="shares-and-amounts",
+    ),
+    pytest.param(
+        {"value_tier.shares": DELETE},
+        "policy.yaml: value_tier: missing shares or amounts; expected exactly one of shares",
+        id="neither-shares-nor-amounts",
+    ),
+    pytest.param(
+        {"value_tier.shares.high": 0.05},
+        "policy.yaml: value_tier.shares.high: must be above value_tier.shares.VIP: shares are "
+        "cumulative; expected a number in (0.05, 1); got 0.05",
+        id="shares-not-increasing",
+    ),
+    pytest.param(
+        {"value_tier.shares.medium": 0.1},
+        "policy.yaml: value_tier.shares.medium: must be above value_tier.shares.high: shares are "
+        "cumulative; expected a number in (0.2, 1); got 0.1",
+        id="shares-decreasing",
+    ),
+    pytest.param(
+        {"value_tier": {"amounts": {"VIP": 1000, "high": 1000, "medium": 50}}},
+        "policy.yaml: value_tier.amounts.high: must be below value_tier.amounts.VIP: a higher "
+        "tier starts higher; expected a number in (0, 1000); got 1000",
+        id="amounts-not-decreasing",
+    ),
+    pytest.param(
+        {"value_tier": {"amounts": {"VIP": 1000, "high": 300, "medium": 0}}},
+        "policy.yaml: value_tier.amounts.medium: out of range; expected a number > 0; got 0",
+        id="amount-not-above-zero",
+    ),
+    pytest.param(
+        {"value_tier.shares.medium": DELETE},
+        "policy.yaml: value_tier.shares.medium: missing; expected a number in (0, 1); got nothing",
+        id="tier-missing",
+    ),
+    pytest.param(
+        {"value_tier.shares.hihg": 0.2, "value_tier.shares.high": DELETE},
+        "policy.yaml: value_tier.shares: unknown key 'hihg' (did you mean 'high'?); expected one "
+        "of VIP, high, medium; got 'hihg'",
+        id="tier-unknown",
+    ),
+    pytest.param(
+        {"value_tier.shares.low": 1.0},
+        "policy.yaml: value_tier.shares.low: low takes no cut: it is everyone below the medium "
+        "cut; expected one of VIP, high, medium; got 'low'",
+        id="tier-low-has-no-cut",
+    ),
+    pytest.param(
+        {"value_tier.shares": [0.05, 0.2, 0.5]},
+        "policy.yaml: value_tier.shares: wrong type for the tier shares; expected a mapping with "
+        "keys VIP, high, medium; got a list [0.05, 0.2, 0.5]",
+        id="shares-not-a-mapping",
+    ),
+    pytest.param(
+        {"value_tier.column": 3},
+        "policy.yaml: value_tier.column: wrong type; expected a column name of the scored frame; "
+        "got 3",
+        id="value-column",
     ),
     pytest.param(
         {"holdout.share": 1},
@@ -506,6 +548,18 @@ BAD_POLICIES = [
         id="unknown-action",
     ),
     pytest.param(
+        {"actions.persuadable": "uplift"},
+        "policy.yaml: actions.persuadable: unknown action; expected one of send, skip; "
+        "got 'uplift'",
+        id="uplift-is-a-rule-action",
+    ),
+    pytest.param(
+        {"rules": [{**WIN_BACK, "action": "upflit"}]},
+        "policy.yaml: rules[0].action: unknown action (did you mean 'uplift'?); "
+        "expected one of send, skip, uplift; got 'upflit'",
+        id="unknown-rule-action",
+    ),
+    pytest.param(
         {"actions.sleeping_dog": "send"},
         "policy.yaml: actions.sleeping_dog: sleeping dogs are never sent "
         "(the e-mail lowers their chance to buy); expected skip; got 'send'",
@@ -588,7 +642,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
         patched(
             {
                 "churn_risk.high_min": 0.1,
-                "value_tier.vip_share": 1.5,
+                "value_tier.shares.VIP": 1.5,
                 "actions.sleeping_dog": "send",
                 "rules": [WIN_BACK, {**WIN_BACK, "when": {}}],
             }
@@ -600,7 +654,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert all(p.startswith(f"{path}: ") for p in problems)
     assert [p.removeprefix(f"{path}: ").split(": ")[0] for p in problems] == [
         "churn_risk.high_min",
-        "value_tier.vip_share",
+        "value_tier.shares.VIP",
         "actions.sleeping_dog",
         "rules[1].segment",
         "rules[1].when",
@@ -616,7 +670,7 @@ def test_check_columns_names_missing_columns_and_lists_the_available():
         {"segment": "vip", "when": {"value_tier": {"eq": "VIP"}}, "action": "send"},
     ]
     policy = parse_policy(
-        patched({"rules": rules, "value_tier.spend_column": "monetary_365"}), "mine.yaml"
+        patched({"rules": rules, "value_tier.column": "monetary_365"}), "mine.yaml"
     )
     columns = ["customer_id", "uplift", "open_rate_90d", "monetary_365d", "recency_day"]
     with pytest.raises(PolicyError) as info:
@@ -626,7 +680,7 @@ def test_check_columns_names_missing_columns_and_lists_the_available():
         "(did you mean 'recency_day'?); expected one of the frame's 5 columns (customer_id, "
         "uplift, open_rate_90d, monetary_365d, recency_day) or of the engine's (uplift_quadrant, "
         "churn_risk, value_tier); got 'recency_days'",
-        "mine.yaml: value_tier.spend_column: no column 'monetary_365' in the scored frame "
+        "mine.yaml: value_tier.column: no column 'monetary_365' in the scored frame "
         "(did you mean 'monetary_365d'?); expected one of the frame's 5 columns (customer_id, "
         "uplift, open_rate_90d, monetary_365d, recency_day); got 'monetary_365'",
     )
@@ -653,7 +707,7 @@ def test_rule_values_must_suit_the_column_type():
             "uplift": [0.0],
             "purchase_probability": 0.1,
             "churn_probability": 0.1,
-            "monetary_365d": 1.0,
+            "clv": 1.0,
             "rfm_segment": pd.array(["Lost"], dtype="str"),
             "rfm_score": pd.array(["111"], dtype="str"),
             "frequency_30d": [0],
@@ -699,7 +753,7 @@ def test_score_columns_are_required(change, message):
             "uplift": [0.1, 0.2],
             "purchase_probability": 0.1,
             "churn_probability": 0.1,
-            "monetary_365d": 1.0,
+            "clv": 1.0,
         }
     )
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -725,6 +779,30 @@ def test_digest_ignores_comments_key_order_and_file_name(tmp_path):
     )
     assert policy_digest(parse_policy(patched({"holdout.share": 0.2}))) != policy_digest(default)
     assert policy_digest(parse_policy(patched({"budget.max_sends": 10}))) != policy_digest(default)
+
+
+def test_digest_changes_with_the_value_tiers():
+    default = load_policy()
+    # Leaving out the column is saying the default: one policy, one digest.
+    implicit = parse_policy(patched({"value_tier.column": DELETE}))
+    assert implicit == default and policy_digest(implicit) == policy_digest(default)
+    amounts = {"column": "clv", "amounts": {"VIP": 1000, "high": 300, "medium": 50}}
+    changes = [
+        {"value_tier.shares.VIP": 0.06},
+        {"value_tier.shares.high": 0.25},
+        {"value_tier.shares.medium": 0.6},
+        {"value_tier.column": "monetary_365d"},
+        {"value_tier": amounts},
+        {"value_tier": amounts, "value_tier.amounts.medium": 40},
+    ]
+    policies = [parse_policy(patched(change)) for change in changes]
+    digests = {policy_digest(policy) for policy in [default, *policies]}
+    assert len(digests) == 1 + len(changes)
+    # to_dict is a policy again, with its digest: shares and amounts alike.
+    for policy in [default, *policies]:
+        again = parse_policy(policy.to_dict())
+        assert again.value_tier == policy.value_tier
+        assert policy_digest(again) == policy_digest(policy)
 
 
 def test_docs_describe_every_key_operator_and_segment_part():
@@ -758,7 +836,7 @@ def test_a_million_rows():
             "uplift": rng.normal(0.0, 0.02, n),
             "purchase_probability": rng.uniform(size=n),
             "churn_probability": rng.uniform(size=n),
-            "monetary_365d": rng.exponential(100.0, n).round(2),
+            "clv": rng.exponential(100.0, n).round(2),
             "recency_days": rng.exponential(60.0, n),
             "open_rate_90d": rng.uniform(size=n),
         }
@@ -766,7 +844,9 @@ def test_a_million_rows():
     policy = parse_policy(patched({"rules": [WIN_BACK]}), "big")
     out = assign_segments(frame, policy)
     assert len(out) == n
-    assert out["value_tier"].eq("VIP").mean() <= 0.15
+    shares = out["value_tier"].value_counts(normalize=True)
+    assert shares["VIP"] <= 0.05 and shares["VIP"] + shares["high"] <= 0.2
+    assert shares["low"] >= 0.5
     sleeping = out["uplift_quadrant"] == "sleeping_dog"
     assert sleeping.any() and (out.loc[sleeping, "policy_action"] == "skip").all()
 
@@ -776,6 +856,8 @@ def test_the_annotated_example_in_the_docs_is_a_valid_policy():
     example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
     policy = parse_policy(yaml.safe_load(example), "docs/policy.md")
     assert [r.segment for r in policy.rules] == ["win_back", "vip_at_risk"]
+    assert [r.action for r in policy.rules] == ["send", "uplift"]
+    assert policy.value_tier == load_policy().value_tier
     assert policy.budget.max_sends == 50000
 
 
