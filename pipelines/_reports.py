@@ -261,3 +261,57 @@ def report_scoring_run(run) -> None:
     for note in run.notes:
         err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
     console.print(f"summary: {run.summary_path}")
+
+
+def report_clv_run(run, uri: str) -> None:
+    """Print the CLV run: data, every predictor's held-out metrics, the choice and the gate."""
+    data, s = run.data, run.settings
+    counts = data.frame["role"].value_counts()
+    console.print(
+        f"clv: revenue in the {s.horizon_days} days after each cutoff, discounted at "
+        f"{s.discount_rate:g} a year; holdout cutoff {data.holdout_as_of:%Y-%m-%d}; rows train "
+        f"{counts['train']:,} / valid {counts['valid']:,} / test {counts['test']:,}"
+    )
+    for note in run.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+    names = {
+        "probabilistic": "BG/NBD + Gamma-Gamma",
+        "lightgbm": f"LightGBM ({run.fit.loss})" if run.fit.loss else "LightGBM",
+        "baseline": "last year's spend",
+    }
+    table = Table(title="Held-out test customers", title_justify="left")
+    table.add_column("metric")
+    shown = [k for k in names if k in run.test]
+    for key in shown:
+        mark = " ←" if key == run.fit.model.served else ""
+        table.add_column(names[key] + mark, justify="right")
+    if run.champion:
+        table.add_column("champion", justify="right")
+    for metric in (
+        "gini",
+        "spearman",
+        "top_decile_capture",
+        "decile_error",
+        "mae",
+        "rmse",
+        "bias_pct",
+    ):
+        row = [metric, *(f"{run.test[k][metric]:.4f}" for k in shown)]
+        if run.champion:
+            row.append(f"{run.champion[metric]:.4f}")
+        table.add_row(*row)
+    console.print(table)
+    served = run.test["served"]
+    console.print(
+        f"Serving {names[run.fit.model.served]} ({run.fit.reason}); predicted "
+        f"{served['predicted_total']:,.0f} against {served['realised_total']:,.0f} realised "
+        f"({served['bias_pct']:+.1f}%).",
+        highlight=False,
+    )
+    if run.truth:
+        console.print(
+            "Against the world's expected revenue: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in run.truth.items()),
+            highlight=False,
+        )
+    _print_registration("clv", run, uri)

@@ -10,14 +10,13 @@ tests/pipelines/test_cli.py checks against ``models.dataset.TASKS`` and
 :class:`Criterion`, checked against ``models.uplift.selection.CRITERIA``.
 """
 
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NamedTuple
 
 import typer
 
-from upseg.pipelines._console import console, fail, instant_option, quiet_mlflow
+from upseg.pipelines._console import DEFAULT_WORKDIR, console, fail, instant_option, quiet_mlflow
 from upseg.pipelines._reports import report_training_run, report_uplift_run
 
 app = typer.Typer()
@@ -26,9 +25,6 @@ train_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
-
-#: Working directory of the embedded tracking store and the Optuna studies.
-DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
 
 
 class TaskHelp(NamedTuple):
@@ -296,3 +292,9 @@ def uplift(
     with console.status("Training uplift…") as status:
         run = run_uplift(settings, on_stage=lambda m: status.update(f"{m}…"))
     report_uplift_run(run, uri)
+
+
+# After train_app exists: the CLV command lives in its own module.
+from upseg.pipelines.clv_cli import clv  # noqa: E402
+
+train_app.command("clv")(clv)
