@@ -1,6 +1,6 @@
 """``upseg demo``: the whole monthly loop on the built-in synthetic world.
 
-generate → retrain (churn, propensity, uplift; tracked) → score (audience with
+generate → retrain (churn, propensity, uplift, clv; tracked) → score (audience with
 holdout) → simulate the campaign's outcomes from the world's truth → analyze
 → where to look. The demo writes its own configuration (``upseg.yaml`` in the
 output folder) and runs the same jobs as ``upseg retrain --config`` and
@@ -23,6 +23,8 @@ app = typer.Typer()
 DEMO_AS_OF = "2026-04-01"
 #: The demo scores and sends a new campaign after the world's June experiment (UTC).
 DEMO_SCORE_AS_OF = "2026-06-20"
+#: The demo's CLV horizon: the synthetic world's data ends 2026-07-01, 91 days after the cutoff.
+DEMO_CLV_HORIZON_DAYS = 90
 #: The demo campaign's cost of one e-mail, for the ROI in the report.
 DEMO_COST_PER_SEND = 0.05
 
@@ -50,6 +52,8 @@ def demo_config(out: Path, *, trials: int, seed: int) -> dict:
             "churn": {"trials": trials},
             "propensity": {"trials": trials},
             "uplift": {"campaign": CAMPAIGN_ID, "trials": 0},
+            # The world ends three months after the demo's cutoff: a quarter's value.
+            "clv": {"horizon_days": DEMO_CLV_HORIZON_DAYS},
         },
         "scoring": {
             "campaign": "DEMO-{as_of:%Y-%m}",

@@ -1,4 +1,4 @@
-"""``upseg retrain``: the monthly job that retrains churn, propensity and uplift from one config.
+"""``upseg retrain``: the monthly job retraining churn, propensity, uplift and CLV from one config.
 
 One MLflow parent run (experiment ``upseg-retrain``) holds a child run per
 model trained; each model goes through its champion/challenger gate exactly as
@@ -32,10 +32,11 @@ from upseg.models.lineage import latest_version, training_key, version_with_key
 from upseg.models.registry import CHAMPION
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.models.uplift.data import ExperimentError
+from upseg.pipelines.clv_job import run_clv
 from upseg.pipelines.config import UpsegConfig
 from upseg.pipelines.jobs import ValidatedData, validated_data
 from upseg.pipelines.retrain_report import retrain_summary, write_reports
-from upseg.pipelines.settings import key_settings, train_settings, uplift_settings
+from upseg.pipelines.settings import clv_settings, key_settings, train_settings, uplift_settings
 from upseg.pipelines.train_job import run_training
 from upseg.pipelines.uplift_job import run_uplift
 
@@ -44,7 +45,7 @@ __all__ = ["MODELS", "RETRAIN_EXPERIMENT", "ModelOutcome", "RetrainRun", "run_re
 #: MLflow experiment of the parent runs (the children live there too).
 RETRAIN_EXPERIMENT = "upseg-retrain"
 #: The models the job trains, in order.
-MODELS = ("churn", "propensity", "uplift")
+MODELS = ("churn", "propensity", "uplift", "clv")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class ModelOutcome:
 
     @classmethod
     def trained(cls, name: str, run: Any, key: str) -> ModelOutcome:
-        """The outcome of a training run (:class:`TrainingRun` or :class:`UpliftRun`)."""
+        """The outcome of a training run: a ``TrainingRun``, ``UpliftRun`` or ``CLVRun``."""
         decision = run.decision
         return cls(
             name=name,
@@ -141,6 +142,9 @@ def _train(
     if name == "uplift":
         uplift = uplift_settings(config, experiment=RETRAIN_EXPERIMENT, training_key=key)
         run = run_uplift(uplift, on_stage=stage, validated=validated)
+    elif name == "clv":
+        clv = clv_settings(config, as_of, experiment=RETRAIN_EXPERIMENT, training_key=key)
+        run = run_clv(clv, on_stage=stage, validated=validated)
     else:
         train = train_settings(config, name, as_of, experiment=RETRAIN_EXPERIMENT, training_key=key)
         run = run_training(train, on_stage=stage, validated=validated)

@@ -18,12 +18,14 @@ import pandas as pd
 from upseg.pipelines.config import UpsegConfig
 
 if TYPE_CHECKING:
+    from upseg.pipelines.clv_job import CLVSettings
     from upseg.pipelines.score_job import ScoreSettings
     from upseg.pipelines.train_job import TrainSettings
     from upseg.pipelines.uplift_job import UpliftSettings
 
 __all__ = [
     "PREDICTIVE_MODELS",
+    "clv_settings",
     "key_settings",
     "score_settings",
     "train_settings",
@@ -125,6 +127,40 @@ def uplift_settings(
         experiment=experiment,
         margin=config.promotion.margin,
         promote=config.promotion.force,
+        quarantine_dir=_path(config.data.quarantine),
+        feature_set=config.features.set,
+        training_key=training_key,
+    )
+
+
+def clv_settings(
+    config: UpsegConfig,
+    as_of: pd.Timestamp,
+    *,
+    experiment: str | None = None,
+    training_key: str | None = None,
+) -> CLVSettings:
+    """The settings of ``upseg train clv`` that the configuration describes.
+
+    The gate's metric is ``models.clv.metric``; margin and force are the promotion's.
+    """
+    from upseg.pipelines.clv_job import CLVSettings
+
+    model = config.models.clv
+    return CLVSettings(
+        data_dir=Path(config.data.path),
+        as_of=as_of,
+        tracking_uri=config.tracking_uri(),
+        workdir=Path(config.tracking.workdir),
+        horizon_days=model.horizon_days,
+        discount_rate=model.discount_rate,
+        snapshots=model.snapshots,
+        seed=config.seed,
+        experiment=experiment,
+        metric=model.metric,
+        margin=config.promotion.margin,
+        promote=config.promotion.force,
+        losses=tuple(model.losses),
         quarantine_dir=_path(config.data.quarantine),
         feature_set=config.features.set,
         training_key=training_key,

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from upseg.features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
+from upseg.features.labels import CHURN_HORIZON_DAYS, CLV_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
 from upseg.features.sets import CUSTOMER_V1, FEATURE_SETS
 from upseg.models.drift import PSI_FAIL
 from upseg.models.evaluation import METRIC_DIRECTIONS
@@ -97,6 +97,10 @@ _Approach = Literal[APPROACHES]  # type: ignore[valid-type]
 # models.uplift.selection.CRITERIA, the default first (a test checks; the selection
 # module loads LightGBM, which validating a file should not).
 _Criterion = Literal["dr_loss", "r_loss", "qini"]
+# models.clv.training.GATE_METRICS and models.clv.lgbm.LOSSES (a test checks; naming them
+# here keeps LightGBM out of loading a configuration).
+_CLVMetric = Literal["gini", "spearman", "top_decile_capture", "decile_error", "mae", "rmse"]
+_CLVLoss = Literal["ziln", "tweedie"]
 
 
 def _check_template(template: str, *, suffixes: tuple[str, ...] = ()) -> str:
@@ -224,19 +228,33 @@ class UpliftConfig(_Section):
         return self
 
 
+class CLVConfig(_Section):
+    """Lifetime value: each customer's discounted revenue over ``horizon_days``."""
+
+    enabled: bool = True
+    horizon_days: _Int = Field(CLV_HORIZON_DAYS, ge=1)
+    discount_rate: _Amount = 0.1
+    snapshots: _Count = 3
+    losses: tuple[_CLVLoss, ...] = Field(("ziln", "tweedie"), min_length=0)
+    # The CLV gate's own metric: promotion.metric is a classifier's.
+    metric: _CLVMetric = "gini"
+
+
 class ModelsConfig(_Section):
-    """The three models the retraining job trains; at least one is enabled."""
+    """The models the retraining job trains; at least one is enabled."""
 
     churn: ChurnConfig = _section()
     propensity: PropensityConfig = _section()
     uplift: UpliftConfig = _section()
+    clv: CLVConfig = _section()
 
     @model_validator(mode="after")
     def _one_enabled(self) -> ModelsConfig:
-        if not (self.churn.enabled or self.propensity.enabled or self.uplift.enabled):
+        sections = (self.churn, self.propensity, self.uplift, self.clv)
+        if not any(section.enabled for section in sections):
             raise ValueError(
-                "at least one of churn, propensity, uplift must have enabled: true; "
-                "got all three disabled"
+                "at least one of churn, propensity, uplift, clv must have enabled: true; "
+                "got all four disabled"
             )
         return self
 

@@ -135,6 +135,39 @@ def test_the_uplift_criteria_are_those_of_the_selection_with_the_jobs_default():
     assert field.default == UpliftSettings.__dataclass_fields__["criterion"].default
 
 
+def test_the_clv_metrics_and_losses_are_those_of_the_models_with_the_jobs_defaults():
+    from typing import get_args
+
+    from upseg.models.clv.lgbm import LOSSES
+    from upseg.models.clv.training import GATE_METRICS
+    from upseg.pipelines.clv_cli import CLVMetric
+    from upseg.pipelines.clv_job import CLVSettings
+    from upseg.pipelines.config.schema import CLVConfig
+
+    metric = CLVConfig.model_fields["metric"]
+    assert sorted(get_args(metric.annotation)) == sorted(GATE_METRICS) == sorted(CLVMetric)
+    assert metric.default == CLVSettings.__dataclass_fields__["metric"].default == "gini"
+    loss = get_args(CLVConfig.model_fields["losses"].annotation)[0]
+    assert sorted(get_args(loss)) == sorted(LOSSES)
+    defaults = CLVSettings.__dataclass_fields__
+    assert CLVConfig.model_fields["losses"].default == defaults["losses"].default
+    for key in ("horizon_days", "discount_rate", "snapshots"):
+        assert CLVConfig.model_fields[key].default == defaults[key].default, key
+
+
+def test_a_bad_clv_section_is_refused_naming_its_keys(tmp_path):
+    path = write(
+        tmp_path,
+        "version: 1\ndata: {path: d}\nmodels:\n  uplift: {enabled: false}\n"
+        "  clv: {metric: auc, losses: [mse], discount_rate: -1}\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    for key in ("models.clv.metric", "models.clv.losses", "models.clv.discount_rate"):
+        assert key in message
+
+
 def test_uplift_may_be_disabled_instead_of_given_a_campaign(tmp_path):
     path = write(tmp_path, "version: 1\ndata: {path: d}\nmodels: {uplift: {enabled: false}}\n")
     cfg = load_config(path)
@@ -291,8 +324,8 @@ BAD = [
     ),
     pytest.param(
         "models:\n  churn: {enabled: false}\n  propensity: {enabled: false}\n"
-        "  uplift: {enabled: false}\n",
-        r"models: at least one of churn, propensity, uplift must have enabled: true",
+        "  uplift: {enabled: false}\n  clv: {enabled: false}\n",
+        r"models: at least one of churn, propensity, uplift, clv must have enabled: true",
         id="no-model-enabled",
     ),
     pytest.param(

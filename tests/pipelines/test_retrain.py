@@ -26,6 +26,8 @@ def _config(world_dir, work, **models) -> dict:
             "churn": {"trials": 0, "snapshots": 1},
             "propensity": {"trials": 0, "snapshots": 1},
             "uplift": {"campaign": CAMPAIGN_ID, "approaches": ["t_learner"], "n_folds": 2},
+            # the world ends 2026-07-01: a quarter's revenue is all it can label
+            "clv": {"horizon_days": 90, "snapshots": 1, "losses": ["ziln"]},
             **models,
         },
         # the test world is small: promote whatever is trained so that scoring has champions
@@ -48,22 +50,22 @@ def _versions(work) -> dict[str, list[str]]:
     client = MlflowClient(local_tracking_uri(work))
     return {
         name: sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'"))
-        for name in ("churn", "propensity", "uplift")
+        for name in ("churn", "propensity", "uplift", "clv")
     }
 
 
 def test_retrain_trains_every_model_under_one_parent_run(retrained):
     result, _, work = retrained
     assert result.exit_code == 0, result.output
-    assert _versions(work) == {"churn": ["1"], "propensity": ["1"], "uplift": ["1"]}
+    assert _versions(work) == {"churn": ["1"], "propensity": ["1"], "uplift": ["1"], "clv": ["1"]}
     client = MlflowClient(local_tracking_uri(work))
     experiment = client.get_experiment_by_name(RETRAIN_EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 3
+    assert len(parents) == 1 and len(children) == 4
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    assert {c.data.tags["task"] for c in children} == {"churn", "propensity", "uplift"}
+    assert {c.data.tags["task"] for c in children} == {"churn", "propensity", "uplift", "clv"}
     assert {c.data.tags["feature_set"] for c in children} == {"customer_v1"}
     assert parents[0].data.tags["as_of"].startswith(AS_OF)
     logged = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
@@ -85,14 +87,13 @@ def test_the_report_says_what_was_trained_and_promoted(retrained):
 def test_a_rerun_for_the_same_month_changes_nothing_in_the_registry(retrained):
     _, path, work = retrained
     client = MlflowClient(local_tracking_uri(work))
-    aliases = {n: client.get_registered_model(n).aliases for n in ("churn", "propensity", "uplift")}
+    names = ("churn", "propensity", "uplift", "clv")
+    aliases = {n: client.get_registered_model(n).aliases for n in names}
     again = invoke("retrain", "--config", path, "--as-of", AS_OF)
     assert again.exit_code == 0, again.output
-    assert again.text.count("unchanged") == 3
-    assert _versions(work) == {"churn": ["1"], "propensity": ["1"], "uplift": ["1"]}
-    assert {
-        n: client.get_registered_model(n).aliases for n in ("churn", "propensity", "uplift")
-    } == aliases
+    assert again.text.count("unchanged") == 4
+    assert _versions(work) == {"churn": ["1"], "propensity": ["1"], "uplift": ["1"], "clv": ["1"]}
+    assert {n: client.get_registered_model(n).aliases for n in names} == aliases
 
 
 def test_a_new_month_trains_again_and_reports_drift(retrained, world_dir):
@@ -103,7 +104,9 @@ def test_a_new_month_trains_again_and_reports_drift(retrained, world_dir):
     later.write_text(yaml.safe_dump(config))
     result = invoke("retrain", "--config", later, "--as-of", "2026-04-01")
     assert result.exit_code == 0, result.output
-    assert _versions(work) == {"churn": ["1", "2"], "propensity": ["1", "2"], "uplift": ["1"]}
+    assert _versions(work) == {
+        "churn": ["1", "2"], "propensity": ["1", "2"], "uplift": ["1"], "clv": ["1", "2"]
+    }  # fmt: skip
     summary = json.loads((work / "reports" / "retrain-2026-04-01.json").read_text())
     assert summary["models"]["uplift"]["status"] == "disabled"
     assert "against the training reference of propensity version 1" in summary["drift"]["note"]
@@ -185,7 +188,7 @@ def test_a_model_that_cannot_be_trained_does_not_stop_the_others(world_dir, tmp_
     result = invoke("retrain", "--config", path, "--as-of", AS_OF)
     assert result.exit_code == 1
     assert "churn could not be trained (see the report)" in result.text
-    assert _versions(tmp_path) == {"churn": [], "propensity": ["1"], "uplift": []}
+    assert _versions(tmp_path) == {"churn": [], "propensity": ["1"], "uplift": [], "clv": ["1"]}
     summary = json.loads((tmp_path / "reports" / f"retrain-{AS_OF}.json").read_text())
     assert summary["models"]["churn"]["status"] == "failed"
     assert "400-day horizon" in summary["models"]["churn"]["reason"]
