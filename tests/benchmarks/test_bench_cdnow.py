@@ -1,4 +1,5 @@
-"""The CDNOW benchmark: its paired bootstrap of the AUC difference, and a small end-to-end run."""
+"""The CDNOW benchmark: its paired bootstrap of AUC differences, its tie-aware lift, the raw
+file's labels, and a small end-to-end run."""
 
 from __future__ import annotations
 
@@ -16,9 +17,18 @@ from benchmarks.bench_cdnow import (
     CDNOW_FILE,
     HORIZON_DAYS,
     auc,
+    bootstrap_aucs,
+    holdout_buyers,
+    holdout_revenue,
+    interval,
     main,
     paired_bootstrap_auc_difference,
+    tied_lift_at,
+    with_features,
 )
+from upseg.features.sets import CUSTOMER_V1
+from upseg.models.dataset import TrainingData
+from upseg.models.evaluation import lift_at
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,6 +126,63 @@ def test_bad_arguments_are_reported(y, a, b, kwargs, message):
         paired_bootstrap_auc_difference(y, a, b, **kwargs)
 
 
+def test_bootstrap_of_all_scores_gives_the_pairwise_interval():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 400)
+    a, b, c = (y + rng.normal(0, sd, 400) for sd in (1.0, 1.5, 2.0))
+    resampled = bootstrap_aucs(y, np.vstack([a, b, c]), n_resamples=200, seed=0)
+    assert resampled.shape == (200, 3)
+    observed = auc(y, np.vstack([a, c]))
+    together = interval(observed[0] - observed[1], resampled[:, 0] - resampled[:, 2], 0.95)
+    # the same resamples whatever else is scored beside the pair
+    assert together == paired_bootstrap_auc_difference(y, a, c, n_resamples=200, seed=0)
+
+
+def test_tied_lift_shares_a_tied_block_that_the_cut_goes_through():
+    # top 2 of 4: three tie at 1 holding 2 positives, so 2 * 2/3 positives, over a rate of 0.5
+    assert tied_lift_at([1, 0, 1, 0], [1, 1, 1, 0], 0.5) == pytest.approx(4 / 3)
+    assert tied_lift_at([0, 1, 1, 0], [1, 1, 1, 0], 0.5) == pytest.approx(4 / 3)  # any row order
+    assert tied_lift_at([1, 1, 0, 0], [3, 2, 1, 0], 0.5) == pytest.approx(2.0)
+
+
+def test_tied_lift_is_lift_without_ties_and_its_mean_over_row_orders_with_them():
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 2, 500)
+    distinct = y + rng.normal(0, 1, 500)
+    assert tied_lift_at(y, distinct, 0.1) == pytest.approx(lift_at(y, distinct, 0.1), rel=1e-12)
+    tied = np.round(distinct)  # a handful of values, so the cut goes through a block
+    orders = [rng.permutation(500) for _ in range(2000)]
+    mean = np.mean([lift_at(y[o], tied[o], 0.1) for o in orders])
+    assert tied_lift_at(y, tied, 0.1) == pytest.approx(mean, rel=0.01)
+
+
+def test_holdout_buyers_and_revenue_read_the_window_of_the_raw_file():
+    transactions = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "c"],
+            "date": pd.to_datetime(
+                ["1997-09-30", "1997-10-01", "1998-06-30", "1998-07-01", "1997-12-24"]
+            ),
+            "dollar_value": [5.0, 10.0, 2.5, 7.0, 1.0],
+        }
+    )
+    assert holdout_buyers(transactions, AS_OF, HORIZON_DAYS) == {"a", "b", "c"}
+    revenue = holdout_revenue(transactions, AS_OF, HORIZON_DAYS)
+    assert revenue.to_dict() == {"a": 10.0, "b": 2.5, "c": 1.0}
+
+
+def test_with_features_appends_columns_row_by_row():
+    frame = pd.DataFrame(
+        {"customer_id": ["x", "y"], "role": ["train", "test"], "label": [0, 1], "f": [1.0, 2.0]},
+        index=[10, 20],
+    )
+    data = TrainingData(frame, ("f",), (), CUSTOMER_V1, AS_OF, (), HORIZON_DAYS, False)
+    stacked = with_features(data, pd.DataFrame({"g": [3.0, 4.0]}))
+    assert stacked.features == ("f", "g")
+    assert stacked.frame.loc[20, "g"] == 4.0
+    assert data.features == ("f",) and "g" not in data.frame
+
+
 def test_small_run_on_cdnow_writes_every_result(tmp_path, capsys):
     out = tmp_path / "cdnow.json"
     data = shared_data(CDNOW_FILE)
@@ -124,25 +191,43 @@ def test_small_run_on_cdnow_writes_every_result(tmp_path, capsys):
         + ["--bootstrap", "100", "--threads", "1", "--out", str(out)]
     )
     results = json.loads(out.read_text())
-    assert {"holdout", "split", "models", "auc_difference", "stages", "asymmetry"} <= set(results)
+    expected = {"holdout", "split", "models", "auc_difference", "best_bgnbd", "target", "stages"}
+    assert expected | {"machine", "asymmetry"} <= set(results)
     assert results["customers"] == 3000
     assert results["holdout"] == {"first_day": "1997-10-01", "last_day": "1998-06-30", "days": 273}
     split = results["split"]
     assert split["train"] + split["valid"] + split["test"] == 3000
     models = results["models"]
     aucs = [
-        models["bgnbd"]["metrics"]["roc_auc"],
+        *(
+            models[f"bgnbd_{fit}"][score]["roc_auc"]
+            for fit in ("train", "all")
+            for score in ("p_purchase", "expected_purchases")
+        ),
         models["recency"]["metrics"]["roc_auc"],
         *(run["roc_auc"] for run in models["lightgbm"]["per_seed"]),
         models["lightgbm"]["metrics"]["roc_auc"]["mean"],
+        models["lightgbm_bgnbd_features"]["metrics"]["roc_auc"]["mean"],
     ]
     assert all(0.5 < v <= 1 for v in aucs)
-    for model in ("bgnbd", "recency"):
-        assert {"roc_auc", "pr_auc", "lift_10", "brier", "n"} <= set(models[model]["metrics"])
-    assert models["bgnbd"]["metrics"]["n"] == split["test"]
-    assert set(models["lightgbm"]["raw_score"]) == {"roc_auc", "pr_auc", "lift_10"}
-    diff = results["auc_difference"]["lightgbm_minus_bgnbd"]
-    assert diff["ci_low"] <= diff["difference"] <= diff["ci_high"]
+    assert set(models["bgnbd_train"]["p_purchase"]) == {"roc_auc", "pr_auc", "lift_10", "brier"}
+    assert set(models["bgnbd_train"]["expected_purchases"]) == {"roc_auc", "pr_auc", "lift_10"}
+    assert set(models["recency"]["metrics"]) == {"roc_auc", "pr_auc", "lift_10"}
+    assert len(models["lightgbm"]["per_seed"]) == len(models["lightgbm_bgnbd_features"]["per_seed"])
+    assert models["lightgbm_bgnbd_features"]["added_features"] == [
+        "bgnbd_p_purchase",
+        "bgnbd_expected_purchases",
+        "bgnbd_p_alive",
+    ]
+    best = results["best_bgnbd"]
+    assert best["score"] == max(best["valid_auc"], key=best["valid_auc"].get)
+    for diff in results["auc_difference"].values():
+        assert diff["ci_low"] <= diff["difference"] <= diff["ci_high"]
+        assert diff["n_resamples"] == 100
+    to_best = results["auc_difference"]["lightgbm_minus_best_bgnbd"]
+    assert to_best["b"] == best["score"]
+    assert results["target"]["met"] == (to_best["difference"] >= 0.01)
     printed = capsys.readouterr().out
-    assert "| model | ROC-AUC | PR-AUC | top-decile lift | Brier |" in printed
+    assert "| model | score | ROC-AUC | PR-AUC | top-decile lift | Brier |" in printed
+    assert "| AUC difference | estimate | 95% CI | resamples <= 0 |" in printed
     assert "BG/NBD uses only the calibration period" in printed
