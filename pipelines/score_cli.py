@@ -71,6 +71,7 @@ def score(
         str | None, typer.Option(help="Use this propensity version.")
     ] = None,
     uplift_version: Annotated[str | None, typer.Option(help="Use this uplift version.")] = None,
+    clv_version: Annotated[str | None, typer.Option(help="Use this clv version.")] = None,
     uplift_fallback: Annotated[
         str | None,
         typer.Option(
@@ -130,6 +131,7 @@ def score(
             "churn": churn_version,
             "propensity": propensity_version,
             "uplift": uplift_version,
+            "clv": clv_version,
         },
         "psi_fail": psi_fail,
         "strict_drift": strict_drift,

@@ -37,6 +37,7 @@ from upseg.serving.audience import SUPPRESSION_REASONS, campaign_economics, segm
 from upseg.serving.batch import CHUNK_ROWS, score_distribution, score_features_file
 from upseg.serving.champions import ScoringError, check_inputs, feature_set_of, load_models
 from upseg.serving.policy import campaign_limits, load_policy, policy_digest
+from upseg.serving.scorer import CLV_FALLBACK, SCORE_COLUMNS
 from upseg.serving.uplift_source import FALLBACKS, UPLIFT_SOURCES, UpliftFallback, fallback_uplift
 
 __all__ = ["ScoreRun", "ScoreSettings", "run_scoring"]
@@ -115,6 +116,7 @@ _SCORE_OF_ROLE = {
     "churn": "churn_probability",
     "propensity": "purchase_probability",
     "uplift": "uplift",
+    "clv": "clv",
 }
 
 
@@ -200,14 +202,17 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
     feature_set = feature_set_of(models)
     columns = feature_set.columns(set(tables))
     check_inputs(models, feature_set.key, list(columns))
-    policy.check_columns(["customer_id", *columns, "uplift", "purchase_probability",
-                          "churn_probability", "expected_incremental_value",
-                          "source_of_uplift", "evidence_of_uplift"])  # fmt: skip
+    policy.check_columns(["customer_id", *columns, *SCORE_COLUMNS])
     spine = customer_spine(tables["customers"], s.as_of)
     features = build_features(tables, spine, feature_set=feature_set).select(
         "customer_id", *columns
     )
     extra_notes = []
+    if "clv" not in models:
+        extra_notes.append(
+            "no clv @champion: clv is last year's spend carried forward (source_of_clv "
+            f"{CLV_FALLBACK}) and p_alive is empty; train one with `upseg train clv`"
+        )
     if "email_events" in tables:
         # What suppression reads of the e-mail log, with the policy's cap window (any when off).
         cap = policy.suppression.frequency_cap
@@ -263,7 +268,11 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
     uplift_source = _uplift_source(decided, fallback, holdout=int(counts.get("holdout", 0)))
     scores_summary = {
         name: score_distribution(decided[col].to_numpy(dtype=float))
-        for name, col in (("uplift", "uplift"), ("expected_incremental_value", "value"))
+        for name, col in (
+            ("uplift", "uplift"),
+            ("expected_incremental_value", "value"),
+            ("clv", "clv"),
+        )
     }
     summary = {
         "campaign": s.campaign,
@@ -276,6 +285,7 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
         "suppression": suppression_counts,
         "suppression_settings": policy.suppression.to_dict(),
         "segments": segments_table.to_dict(orient="records"),
+        "value_tiers": {str(k): int(v) for k, v in decided["value_tier"].value_counts().items()},
         "economics": economics,
         "scores": scores_summary,
         "drift": drift.to_dict(orient="records") if len(drift) else [],

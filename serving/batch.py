@@ -35,8 +35,8 @@ from upseg.serving.audience import (
     suppression_reason,
 )
 from upseg.serving.champions import LoadedModel, ScoringError
-from upseg.serving.policy import CampaignLimits, Policy, assign_segments, value_cuts
-from upseg.serving.scorer import reasons, score_chunk
+from upseg.serving.policy import CampaignLimits, Policy, PolicyError, assign_segments, value_cuts
+from upseg.serving.scorer import LIFETIME_VALUE_COLUMNS, lifetime_value, reasons, score_chunk
 
 if TYPE_CHECKING:
     from upseg.serving.uplift_source import UpliftFallback
@@ -55,8 +55,9 @@ __all__ = [
 CHUNK_ROWS = 200_000
 
 #: Audience columns, in order (``uplift_<variant>`` columns follow ``best_variant``);
-#: ``source_of_uplift`` and ``evidence_of_uplift`` came last, so that readers of the earlier
-#: columns by position still work (not ``uplift_…``, which names the variants).
+#: newer columns (``source_of_uplift``, ``evidence_of_uplift``, then the CLV's and the value
+#: tier) come last, so that readers of the earlier columns by position still work (not
+#: ``uplift_…``, which names the variants).
 OUTPUT_COLUMNS = (
     "customer_id",
     "churn_probability",
@@ -75,6 +76,12 @@ OUTPUT_COLUMNS = (
     "as_of",
     "source_of_uplift",
     "evidence_of_uplift",
+    "quadrant",
+    "churn_risk",
+    "value_tier",
+    "clv",
+    "p_alive",
+    "source_of_clv",
 )
 
 #: Checks a sample of scored customers (features and scores) for drift: the report
@@ -110,19 +117,44 @@ class BatchOptions(Protocol):
         """Customers per chunk."""
 
 
-def value_thresholds(features_file: Path, policy: Policy) -> tuple[float, float, float] | None:
+def value_thresholds(
+    features_file: Path,
+    policy: Policy,
+    models: Mapping[str, LoadedModel],
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    uplift_fallback: UpliftFallback | None = None,
+) -> tuple[float, float, float]:
     """The value tiers' cuts over the whole base: every chunk must share them.
 
-    None when the policy's value column is not in the features file (``clv`` is
-    a model output): each chunk is then cut on its own.
+    Fixed amounts are the policy's; shares are cut on the value column, read
+    from the features file when it is a feature, else scored first in a pass of
+    its own over the base: ``clv`` by :func:`~upseg.serving.scorer.lifetime_value`
+    alone, any other score by :func:`~upseg.serving.scorer.score_chunk`.
     """
     tier = policy.value_tier
     if tier.amounts is not None:  # fixed amounts: nothing to read
         return tier.amounts
-    if tier.column not in pq.read_schema(features_file).names:
-        return None
-    values = pq.read_table(features_file, columns=[tier.column]).column(0)
-    return value_cuts(values.to_numpy(zero_copy_only=False).astype(float), tier)
+    if tier.column in pq.read_schema(features_file).names:
+        values = pq.read_table(features_file, columns=[tier.column]).column(0)
+        return value_cuts(values.to_numpy(zero_copy_only=False).astype(float), tier)
+    parts = []
+    for batch in pq.ParquetFile(features_file).iter_batches(batch_size=chunk_rows):
+        chunk = batch.to_pandas()
+        if tier.column in LIFETIME_VALUE_COLUMNS:
+            scored = lifetime_value(chunk, models)
+        else:
+            scored = score_chunk(chunk, models, with_reasons=False, uplift_fallback=uplift_fallback)
+        if tier.column not in scored:
+            raise PolicyError(
+                [
+                    f"value_tier.column: no column {tier.column!r} among the features or the "
+                    f"scores; expected a numeric column; got {tier.column!r}"
+                ],
+                policy.source,
+            )
+        parts.append(pd.to_numeric(scored[tier.column]).to_numpy(dtype=float))
+    return value_cuts(np.concatenate(parts) if parts else np.array([]), tier)
 
 
 def score_distribution(values: np.ndarray) -> dict[str, float]:
@@ -189,7 +221,8 @@ def score_features_file(
     -------
     decided : pandas.DataFrame
         One row per customer: ``customer_id``, ``segment``, ``suppression``,
-        ``policy``, ``value``, ``uplift``, ``source_of_uplift`` and the final ``action``.
+        ``policy``, ``value``, ``uplift``, ``source_of_uplift``, ``evidence_of_uplift``,
+        ``value_tier``, ``clv`` and the final ``action``.
     drift : pandas.DataFrame
         What ``check_drift`` reported.
     notes : list of str
@@ -206,7 +239,10 @@ def score_features_file(
     drift_frames: list[pd.DataFrame] = []
     writer = None
     scored_rows = 0
-    cuts = value_thresholds(features_file, policy)
+    on_stage("Cutting the value tiers")
+    cuts = value_thresholds(
+        features_file, policy, models, chunk_rows=s.chunk_rows, uplift_fallback=uplift_fallback
+    )
     segmenting = (
         policy
         if "uplift" in models or uplift_fallback is None
@@ -237,7 +273,10 @@ def score_features_file(
         out = pd.concat(
             [
                 scored,
-                segments[["priority_segment"]],
+                # "quadrant", not the engine's uplift_quadrant: readers take uplift_* for variants
+                segments[
+                    ["priority_segment", "uplift_quadrant", "churn_risk", "value_tier"]
+                ].rename(columns={"uplift_quadrant": "quadrant"}),
                 chunk[["rfm_segment", "lifecycle_stage"]]
                 if "rfm_segment" in chunk
                 else pd.DataFrame(index=chunk.index, columns=["rfm_segment", "lifecycle_stage"]),
@@ -257,6 +296,8 @@ def score_features_file(
                     "source_of_uplift": scores["source_of_uplift"].to_numpy(),
                     "evidence_of_uplift": scores["evidence_of_uplift"].to_numpy(),
                     "segment": segments["priority_segment"].to_numpy(),
+                    "value_tier": segments["value_tier"].to_numpy(),
+                    "clv": scores["clv"].to_numpy(),
                 },
                 index=chunk.index,
             )

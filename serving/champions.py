@@ -32,6 +32,7 @@ from upseg.models.registry import CHAMPION, ModelIntegrityError, verified_copy
 
 __all__ = [
     "MODEL_NAMES",
+    "OPTIONAL_ROLES",
     "TABLE_FEATURE_SET",
     "LoadedModel",
     "ScoringError",
@@ -40,8 +41,10 @@ __all__ = [
     "load_models",
 ]
 
-#: The registered models a scoring run needs, by role.
-MODEL_NAMES = {"churn": "churn", "propensity": "propensity", "uplift": "uplift"}
+#: The registered models a scoring run uses, by role.
+MODEL_NAMES = {"churn": "churn", "propensity": "propensity", "uplift": "uplift", "clv": "clv"}
+#: Roles a run can do without (the scorer falls back to last year's spend, said in the summary).
+OPTIONAL_ROLES = ("clv",)
 #: The ``feature_set`` tag of an uplift model trained on a table (``upseg train uplift
 #: --table``): its columns come from that table, which the scorer cannot rebuild.
 TABLE_FEATURE_SET = "table"
@@ -86,7 +89,7 @@ def load_models(
     *,
     uplift_optional: bool = False,
 ) -> dict[str, LoadedModel]:
-    """Load churn, propensity and uplift: the ``@champion`` or the version given per role.
+    """Load churn, propensity, uplift and clv: the ``@champion`` or the version given per role.
 
     Parameters
     ----------
@@ -97,7 +100,8 @@ def load_models(
         True leaves ``uplift`` out of the result when it has no ``@champion``
         and no version is given, for the scorer to fall back on the measured
         average effect (:mod:`upseg.serving.uplift_source`); a version given
-        that does not exist is still an error.
+        that does not exist is still an error. ``clv`` (:data:`OPTIONAL_ROLES`)
+        is always left out when it has no champion and no version is given.
 
     Raises
     ------
@@ -115,7 +119,8 @@ def load_models(
                 else client.get_model_version_by_alias(name, CHAMPION)
             )
         except MlflowException:
-            if role == "uplift" and uplift_optional and not wanted:
+            optional = role in OPTIONAL_ROLES or (role == "uplift" and uplift_optional)
+            if optional and not wanted:
                 continue
             which = f"version {wanted}" if wanted else "@champion"
             raise ScoringError(

@@ -12,13 +12,22 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from upseg.models.clv.baseline import carried_forward_spend
 from upseg.models.explain import top_drivers
 from upseg.serving.champions import LoadedModel
 
 if TYPE_CHECKING:
     from upseg.serving.uplift_source import UpliftFallback
 
-__all__ = ["SCORE_COLUMNS", "expected_incremental_value", "reasons", "score_chunk"]
+__all__ = [
+    "CLV_FALLBACK",
+    "LIFETIME_VALUE_COLUMNS",
+    "SCORE_COLUMNS",
+    "expected_incremental_value",
+    "lifetime_value",
+    "reasons",
+    "score_chunk",
+]
 
 #: Columns :func:`score_chunk` adds, in order (plus ``uplift_<variant>`` per variant).
 SCORE_COLUMNS = (
@@ -30,7 +39,15 @@ SCORE_COLUMNS = (
     "reasons",
     "source_of_uplift",
     "evidence_of_uplift",
+    "clv",
+    "p_alive",
+    "source_of_clv",
 )
+#: What :func:`lifetime_value` gives each customer.
+LIFETIME_VALUE_COLUMNS = ("clv", "p_alive", "source_of_clv")
+#: ``source_of_clv`` without a ``clv`` champion: last year's spend, discounted over a year at
+#: ``train clv``'s default rate (the naive baseline every CLV model is gated against).
+CLV_FALLBACK = "last_year_spend"
 
 
 def expected_incremental_value(
@@ -46,6 +63,23 @@ def expected_incremental_value(
     known = values[np.isfinite(values)]
     fill = known.mean() if len(known) else 0.0
     return uplift * np.where(np.isfinite(values), values, fill)
+
+
+def lifetime_value(features: pd.DataFrame, models: Mapping[str, LoadedModel]) -> pd.DataFrame:
+    """``clv``, ``p_alive`` and ``source_of_clv`` of every customer, on ``features``' index.
+
+    From the ``clv`` champion when ``models`` has one (``source_of_clv`` ``model``);
+    otherwise :data:`CLV_FALLBACK`: ``monetary_365d`` carried forward a year and
+    discounted at 10%, with ``p_alive`` missing (no BG/NBD was fitted).
+    """
+    if "clv" in models:
+        value = models["clv"].model.predict_frame(features)
+        source = "model"
+    else:
+        spend = carried_forward_spend(features, horizon_days=365, discount_rate=0.1)
+        value = pd.DataFrame({"clv": spend, "p_alive": np.nan}, index=features.index)
+        source = CLV_FALLBACK
+    return value.assign(source_of_clv=np.full(len(features), source, dtype=object))
 
 
 def reasons(
@@ -78,7 +112,7 @@ def score_chunk(
     with_reasons: bool = True,
     uplift_fallback: UpliftFallback | None = None,
 ) -> pd.DataFrame:
-    """Score one chunk of customers with the churn, propensity and uplift models.
+    """Score one chunk of customers with the churn, propensity, uplift and CLV models.
 
     Parameters
     ----------
@@ -104,7 +138,8 @@ def score_chunk(
         ``source_of_uplift`` is ``model``, or the fallback's source;
         ``evidence_of_uplift`` is the calibrated model's evidence of the sign
         (``positive``, ``uncertain``, ``negative``: a sleeping dog), the
-        fallback's, or ``""`` for a model trained without calibration.
+        fallback's, or ``""`` for a model trained without calibration;
+        ``clv``, ``p_alive`` and ``source_of_clv`` are :func:`lifetime_value`'s.
 
     Raises
     ------
@@ -142,4 +177,4 @@ def score_chunk(
         index=features.index,
     )
     variants = [c for c in uplift.columns if c.startswith("uplift_")]
-    return pd.concat([scores, uplift[variants]], axis=1)
+    return pd.concat([scores, lifetime_value(features, models), uplift[variants]], axis=1)

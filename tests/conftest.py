@@ -155,12 +155,28 @@ def world_tables(world_dir: Path):
     return load_source(world_dir, con=connect()).result.tables
 
 
+#: MLflow's URI variables as the session found them (taken at import, before any fixture, since
+#: module-scoped fixtures run before a test's autouse one and may set them).
+_SESSION_MLFLOW_ENV = {
+    name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+}
+
+
 @pytest.fixture(autouse=True)
 def _restore_mlflow_uris():
     """Each test starts and ends with MLflow's default URIs, so a test that points
-    MLflow at a server (stopped afterwards) cannot send the next test there."""
+    MLflow at a server (stopped afterwards) cannot send the next test there.
+
+    ``mlflow.set_registry_uri`` also exports ``MLFLOW_REGISTRY_URI``, which
+    ``set_registry_uri(None)`` leaves behind: the variables are put back too.
+    """
     import mlflow
 
     yield
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
+    for name, value in _SESSION_MLFLOW_ENV.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

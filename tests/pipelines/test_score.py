@@ -12,6 +12,7 @@ import yaml
 from tests.conftest import AS_OF
 from tests.pipelines._invoke import invoke
 from upseg.models.tracking import local_tracking_uri
+from upseg.pipelines.clv_job import CLVSettings, run_clv
 from upseg.pipelines.train_job import TrainSettings, run_training
 from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
 from upseg.serving.audience import SUPPRESSION_REASONS
@@ -20,7 +21,7 @@ from upseg.synthetic import CAMPAIGN_ID
 
 @pytest.fixture(scope="module")
 def registry(world_dir, tmp_path_factory):
-    """A local registry with churn, propensity and uplift champions of the test world."""
+    """A local registry with churn, propensity, uplift and clv champions of the test world."""
     work = tmp_path_factory.mktemp("score-work")
     uri = local_tracking_uri(work)
     for task in ("churn", "propensity"):
@@ -43,6 +44,18 @@ def registry(world_dir, tmp_path_factory):
             approaches=("t_learner",),
             n_folds=2,
             n_boot=50,
+            promote=True,
+        )  # fmt: skip
+    )
+    run_clv(
+        CLVSettings(
+            data_dir=world_dir,
+            as_of=AS_OF,
+            tracking_uri=uri,
+            workdir=work,
+            horizon_days=90,
+            snapshots=1,
+            losses=("ziln",),
             promote=True,
         )  # fmt: skip
     )
@@ -75,7 +88,8 @@ def test_every_customer_signed_up_before_as_of_appears_once(audience, world_dir)
         "uplift_discount_10", "uplift_new_arrivals", "expected_incremental_value",
         "priority_segment", "rfm_segment", "lifecycle_stage", "reasons", "action",
         "suppression_reason", "skip_reason", "model_versions", "as_of", "source_of_uplift",
-        "evidence_of_uplift",
+        "evidence_of_uplift", "quadrant", "churn_risk", "value_tier", "clv", "p_alive",
+        "source_of_clv",
     ]  # fmt: skip
     assert list(frame.columns) == expected
     # the champion was calibrated at training: every customer's sign has its evidence
@@ -184,7 +198,7 @@ def test_the_frequency_cap_counts_every_campaigns_emails_in_the_policys_window(
 
 def test_sleeping_dogs_are_held_back_only_on_evidence(audience):
     _, frame, _ = audience
-    dogs = frame["priority_segment"].str.startswith("sleeping_dog")
+    dogs = frame["quadrant"].eq("sleeping_dog")
     # A calibrated champion: dogs are the customers whose tenth of the ranking every
     # variant credibly hurt, not those with a negative prediction. In this
     # 6,000-customer world no tenth is (about 150 treated customers per tenth and
@@ -393,7 +407,7 @@ def test_without_an_uplift_champion_everyone_gets_the_best_arms_measured_effect(
     for v in variants:
         assert frame[f"uplift_{v}"].eq(proven.get(v, 0.0)).all()
     # Everyone is in one uplift quadrant, and nobody is a sleeping dog.
-    assert frame["priority_segment"].str.split(" · ").str[0].nunique() == 1
+    assert frame["quadrant"].nunique() == 1
     assert not frame["skip_reason"].eq("sleeping_dog").any()
     holdout = int(frame["action"].eq("holdout").sum())
     assert holdout > 0 and summary["uplift_source"]["holdout_customers"] == holdout
@@ -426,8 +440,7 @@ def test_with_no_fallback_the_rules_and_propensity_decide(
     assert frame["source_of_uplift"].eq("none").all()
     variants = [c for c in frame.columns if c.startswith("uplift")]
     assert len(variants) >= 2 and frame[variants].eq(0).all().all()
-    quadrants = set(frame["priority_segment"].str.split(" · ").str[0])
-    assert quadrants <= {"likely_buyers_unmeasured", "sure_thing", "lost_cause"}
+    assert set(frame["quadrant"]) <= {"sure_thing", "lost_cause"}
     acted_on = frame["action"].isin(["send", "holdout"])
     assert acted_on.any()
     assert frame.loc[acted_on, "priority_segment"].eq("likely_buyers_unmeasured").all()
@@ -444,3 +457,73 @@ def test_refuse_stops_without_an_uplift_champion(world_dir, registry, held_uplif
     assert result.exit_code == 1
     assert "model 'uplift' has no @champion" in result.text
     assert not out.exists()
+
+
+def test_clv_and_value_tiers_come_from_the_clv_champion(audience, world_tables, registry):
+    from mlflow.tracking import MlflowClient
+
+    from upseg.features.build import build_features
+    from upseg.features.pit import customer_spine
+    from upseg.models.registry import verified_model
+    from upseg.models.tracking import set_tracking
+    from upseg.serving.policy import DEFAULT_POLICY_PATH, load_policy, value_cuts
+
+    result, frame, out = audience
+    assert frame["source_of_clv"].eq("model").all()
+    assert "clv:" in frame["model_versions"].iloc[0]
+    # The audience's clv is the champion's prediction on the scorer's features.
+    uri = local_tracking_uri(registry)
+    set_tracking(uri)  # verified_model downloads through the fluent API
+    model = verified_model(MlflowClient(uri).get_model_version_by_alias("clv", "champion"))
+    tables = world_tables
+    features = build_features(tables, customer_spine(tables["customers"], "2026-05-01"))
+    features = features.execute().sort_values("customer_id", ignore_index=True)
+    expected = model.predict_frame(features)
+    merged = frame[["customer_id", "clv", "p_alive"]].merge(
+        features[["customer_id"]].assign(clv_m=expected["clv"], p_m=expected["p_alive"])
+    )
+    np.testing.assert_allclose(merged["clv"], merged["clv_m"], rtol=1e-9)
+    np.testing.assert_allclose(merged["p_alive"], merged["p_m"], rtol=1e-9)
+    # p_alive is missing exactly for customers who never bought
+    never = features.set_index("customer_id")["frequency_lifetime"].eq(0)
+    assert frame.set_index("customer_id")["p_alive"].isna().equals(never.loc[frame["customer_id"]])
+    # Tiers follow the default policy's share cuts over everyone's clv.
+    policy = load_policy(DEFAULT_POLICY_PATH)
+    vip, high, medium = value_cuts(frame["clv"].to_numpy(), policy.value_tier)
+    tier = np.select(
+        [frame["clv"] > vip, frame["clv"] > high, frame["clv"] > medium], ["VIP", "high", "medium"],
+        "low",
+    )  # fmt: skip
+    assert (frame["value_tier"].astype(str) == tier).all()
+    shares = frame["value_tier"].value_counts(normalize=True)
+    assert shares["VIP"] <= 0.05 and shares[["VIP", "high"]].sum() <= 0.20
+    summary = json.loads(out.with_name("audience_summary.json").read_text())
+    assert summary["value_tiers"] == frame["value_tier"].value_counts().to_dict()
+    assert set(summary["scores"]["clv"]) >= {"mean", "p50", "p99"}
+
+
+@pytest.fixture
+def held_clv(registry):
+    """The registry without a clv @champion."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(local_tracking_uri(registry))
+    champion = client.get_model_version_by_alias("clv", "champion")
+    client.delete_registered_model_alias("clv", "champion")
+    try:
+        yield
+    finally:
+        client.set_registered_model_alias("clv", "champion", champion.version)
+
+
+def test_without_a_clv_champion_last_years_spend_stands_in_and_says_so(
+    world_dir, registry, held_clv, tmp_path
+):
+    out = tmp_path / "no_clv.parquet"
+    result = score(world_dir, registry, out)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert frame["source_of_clv"].eq("last_year_spend").all()
+    assert frame["p_alive"].isna().all()
+    assert "clv:" not in frame["model_versions"].iloc[0]
+    assert "no clv @champion" in " ".join(result.text.split())

@@ -136,6 +136,7 @@ SCORED = pd.DataFrame(
         "purchase_probability": [0.9, 0.2, 0.6, 0.1],
         "churn_probability": [0.1, 0.7, 0.4, 0.2],
         "monetary_365d": [100.0, 0.0, 50.0, 10.0],
+        "clv": [120.0, 0.0, 40.0, 12.0],
     }
 )
 
