@@ -124,7 +124,7 @@ def _mismatch(settings: CLVSettings) -> Callable[[Any], str | None]:
         ours = (settings.horizon_days, settings.discount_rate)
         if theirs != ours:
             return (
-                f"it predicts revenue over {theirs[0]} days discounted at {theirs[1]}, this run "
+                f"predicts revenue over {theirs[0]} days discounted at {theirs[1]}, this run "
                 f"over {ours[0]} days at {ours[1]}"
             )
         return None
@@ -194,6 +194,11 @@ def _log_run(
                 "feature_set": data.feature_set.key,
                 "losses": ",".join(settings.losses),
                 "lightgbm_loss": fit.loss or "",
+                **(
+                    {"tweedie_power": fit.regressors["tweedie"].tweedie_variance_power}
+                    if "tweedie" in fit.regressors
+                    else {}
+                ),
                 "served": model.served,
                 **{f"bgnbd_{k}": v for k, v in bgnbd.params_.items()},
                 **{f"gamma_gamma_{k}": v for k, v in gg.params_.items()},

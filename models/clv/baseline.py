@@ -19,7 +19,9 @@ def mean_discount_factor(horizon_days: float, discount_rate: float) -> float:
     The present value of one unit of revenue spread evenly over the horizon:
     ``(1 - (1 + r) ** (-h)) / (h ln(1 + r))`` with ``h = horizon_days / 365``; 1 at ``r = 0``.
     """
-    if horizon_days <= 0 or discount_rate < 0:
+    if not (
+        horizon_days > 0 and discount_rate >= 0 and math.isfinite(horizon_days + discount_rate)
+    ):
         raise ValueError(
             "mean_discount_factor needs horizon_days > 0 and discount_rate >= 0; "
             f"got {horizon_days!r} and {discount_rate!r}"

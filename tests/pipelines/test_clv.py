@@ -315,12 +315,6 @@ def test_a_champion_of_another_horizon_is_not_compared_and_kept(other_horizon, c
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PRODUCT BUG pipelines/clv_job.py _mismatch: its sentence starts with 'it', and "
-    "models.registry.champion_metrics prefixes 'the champion (version N)', so the user reads "
-    "'the champion (version 3) it predicts revenue over ...'",
-)
 def test_the_not_compared_reason_reads_as_one_sentence(other_horizon):
     assert (
         "not compared: the champion (version 3) predicts revenue over 90 days discounted at "
