@@ -311,7 +311,12 @@ def report_clv_run(run, uri: str) -> None:
     if run.truth:
         console.print(
             "Against the world's expected revenue: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in run.truth.items()),
+            + "; ".join(
+                f"{names.get(key, key)} Spearman {run.truth[f'truth_{key}_spearman']:.3f}, "
+                f"top-decile share {run.truth[f'truth_{key}_top_decile_share']:.3f}"
+                for key in shown
+                if f"truth_{key}_spearman" in run.truth
+            ),
             highlight=False,
         )
     _print_registration("clv", run, uri)

@@ -328,7 +328,7 @@ def _run_clv(
     scores = scores_by_predictor(y, predicted)
     compared = {k: v for k, v in predicted.items() if k != "served"}
     intervals = metric_interval(y, compared, settings.metric, seed=settings.seed)
-    truth = _truth_metrics(settings, test, predicted["served"])
+    truth = _truth_metrics(settings, test, predicted)
     champion, not_comparable = champion_metrics(
         client,
         MODEL_NAME,
@@ -402,19 +402,31 @@ def _run_clv(
     )
 
 
-def _truth_metrics(settings: CLVSettings, test: pd.DataFrame, served: Any) -> dict[str, float]:
-    """How close the served CLV is to a synthetic world's expected revenue; {} elsewhere."""
+def _truth_metrics(
+    settings: CLVSettings, test: pd.DataFrame, predicted: dict[str, Any]
+) -> dict[str, float]:
+    """How close each predictor is to a synthetic world's expected revenue; {} elsewhere.
+
+    ``truth_spearman`` and ``truth_top_decile_share`` are the served predictor's;
+    ``truth_<predictor>_…`` every predictor's, the baseline's included.
+    """
     from upseg.synthetic.truth import read_truth
     from upseg.synthetic.value import clv_truth_metrics
 
     truth = read_truth(settings.data_dir)
     if truth is None or "world_end" not in truth:
         return {}
-    return clv_truth_metrics(
-        truth.reset_index(),
-        test["customer_id"].astype(str).to_numpy(),
-        served,
-        settings.as_of,
-        settings.horizon_days,
-        settings.discount_rate,
-    )
+    ids = test["customer_id"].astype(str).to_numpy()
+    out = {}
+    for name, values in predicted.items():
+        scores = clv_truth_metrics(
+            truth.reset_index(),
+            ids,
+            values,
+            settings.as_of,
+            settings.horizon_days,
+            settings.discount_rate,
+        )
+        prefix = "truth_" if name == "served" else f"truth_{name}_"
+        out |= {prefix + k.removeprefix("truth_"): v for k, v in scores.items()}
+    return out

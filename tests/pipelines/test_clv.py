@@ -137,7 +137,10 @@ def test_a_first_run_prints_every_predictor_and_becomes_champion(first, logged, 
         row = [f"{metrics[f'test_{key}_{metric}']:.4f}" for key in COLUMNS]
         assert f"{metric} {' '.join(row)}" in out, metric
     assert f"Serving {COLUMNS[served]} ({run.data.tags['chosen_by']}); predicted " in out
-    assert "Against the world's expected revenue: truth_spearman " in out
+    spearman = metrics["truth_probabilistic_spearman"]
+    assert (
+        f"Against the world's expected revenue: BG/NBD + Gamma-Gamma Spearman {spearman:.3f}" in out
+    )
     gini = metrics["test_served_gini"]
     assert f"Registered clv version 1 as @champion: no champion yet; gini {gini:.4f}." in out
     assert f"mlflow ui --backend-store-uri {local_tracking_uri(workdir)}" in out
@@ -174,6 +177,10 @@ def test_the_run_logs_params_metrics_of_every_predictor_and_tags(logged, client)
     assert -1 <= metrics["truth_spearman"] <= 1
     assert 0 <= metrics["truth_top_decile_share"] <= 1
     assert metrics["truth_spearman"] > metrics["test_served_spearman"]  # truth is noiseless
+    for predictor in ("probabilistic", "lightgbm", "baseline"):
+        assert -1 <= metrics[f"truth_{predictor}_spearman"] <= 1
+        assert 0 <= metrics[f"truth_{predictor}_top_decile_share"] <= 1
+    assert metrics["truth_spearman"] == metrics[f"truth_{served}_spearman"]
     assert tags["task"] == "clv" and tags["feature_set"] == "customer_v1"
     assert tags["out_of_time"] == "true"
     assert tags["gate"] == "promoted" and version.tags["gate"] == "promoted"
