@@ -417,7 +417,7 @@ def _truth_metrics(
     if truth is None or "world_end" not in truth:
         return {}
     ids = test["customer_id"].astype(str).to_numpy()
-    out = {}
+    out: dict[str, float] = {}
     for name, values in predicted.items():
         scores = clv_truth_metrics(
             truth.reset_index(),

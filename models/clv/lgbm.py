@@ -76,7 +76,7 @@ def ziln_loss(y: np.ndarray, raw: np.ndarray) -> np.ndarray:
 
 
 def _ziln_objective(preds: np.ndarray, data: lgb.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    y = data.get_label()
+    y = np.asarray(data.get_label(), dtype=float)
     logit, mu, s = _ziln_parts(preds)
     positive = y > 0
     log_y = np.log(np.where(positive, y, 1.0))
@@ -101,7 +101,8 @@ def _ziln_objective(preds: np.ndarray, data: lgb.Dataset) -> tuple[np.ndarray, n
 
 
 def _ziln_metric(preds: np.ndarray, data: lgb.Dataset) -> tuple[str, float, bool]:
-    return "ziln_nll", float(ziln_loss(data.get_label(), preds).mean()), False
+    y = np.asarray(data.get_label(), dtype=float)
+    return "ziln_nll", float(ziln_loss(y, preds).mean()), False
 
 
 def _ziln_start(y: np.ndarray) -> np.ndarray:

@@ -155,14 +155,14 @@ def fit_clv(
     for loss in losses:
         fitted = []
         for power in TWEEDIE_POWERS if loss == "tweedie" else (1.5,):
-            model = LGBMRevenueRegressor(
+            regressor = LGBMRevenueRegressor(
                 loss=loss,
                 params=params,
                 categorical=data.categorical,
                 tweedie_variance_power=power,
                 random_state=seed,
             ).fit(train[features], train["label"], X_valid=valid[features], y_valid=y_valid)
-            fitted.append((revenue_metrics(y_valid, model.predict(valid)), model))
+            fitted.append((revenue_metrics(y_valid, regressor.predict(valid)), regressor))
         best = min(fitted, key=lambda pair: pair[0]["decile_error"])
         scores[f"lightgbm_{loss}"], regressors[loss] = best
     best_loss = None

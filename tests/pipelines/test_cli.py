@@ -47,7 +47,7 @@ def test_the_app_has_every_command():
         "analyze",
         "demo",
     }
-    assert set(commands["train"].commands) == {"churn", "propensity", "uplift"}
+    assert set(commands["train"].commands) == {"churn", "propensity", "uplift", "clv"}
     assert set(commands["import"].commands) == {"cdnow"}
     assert set(commands["predict"].commands) == {"uplift"}
     assert set(commands["analyze"].commands) == {"power"}

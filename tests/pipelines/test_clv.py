@@ -11,7 +11,6 @@ reuses, and they fit only the ZILN LightGBM on one training snapshot over a
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import mlflow
@@ -55,27 +54,6 @@ def train_clv(world_dir: Path, workdir: Path, *extra: str):
         "--horizon-days", HORIZON_DAYS, "--snapshots", "1", "--losses", "ziln",
         "--workdir", workdir, *extra,
     )  # fmt: skip
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _mlflow_environment_put_back():
-    """Put back MLflow's URIs and their variables after the module's runs.
-
-    A run exports ``MLFLOW_TRACKING_URI`` and ``MLFLOW_REGISTRY_URI``, and
-    ``mlflow.set_registry_uri(None)`` leaves the second behind; the runs are
-    module fixtures, set up before the per-test fixture of conftest that puts
-    them back, so without this the next modules would find this store.
-    """
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    before = {name: os.environ.get(name) for name in names}
-    yield
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 @pytest.fixture(scope="module")

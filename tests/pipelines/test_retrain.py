@@ -75,7 +75,7 @@ def test_retrain_trains_every_model_under_one_parent_run(retrained):
 def test_the_report_says_what_was_trained_and_promoted(retrained):
     _, _, work = retrained
     report = (work / "reports" / f"retrain-{AS_OF}.md").read_text()
-    assert "Trained 3 model(s) (churn, propensity, uplift)" in report
+    assert "Trained 4 model(s) (churn, propensity, uplift, clv)" in report
     assert "| churn | trained | 1 | roc_auc |" in report
     summary = json.loads((work / "reports" / f"retrain-{AS_OF}.json").read_text())
     assert summary["models"]["propensity"]["promoted"] is True
