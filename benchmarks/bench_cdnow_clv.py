@@ -65,6 +65,7 @@ from benchmarks.bench_cdnow import (
     mean_and_sd,
     with_features,
 )
+from upseg.features.cdnow import read_cdnow_sample
 from upseg.models.clv import (
     GammaGammaModel,
     ProbabilisticCLV,
@@ -169,25 +170,12 @@ def short(name: str) -> str:
         "bgnbd_gg_all": "BG/NBD+GG (all)",
         "product_probabilistic": "BG/NBD+GG on features",
         "lightgbm_ziln": "ZILN",
-        "lightgbm_tweedie": "Tweedie 1.5",
+        "lightgbm_tweedie": "Tweedie, fit_clv's power",
         "lightgbm_tweedie_chosen_power": "Tweedie, chosen power",
         "lightgbm_ziln_stacked": "ZILN + BG/NBD/GG features",
         "lightgbm_tweedie_stacked": "Tweedie + BG/NBD/GG features",
         "baseline": "baseline",
     }[name]
-
-
-def read_cdnow_sample(path: Path) -> pd.DataFrame:
-    """CDNOW_sample.txt: no header; master id, sample id, YYYYMMDD date, CDs, dollars."""
-    frame = pd.read_csv(
-        path,
-        sep=r"\s+",
-        header=None,
-        names=["master_id", "customer_id", "date", "cds", "dollars"],
-        dtype={"date": str},
-    )
-    frame["date"] = pd.to_datetime(frame["date"], format="%Y%m%d")
-    return frame
 
 
 def sample_gamma_gamma(path: Path) -> dict:
@@ -483,6 +471,9 @@ def run(args: argparse.Namespace) -> dict:
                 "loss_kept": fit.loss,
                 "reason": fit.reason,
                 "best_iterations": {k: r.best_iteration_ for k, r in fit.regressors.items()},
+                "tweedie_power": fit.regressors["tweedie"].tweedie_variance_power
+                if "tweedie" in fit.regressors
+                else None,
                 "valid": fit.valid,
             }
             for seed, fit in zip(seeds, fits, strict=True)

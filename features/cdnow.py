@@ -21,6 +21,7 @@ __all__ = [
     "CDNOW_COLUMNS",
     "cdnow_customers",
     "cdnow_orders",
+    "read_cdnow_sample",
     "cdnow_tables",
     "read_cdnow",
     "write_tables",
@@ -300,3 +301,27 @@ def _check_transactions(transactions: pd.DataFrame) -> None:
 def _utc(days: np.ndarray) -> pd.DatetimeIndex:
     """Naive calendar dates as UTC instants with microsecond resolution."""
     return pd.DatetimeIndex(days).as_unit("us").tz_localize("UTC")
+
+
+def read_cdnow_sample(path: Path | str) -> pd.DataFrame:
+    """Read CDNOW_sample.txt, the 1/10 sample of Fader, Hardie & Lee (2005).
+
+    No header; whitespace-separated master id, sample id, ``YYYYMMDD`` date,
+    CDs and dollars. For checks against the papers' published fits; the
+    importer takes the master file (:func:`read_cdnow`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``master_id``, ``customer_id`` (the sample id), ``date`` (datetime),
+        ``cds`` and ``dollars``, one row per line.
+    """
+    frame = pd.read_csv(
+        path,
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "customer_id", "date", "cds", "dollars"],
+        dtype={"date": str},
+    )
+    frame["date"] = pd.to_datetime(frame["date"], format="%Y%m%d")
+    return frame
