@@ -155,7 +155,7 @@ def label(name: str, results: dict | None = None) -> str:
         "bgnbd_gg_all": "BG/NBD + Gamma-Gamma, papers' convention, fitted on all customers",
         "product_probabilistic": "upseg train clv: BG/NBD + Gamma-Gamma on features",
         "lightgbm_ziln": "upseg train clv: LightGBM ZILN",
-        "lightgbm_tweedie": "upseg train clv: LightGBM Tweedie (power 1.5)",
+        "lightgbm_tweedie": "upseg train clv: LightGBM Tweedie (power by valid decile error)",
         "lightgbm_tweedie_chosen_power": f"LightGBM Tweedie, power {power} chosen on valid",
         "lightgbm_ziln_stacked": "LightGBM ZILN + BG/NBD/GG outputs as features",
         "lightgbm_tweedie_stacked": "LightGBM Tweedie + BG/NBD/GG outputs as features",
