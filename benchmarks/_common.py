@@ -30,6 +30,14 @@ def machine() -> dict[str, object]:
     }
 
 
+def machine_line() -> str:
+    """``machine: x86_64, 2 cores, CPython 3.11.7``: the machine, as a report prints it."""
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB.
 

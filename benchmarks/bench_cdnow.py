@@ -39,8 +39,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
-import platform
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -52,7 +50,7 @@ from numpy.typing import ArrayLike
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss
 
-from benchmarks._common import machine, shared_data_dir, stage
+from benchmarks._common import machine, machine_line, shared_data_dir, stage
 from upseg.features.cdnow import cdnow_tables, read_cdnow, write_tables
 from upseg.features.sources import connect
 from upseg.models.baseline import RecencyBaseline
@@ -657,11 +655,7 @@ def markdown_table(results: dict) -> str:
 
 
 def _print_report(results: dict) -> None:
-    print(
-        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}, "
-        f"threads: {results['threads'] or 'all'}"
-    )
+    print(f"\n{machine_line()}, threads: {results['threads'] or 'all'}")
     split = results["split"]
     print(
         f"CDNOW: {results['customers']:,} customers, {results['transactions']:,} purchases; "

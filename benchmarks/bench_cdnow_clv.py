@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import warnings
 from collections.abc import Sequence
@@ -53,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks._common import machine, stage
+from benchmarks._common import machine, machine_line, stage
 from benchmarks.bench_cdnow import (
     AS_OF,
     CALIBRATION_END,
@@ -618,11 +616,7 @@ def decile_table(results: dict) -> str:
 
 
 def _print_report(results: dict) -> None:
-    print(
-        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}, "
-        f"threads: {results['threads'] or 'all'}"
-    )
+    print(f"\n{machine_line()}, threads: {results['threads'] or 'all'}")
     split = results["split"]
     print(
         f"CDNOW: {results['customers']:,} customers, {results['transactions']:,} purchases; "

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -24,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from benchmarks._common import machine
+from benchmarks._common import machine, machine_line
 
 STAGES = ("validate", "features", "pandas")
 
@@ -151,10 +149,7 @@ def main() -> None:
     agreement = _agreement(args.workdir / "features.parquet", args.workdir / "pandas.parquet")
 
     base = results["pandas"]["seconds"]
-    print(
-        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}"
-    )
+    print(f"\n{machine_line()}")
     print(f"world: {args.customers:,} customers, {rows_in:,} input rows, as of {args.as_of}\n")
     print(f"{'stage':<34}{'wall s':>9}{'peak MB':>10}{'input rows/s':>15}{'vs pandas':>11}")
     labels = {
