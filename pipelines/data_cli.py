@@ -47,6 +47,16 @@ def generate(
     list_worlds: Annotated[
         bool, typer.Option("--list-worlds", help="List the worlds --world takes and exit.")
     ] = False,
+    personas: Annotated[
+        bool,
+        typer.Option(
+            "--personas",
+            help="Give every customer one of five latent types (loyal big spenders, bargain "
+            "hunters, loyal openers, browsers, occasional buyers) whose traits drive its "
+            "orders, e-mail and web behaviour, and name it in truth.parquet's persona column "
+            "(docs/worlds.md). Off: one population, the world as before.",
+        ),
+    ] = False,
 ) -> None:
     """Generate a synthetic customer world in the data contract.
 
@@ -55,6 +65,8 @@ def generate(
     each customer's true treatment effects and churn, for evaluation only.
     --world picks how large the campaign's effects are, whom they hurt and
     what drives them (docs/worlds.md); the default is the original world.
+    --personas draws the customers from latent types (DEFAULT_PERSONAS), the
+    answer key of a behavioural clustering.
     """
     from upseg.synthetic.effects import world_effects
 
@@ -64,16 +76,19 @@ def generate(
     effects = world_effects(world)
     if out is None:
         raise fail("--out DIR is required. See `upseg generate --help`.", code=2)
-    from upseg.synthetic import generate_world, write_world
+    from upseg.synthetic import DEFAULT_PERSONAS, generate_world, write_world
 
     started = time.perf_counter()
     with console.status(f"Generating {customers:,} customers…"):
-        built = generate_world(customers, seed=seed, effects=effects)
+        built = generate_world(
+            customers, seed=seed, effects=effects, personas=DEFAULT_PERSONAS if personas else None
+        )
         paths = write_world(built, out, fmt=file_format.value)
     for name, path in paths.items():
         rows = len(built.truth) if name == "truth" else len(built.tables[name])
         console.print(f"  {name:<22} {rows:>12,} rows  {path}")
-    label = "" if world == "default" else f" ({world})"
+    notes = ([] if world == "default" else [world]) + (["personas"] if personas else [])
+    label = f" ({', '.join(notes)})" if notes else ""
     console.print(
         f"Synthetic world{label} written to {out} in {time.perf_counter() - started:.1f}s"
     )

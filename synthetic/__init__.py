@@ -5,6 +5,8 @@
   effects it records; :func:`write_world` writes them in the data contract;
 - :mod:`upseg.synthetic.effects` — the campaign's true effect structure
   (:class:`EffectSpec`) and :data:`WORLD_FAMILY`, the named worlds from 0.3 to 5 points;
+- :mod:`upseg.synthetic.personas` — optional latent customer types (:class:`Persona`,
+  :data:`DEFAULT_PERSONAS`) whose traits drive each customer's behaviour;
 - :mod:`upseg.synthetic.params` — the world's calendar, campaign and rates;
 - :mod:`upseg.synthetic.summary` — a world's effects summed up (:func:`effect_summary`);
 - :mod:`upseg.synthetic.simulation` — outcomes of a later campaign drawn from the truth;
@@ -41,6 +43,7 @@ from upseg.synthetic.params import (
     OUTCOME_WINDOW_DAYS,
     TRUTH_FILE,
 )
+from upseg.synthetic.personas import DEFAULT_PERSONAS, Persona
 from upseg.synthetic.simulation import simulate_campaign
 from upseg.synthetic.summary import effect_summary
 from upseg.synthetic.world import World, generate_world, write_world
@@ -56,6 +59,7 @@ __all__ = [
     "COMPLETED_SHARE",
     "DEFAULT_EFFECTS",
     "DEFAULT_END",
+    "DEFAULT_PERSONAS",
     "DEFAULT_START",
     "DRIVERS",
     "OUTCOME_WINDOW_DAYS",
@@ -63,6 +67,7 @@ __all__ = [
     "WORLD_FAMILY",
     "EffectSpec",
     "EffectSpecError",
+    "Persona",
     "World",
     "clv_truth_metrics",
     "effect_summary",

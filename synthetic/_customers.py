@@ -27,13 +27,20 @@ from upseg.synthetic.params import (
 )
 
 __all__ = [
+    "PERSONA_TRAITS",
     "customers_table",
     "draw_categories",
     "draw_codes",
+    "dropout_time",
     "irrelevant_columns",
     "latent_traits",
     "lifecycle_stage",
+    "loyalty_tier",
+    "replace_traits",
 ]
+
+#: Traits a persona replaces (:mod:`upseg.synthetic.personas`); dropout and tier follow them.
+PERSONA_TRAITS = ("lam", "aov", "open_p", "click_p", "web_rate", "disc_aff")
 
 
 def draw_codes(options: tuple[tuple, tuple], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -41,18 +48,39 @@ def draw_codes(options: tuple[tuple, tuple], n: int, rng: np.random.Generator) -
     return rng.choice(len(options[0]), size=n, p=options[1]).astype(np.int8)
 
 
+def dropout_time(signup: np.ndarray, lam: np.ndarray, life: np.ndarray) -> np.ndarray:
+    """Dropout (days since start): ``life`` standard exponential draws scaled by the order rate.
+
+    The mean time to dropout is ``LIFETIME_YEARS`` at ``RATE_MEAN`` orders a year
+    and grows with the square root of the rate: slower buyers drop out sooner.
+    """
+    return signup + YEAR * LIFETIME_YEARS * np.sqrt(lam / RATE_MEAN) * life
+
+
+def loyalty_tier(lam: np.ndarray, aov: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Loyalty tier codes (bronze, silver, gold) from noisy expected yearly spend."""
+    return np.searchsorted(TIER_THRESHOLDS, lam * aov * noise).astype(np.int8)
+
+
 def latent_traits(n: int, horizon: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Per-customer latent traits and attributes (times in days since start)."""
+    """Per-customer latent traits and attributes (times in days since start).
+
+    ``life`` and ``tier_noise`` are the raw draws that dropout and loyalty tier
+    are built from, kept so that :func:`replace_traits` can rebuild both.
+    """
     # signup density grows linearly to 3x its initial value: inverse CDF of 1 + 2x
     signup = horizon * (np.sqrt(1 + 8 * rng.random(n)) - 1) / 2
     lam = rng.gamma(RATE_SHAPE, RATE_MEAN / RATE_SHAPE, n)
     aov = AOV_MEAN * rng.lognormal(-(AOV_SIGMA**2) / 2, AOV_SIGMA, n)
     pref = rng.dirichlet(np.full(len(CATEGORIES), 0.6), n)
-    return {
+    # the draws stay in their original order, so that every seed keeps its world
+    life = rng.standard_exponential(n)
+    lat = {
         "signup": signup,
         "lam": lam,
         "aov": aov,
-        "churn": signup + rng.exponential(YEAR * LIFETIME_YEARS * np.sqrt(lam / RATE_MEAN)),
+        "life": life,
+        "churn": dropout_time(signup, lam, life),
         "pref_cum": np.cumsum(pref, axis=1),
         "breadth": (1 / np.square(pref).sum(axis=1) - 1) / (len(CATEGORIES) - 1),
         "open_p": rng.beta(2.0, 6.0, n),
@@ -65,10 +93,25 @@ def latent_traits(n: int, horizon: float, rng: np.random.Generator) -> dict[str,
         "gender": draw_codes(GENDERS, n, rng),
         "channel": draw_codes(CHANNELS, n, rng),
         "birth_year": np.clip(np.round(rng.normal(1985, 13, n)), 1940, 2008).astype(np.int16),
-        "tier": np.searchsorted(TIER_THRESHOLDS, lam * aov * rng.lognormal(0.0, 0.3, n)).astype(
-            np.int8
-        ),
+        "tier_noise": rng.lognormal(0.0, 0.3, n),
     }
+    lat["tier"] = loyalty_tier(lam, aov, lat["tier_noise"])
+    return lat
+
+
+def replace_traits(lat: dict, traits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``lat`` with ``traits`` (a subset of ``PERSONA_TRAITS``) replaced; dropout and tier follow.
+
+    Dropout keeps each customer's exponential draw, rescaled to the new order
+    rate; the loyalty tier keeps its noise and takes the new rate and order value.
+    """
+    unknown = sorted(set(traits) - set(PERSONA_TRAITS))
+    if unknown:
+        raise ValueError(f"replace_traits takes {list(PERSONA_TRAITS)}; got {unknown}")
+    new = {**lat, **traits}
+    new["churn"] = dropout_time(new["signup"], new["lam"], new["life"])
+    new["tier"] = loyalty_tier(new["lam"], new["aov"], new["tier_noise"])
+    return new
 
 
 def draw_categories(pref_cum: np.ndarray, cust: np.ndarray, rng: np.random.Generator) -> np.ndarray:

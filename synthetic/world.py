@@ -15,6 +15,7 @@ customer, order and session ids are ``str``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,12 @@ from upseg.synthetic._campaign import (
     randomize_campaign,
     truth_table,
 )
-from upseg.synthetic._customers import customers_table, irrelevant_columns, latent_traits
+from upseg.synthetic._customers import (
+    customers_table,
+    irrelevant_columns,
+    latent_traits,
+    replace_traits,
+)
 from upseg.synthetic._email import (
     email_events_table,
     newsletter_schedule,
@@ -35,7 +41,7 @@ from upseg.synthetic._email import (
     send_newsletters,
 )
 from upseg.synthetic._orders import base_orders, orders_table
-from upseg.synthetic._tables import string_ids
+from upseg.synthetic._tables import categorical, string_ids
 from upseg.synthetic._web import web_events_table
 from upseg.synthetic.effects import DEFAULT_EFFECTS, EffectSpec, EffectSpecError
 from upseg.synthetic.params import (
@@ -45,6 +51,12 @@ from upseg.synthetic.params import (
     FORMATS,
     OUTCOME_WINDOW_DAYS,
     TRUTH_FILE,
+)
+from upseg.synthetic.personas import (
+    Persona,
+    draw_personas,
+    persona_traits,
+    validate_personas,
 )
 
 __all__ = ["World", "generate_world", "write_world"]
@@ -60,7 +72,8 @@ class World:
         ``customers``, ``orders``, ``email_events``, ``web_events`` and
         ``campaign_assignments``, as the data contract describes them.
     truth : DataFrame
-        One row per customer: latent traits and true campaign effects.
+        One row per customer: latent traits and true campaign effects, and
+        the customer's ``persona`` when the world was built with personas.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -114,6 +127,7 @@ def generate_world(
     start: object = DEFAULT_START,
     end: object = DEFAULT_END,
     effects: EffectSpec = DEFAULT_EFFECTS,
+    personas: Sequence[Persona] | None = None,
 ) -> World:
     """Simulate customers, their orders, e-mail and web events, and one randomized campaign.
 
@@ -132,6 +146,16 @@ def generate_world(
         customers and history up to the campaign: only the effects and what
         follows from them differ, plus the spec's irrelevant customer columns,
         which come from a random stream of their own.
+    personas : sequence of Persona or None, default None
+        Latent customer types (:mod:`upseg.synthetic.personas`, e.g.
+        ``DEFAULT_PERSONAS``). None draws every customer from one population,
+        the world as it has always been. Otherwise each customer gets a type,
+        drawn by its share, and its order rate, order value, open, click and
+        discount propensities and web activity are drawn around the type's
+        means before anything is simulated; dropout and loyalty tier follow the
+        new rate and value. Types and their traits come from a random stream of
+        their own, so that signup, category taste, demographics and opt-in are
+        those of the world without personas of the same seed.
 
     Returns
     -------
@@ -143,12 +167,16 @@ def generate_world(
         window, averaged over order amounts (rounding to cents is ignored):
         ``tau * AOV`` (``0.9 * AOV`` for ``discount_10``) where orders are added,
         ``tau * E[window revenue | converted]`` where they are removed.
+        With ``personas``, the truth's ``persona`` column (after
+        ``customer_id``) names each customer's type, a categorical of the names.
 
     Raises
     ------
     ValueError
         If ``n_customers`` is not a positive int or ``[start, end)`` does not
-        hold the campaign and its outcome window; every problem is listed.
+        hold the campaign and its outcome window, or if ``personas`` is not a
+        sequence of Persona with unique names and shares summing to 1; every
+        problem is listed.
     EffectSpecError
         If ``effects`` is not an EffectSpec, or this world's campaign cannot
         hold its sleeping dogs or reach its mean effect (too few customers).
@@ -157,9 +185,15 @@ def generate_world(
         raise EffectSpecError(
             f"The 'effects' parameter of generate_world must be an EffectSpec; got {effects!r}."
         )
+    types = None if personas is None else validate_personas(personas)
     t_start, horizon, t0 = _clock(n_customers, start, end)
     n, rng = int(n_customers), np.random.default_rng(seed)
     lat = latent_traits(n, horizon, rng)
+    if types is not None:
+        # a stream of its own: the main one is drawn exactly as without personas
+        side = _side_stream(seed, 3)
+        persona = draw_personas(types, n, side)
+        lat = replace_traits(lat, persona_traits(types, persona, side))
     orders = base_orders(lat, horizon, rng)
     times, mailings = newsletter_schedule(t_start, horizon)
     state = {
@@ -192,9 +226,10 @@ def generate_world(
         "web_events": web_events_table(lat, orders, cid, t_start, horizon, rng),
         "campaign_assignments": assignments_table(camp, cid, t_start),
     }
-    return World(
-        tables, truth_table(lat, camp, tables["customers"]["customer_id"], t_start, horizon)
-    )
+    truth = truth_table(lat, camp, tables["customers"]["customer_id"], t_start, horizon)
+    if types is not None:
+        truth.insert(1, "persona", categorical(persona, [p.name for p in types]))
+    return World(tables, truth)
 
 
 def write_world(world: World, out_dir: Path, *, fmt: str = "parquet") -> dict[str, Path]:
