@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CUSTOMER_V1", "FEATURE_SETS", "FeatureSet", "get_feature_set"]
+__all__ = [
+    "BEHAVIOUR_V1",
+    "CLUSTER_FEATURE_SETS",
+    "CUSTOMER_V1",
+    "FEATURE_SETS",
+    "FeatureSet",
+    "get_cluster_feature_set",
+    "get_feature_set",
+]
 
 
 @dataclass(frozen=True)
@@ -28,12 +36,16 @@ class FeatureSet:
         data source is absent from the features.
     categorical : tuple of str
         Columns holding categories rather than numbers.
+    built_from : str, optional
+        Key of the set this one selects columns of: the scorer builds that set
+        and the model reads its subset (the clusters' behavioural sets).
     """
 
     name: str
     version: int
     groups: dict[str, tuple[str, ...]]
     categorical: tuple[str, ...] = ()
+    built_from: str | None = None
 
     @property
     def key(self) -> str:
@@ -121,6 +133,42 @@ CUSTOMER_V1 = FeatureSet(
 
 FEATURE_SETS = {fs.key: fs for fs in (CUSTOMER_V1,)}
 
+#: What the behavioural clusters read: how much, how often and how recently a
+#: customer buys, at what discount, and how they use e-mail and the web. Yearly
+#: windows, so that a segment describes a habit rather than last month's noise;
+#: a subset of :data:`CUSTOMER_V1`, which the scorer builds.
+BEHAVIOUR_V1 = FeatureSet(
+    name="behaviour",
+    version=1,
+    groups={
+        "customers": ("tenure_days",),
+        "orders": (
+            "frequency_365d",
+            "monetary_365d",
+            "avg_order_value",
+            "recency_days",
+            "discount_order_share",
+            "return_rate",
+            "category_count",
+        ),
+        "email_events": (
+            "open_rate_365d",
+            "click_rate_365d",
+            "days_since_last_open",
+        ),
+        "web_events": (
+            "sessions_365d",
+            "product_views_365d",
+            "cart_abandonments_365d",
+            "days_since_last_visit",
+        ),
+    },
+    built_from=CUSTOMER_V1.key,
+)
+
+#: Sets ``upseg train clusters --features`` accepts.
+CLUSTER_FEATURE_SETS = {fs.key: fs for fs in (BEHAVIOUR_V1,)}
+
 
 def get_feature_set(key: str) -> FeatureSet:
     """Look a feature set up by its key, e.g. ``"customer_v1"``."""
@@ -129,4 +177,14 @@ def get_feature_set(key: str) -> FeatureSet:
     except KeyError:
         raise KeyError(
             f"Unknown feature set {key!r}; known sets are {sorted(FEATURE_SETS)}."
+        ) from None
+
+
+def get_cluster_feature_set(key: str) -> FeatureSet:
+    """Look a clusters' feature set up by its key, e.g. ``"behaviour_v1"``."""
+    try:
+        return CLUSTER_FEATURE_SETS[key]
+    except KeyError:
+        raise KeyError(
+            f"Unknown clusters feature set {key!r}; known sets are {sorted(CLUSTER_FEATURE_SETS)}."
         ) from None
