@@ -35,6 +35,7 @@ from upseg.features.labels import OUTCOME_WINDOW_DAYS
 from upseg.features.sets import CUSTOMER_V1, FeatureSet
 
 __all__ = [
+    "AUDIENCE_SEGMENTS",
     "CAMPAIGN_COVARIATES",
     "NOT_IN_AUDIENCE",
     "Experiment",
@@ -57,6 +58,16 @@ CAMPAIGN_COVARIATES = {
 
 #: ``priority_segment`` of experiment customers that the audience file does not hold.
 NOT_IN_AUDIENCE = "(not in audience)"
+#: Segment columns of the scorer's audience that :func:`with_audience` brings for ``--by``.
+AUDIENCE_SEGMENTS = (
+    "quadrant",
+    "churn_risk",
+    "value_tier",
+    "cluster",
+    "cluster_name",
+    "rfm_segment",
+    "lifecycle_stage",
+)
 
 
 class ExperimentInputError(UpsegError, ValueError):
@@ -314,6 +325,12 @@ def with_audience(
         predicted value against the realised one.
     name : str
         The audience file, for messages.
+
+    The audience's other segment columns (:data:`AUDIENCE_SEGMENTS`: the
+    quadrant, churn risk, value tier and behavioural cluster…) come along for
+    ``--by``, unless the experiment already has a column of that name (its own,
+    measured before the campaign, wins); customers the audience does not
+    hold get :data:`NOT_IN_AUDIENCE` in them.
     """
     needed = ["customer_id", "priority_segment", "action", "uplift"]
     missing = [c for c in needed if c not in audience.columns]
@@ -324,7 +341,10 @@ def with_audience(
         )
     scores = [c for c in audience.columns if c == "uplift" or c.startswith("uplift_")]
     values = [c for c in ("expected_incremental_value",) if c in audience.columns]
-    keep = audience.loc[:, ["customer_id", "priority_segment", "action", *scores, *values]].copy()
+    segments = [c for c in AUDIENCE_SEGMENTS if c in audience.columns and c not in experiment.frame]
+    keep = audience.loc[
+        :, ["customer_id", "priority_segment", "action", *scores, *values, *segments]
+    ].copy()
     keep["customer_id"] = keep["customer_id"].astype("string")
     if keep["customer_id"].duplicated().any():
         raise ExperimentInputError(
@@ -338,6 +358,8 @@ def with_audience(
     matched = merged.pop("_merge") == "both"
     merged["priority_segment"] = merged["priority_segment"].astype("string").fillna(NOT_IN_AUDIENCE)
     merged["action"] = merged["action"].astype("string").fillna(NOT_IN_AUDIENCE)
+    for column in segments:
+        merged[column] = merged[column].astype("string").fillna(NOT_IN_AUDIENCE)
     info = {
         "file": name,
         "rows": len(audience),

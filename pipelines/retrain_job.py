@@ -1,4 +1,4 @@
-"""``upseg retrain``: the monthly job retraining churn, propensity, uplift and CLV from one config.
+"""``upseg retrain``: the monthly job retraining churn, propensity, uplift, CLV and clusters.
 
 One MLflow parent run (experiment ``upseg-retrain``) holds a child run per
 model trained; each model goes through its champion/challenger gate exactly as
@@ -26,17 +26,25 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from upseg.locks import job_locks, lock_timeout
+from upseg.models.clusters.preprocessing import ClusteringError
 from upseg.models.dataset import TrainingDataError
 from upseg.models.drift import features_drift
 from upseg.models.lineage import latest_version, training_key, version_with_key
 from upseg.models.registry import CHAMPION
 from upseg.models.tracking import check_tracking, code_version, ensure_experiment, set_tracking
 from upseg.models.uplift.data import ExperimentError
+from upseg.pipelines.clusters_job import run_clusters
 from upseg.pipelines.clv_job import run_clv
 from upseg.pipelines.config import UpsegConfig
 from upseg.pipelines.jobs import ValidatedData, validated_data
 from upseg.pipelines.retrain_report import retrain_summary, write_reports
-from upseg.pipelines.settings import clv_settings, key_settings, train_settings, uplift_settings
+from upseg.pipelines.settings import (
+    clusters_settings,
+    clv_settings,
+    key_settings,
+    train_settings,
+    uplift_settings,
+)
 from upseg.pipelines.train_job import run_training
 from upseg.pipelines.uplift_job import run_uplift
 
@@ -45,7 +53,7 @@ __all__ = ["MODELS", "RETRAIN_EXPERIMENT", "ModelOutcome", "RetrainRun", "run_re
 #: MLflow experiment of the parent runs (the children live there too).
 RETRAIN_EXPERIMENT = "upseg-retrain"
 #: The models the job trains, in order.
-MODELS = ("churn", "propensity", "uplift", "clv")
+MODELS = ("churn", "propensity", "uplift", "clv", "clusters")
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ class ModelOutcome:
 
     @classmethod
     def trained(cls, name: str, run: Any, key: str) -> ModelOutcome:
-        """The outcome of a training run: a ``TrainingRun``, ``UpliftRun`` or ``CLVRun``."""
+        """The outcome of a training run (``TrainingRun``, ``UpliftRun``, ``CLVRun``...)."""
         decision = run.decision
         return cls(
             name=name,
@@ -145,6 +153,9 @@ def _train(
     elif name == "clv":
         clv = clv_settings(config, as_of, experiment=RETRAIN_EXPERIMENT, training_key=key)
         run = run_clv(clv, on_stage=stage, validated=validated)
+    elif name == "clusters":
+        clusters = clusters_settings(config, as_of, experiment=RETRAIN_EXPERIMENT, training_key=key)
+        run = run_clusters(clusters, on_stage=stage, validated=validated)
     else:
         train = train_settings(config, name, as_of, experiment=RETRAIN_EXPERIMENT, training_key=key)
         run = run_training(train, on_stage=stage, validated=validated)
@@ -172,7 +183,7 @@ def _model_outcome(
     on_stage(f"Training {name}")
     try:
         return _train(config, name, as_of, key, validated, on_stage)
-    except (TrainingDataError, ExperimentError) as exc:
+    except (TrainingDataError, ExperimentError, ClusteringError) as exc:
         # one model's data problem must not cost the others their month
         return ModelOutcome(name=name, status="failed", reason=" ".join(str(exc).split()))
 

@@ -95,7 +95,10 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         "",
         "Churn and propensity are compared on this run's held-out test customers (metric "
         "above); uplift on its held-out experiment customers (weighted Qini). A challenger is "
-        "promoted only if it beats the simple baseline and the champion by the margin.",
+        "promoted only if it beats the simple baseline and the champion by the margin. "
+        "Clusters are compared with the champion on this month's customers: a challenger is "
+        "promoted only if its silhouette and bootstrap stability are each at least the "
+        "champion's minus the tolerance.",
         "",
         "## Data drift since the last run",
         "",

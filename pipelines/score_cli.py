@@ -72,6 +72,7 @@ def score(
     ] = None,
     uplift_version: Annotated[str | None, typer.Option(help="Use this uplift version.")] = None,
     clv_version: Annotated[str | None, typer.Option(help="Use this clv version.")] = None,
+    clusters_version: Annotated[str | None, typer.Option(help="Use this clusters version.")] = None,
     uplift_fallback: Annotated[
         str | None,
         typer.Option(
@@ -132,6 +133,7 @@ def score(
             "propensity": propensity_version,
             "uplift": uplift_version,
             "clv": clv_version,
+            "clusters": clusters_version,
         },
         "psi_fail": psi_fail,
         "strict_drift": strict_drift,

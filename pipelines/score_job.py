@@ -213,6 +213,11 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
             "no clv @champion: clv is last year's spend carried forward (source_of_clv "
             f"{CLV_FALLBACK}) and p_alive is empty; train one with `upseg train clv`"
         )
+    if "clusters" not in models:
+        extra_notes.append(
+            "no clusters @champion: cluster and cluster_name are empty, so policy rules on them "
+            "match nobody; train one with `upseg train clusters`"
+        )
     if "email_events" in tables:
         # What suppression reads of the e-mail log, with the policy's cap window (any when off).
         cap = policy.suppression.frequency_cap
@@ -286,6 +291,9 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
         "suppression_settings": policy.suppression.to_dict(),
         "segments": segments_table.to_dict(orient="records"),
         "value_tiers": {str(k): int(v) for k, v in decided["value_tier"].value_counts().items()},
+        "clusters": {
+            str(k): int(v) for k, v in decided["cluster_name"].value_counts(dropna=True).items()
+        },
         "economics": economics,
         "scores": scores_summary,
         "drift": drift.to_dict(orient="records") if len(drift) else [],

@@ -18,6 +18,7 @@ import pandas as pd
 from upseg.pipelines.config import UpsegConfig
 
 if TYPE_CHECKING:
+    from upseg.pipelines.clusters_job import ClustersSettings
     from upseg.pipelines.clv_job import CLVSettings
     from upseg.pipelines.score_job import ScoreSettings
     from upseg.pipelines.train_job import TrainSettings
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PREDICTIVE_MODELS",
+    "clusters_settings",
     "clv_settings",
     "key_settings",
     "score_settings",
@@ -163,6 +165,45 @@ def clv_settings(
         losses=tuple(model.losses),
         quarantine_dir=_path(config.data.quarantine),
         feature_set=config.features.set,
+        training_key=training_key,
+    )
+
+
+def clusters_settings(
+    config: UpsegConfig,
+    as_of: pd.Timestamp,
+    *,
+    experiment: str | None = None,
+    training_key: str | None = None,
+) -> ClustersSettings:
+    """The settings of ``upseg train clusters`` that the configuration describes.
+
+    The gate is the clusters' own (``models.clusters.tolerance``); force is the promotion's.
+    """
+    from upseg.pipelines.clusters_job import ClustersSettings
+
+    model = config.models.clusters
+    pca = model.pca
+    return ClustersSettings(
+        data_dir=Path(config.data.path),
+        as_of=as_of,
+        tracking_uri=config.tracking_uri(),
+        workdir=Path(config.tracking.workdir),
+        k=model.k,
+        k_min=model.k_min,
+        k_max=model.k_max,
+        feature_set=model.features,
+        algorithm=model.algorithm,
+        pca=int(pca) if pca is not None and pca >= 1 else pca,
+        names_file=_path(model.names),
+        seed=config.seed,
+        sample=model.sample,
+        eval_sample=model.eval_sample,
+        resamples=model.resamples,
+        tolerance=model.tolerance,
+        promote=config.promotion.force,
+        experiment=experiment,
+        quarantine_dir=_path(config.data.quarantine),
         training_key=training_key,
     )
 

@@ -298,3 +298,8 @@ def uplift(
 from upseg.pipelines.clv_cli import clv  # noqa: E402
 
 train_app.command("clv")(clv)
+
+# After train_app exists: the clusters command lives in its own module.
+from upseg.pipelines.clusters_cli import clusters  # noqa: E402
+
+train_app.command("clusters")(clusters)

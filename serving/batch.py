@@ -56,8 +56,8 @@ CHUNK_ROWS = 200_000
 
 #: Audience columns, in order (``uplift_<variant>`` columns follow ``best_variant``);
 #: newer columns (``source_of_uplift``, ``evidence_of_uplift``, then the CLV's and the value
-#: tier) come last, so that readers of the earlier columns by position still work (not
-#: ``uplift_…``, which names the variants).
+#: tier, then the behavioural cluster) come last, so that readers of the earlier columns by
+#: position still work (not ``uplift_…``, which names the variants).
 OUTPUT_COLUMNS = (
     "customer_id",
     "churn_probability",
@@ -82,6 +82,8 @@ OUTPUT_COLUMNS = (
     "clv",
     "p_alive",
     "source_of_clv",
+    "cluster",
+    "cluster_name",
 )
 
 #: Checks a sample of scored customers (features and scores) for drift: the report
@@ -222,7 +224,7 @@ def score_features_file(
     decided : pandas.DataFrame
         One row per customer: ``customer_id``, ``segment``, ``suppression``,
         ``policy``, ``value``, ``uplift``, ``source_of_uplift``, ``evidence_of_uplift``,
-        ``value_tier``, ``clv`` and the final ``action``.
+        ``value_tier``, ``clv``, ``cluster_name`` and the final ``action``.
     drift : pandas.DataFrame
         What ``check_drift`` reported.
     notes : list of str
@@ -298,6 +300,7 @@ def score_features_file(
                     "segment": segments["priority_segment"].to_numpy(),
                     "value_tier": segments["value_tier"].to_numpy(),
                     "clv": scores["clv"].to_numpy(),
+                    "cluster_name": scores["cluster_name"].to_numpy(),
                 },
                 index=chunk.index,
             )

@@ -42,9 +42,16 @@ __all__ = [
 ]
 
 #: The registered models a scoring run uses, by role.
-MODEL_NAMES = {"churn": "churn", "propensity": "propensity", "uplift": "uplift", "clv": "clv"}
-#: Roles a run can do without (the scorer falls back to last year's spend, said in the summary).
-OPTIONAL_ROLES = ("clv",)
+MODEL_NAMES = {
+    "churn": "churn",
+    "propensity": "propensity",
+    "uplift": "uplift",
+    "clv": "clv",
+    "clusters": "clusters",
+}
+#: Roles a run can do without, said in the summary: without ``clv`` the scorer falls back to
+#: last year's spend, without ``clusters`` the audience's cluster columns are empty.
+OPTIONAL_ROLES = ("clv", "clusters")
 #: The ``feature_set`` tag of an uplift model trained on a table (``upseg train uplift
 #: --table``): its columns come from that table, which the scorer cannot rebuild.
 TABLE_FEATURE_SET = "table"
@@ -89,7 +96,7 @@ def load_models(
     *,
     uplift_optional: bool = False,
 ) -> dict[str, LoadedModel]:
-    """Load churn, propensity, uplift and clv: the ``@champion`` or the version given per role.
+    """Load churn, propensity, uplift, clv and clusters: each ``@champion`` or the version given.
 
     Parameters
     ----------
@@ -100,8 +107,9 @@ def load_models(
         True leaves ``uplift`` out of the result when it has no ``@champion``
         and no version is given, for the scorer to fall back on the measured
         average effect (:mod:`upseg.serving.uplift_source`); a version given
-        that does not exist is still an error. ``clv`` (:data:`OPTIONAL_ROLES`)
-        is always left out when it has no champion and no version is given.
+        that does not exist is still an error. ``clv`` and ``clusters``
+        (:data:`OPTIONAL_ROLES`) are always left out when they have no champion
+        and no version is given.
 
     Raises
     ------

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from upseg.serving.uplift_source import UpliftFallback
 
 __all__ = [
+    "CLUSTER_COLUMNS",
     "CLV_FALLBACK",
     "LIFETIME_VALUE_COLUMNS",
     "SCORE_COLUMNS",
+    "behavioural_cluster",
     "expected_incremental_value",
     "lifetime_value",
     "reasons",
@@ -42,7 +44,11 @@ SCORE_COLUMNS = (
     "clv",
     "p_alive",
     "source_of_clv",
+    "cluster",
+    "cluster_name",
 )
+#: What :func:`behavioural_cluster` gives each customer.
+CLUSTER_COLUMNS = ("cluster", "cluster_name")
 #: What :func:`lifetime_value` gives each customer.
 LIFETIME_VALUE_COLUMNS = ("clv", "p_alive", "source_of_clv")
 #: ``source_of_clv`` without a ``clv`` champion: last year's spend, discounted over a year at
@@ -82,6 +88,24 @@ def lifetime_value(features: pd.DataFrame, models: Mapping[str, LoadedModel]) ->
     return value.assign(source_of_clv=np.full(len(features), source, dtype=object))
 
 
+def behavioural_cluster(features: pd.DataFrame, models: Mapping[str, LoadedModel]) -> pd.DataFrame:
+    """``cluster`` (label, nullable integer) and ``cluster_name`` of every customer.
+
+    From the ``clusters`` champion when ``models`` has one; otherwise both are
+    missing, so that a policy rule on them matches nobody but ``is_null``.
+    """
+    if "clusters" in models:
+        out = models["clusters"].model.predict_frame(features)
+        return out.astype({"cluster": "Int64", "cluster_name": object})
+    return pd.DataFrame(
+        {
+            "cluster": pd.array([pd.NA] * len(features), dtype="Int64"),
+            "cluster_name": np.full(len(features), None, dtype=object),
+        },
+        index=features.index,
+    )
+
+
 def reasons(
     features: pd.DataFrame,
     models: Mapping[str, LoadedModel],
@@ -112,7 +136,7 @@ def score_chunk(
     with_reasons: bool = True,
     uplift_fallback: UpliftFallback | None = None,
 ) -> pd.DataFrame:
-    """Score one chunk of customers with the churn, propensity, uplift and CLV models.
+    """Score one chunk of customers with the churn, propensity, uplift, CLV and clusters models.
 
     Parameters
     ----------
@@ -139,7 +163,8 @@ def score_chunk(
         ``evidence_of_uplift`` is the calibrated model's evidence of the sign
         (``positive``, ``uncertain``, ``negative``: a sleeping dog), the
         fallback's, or ``""`` for a model trained without calibration;
-        ``clv``, ``p_alive`` and ``source_of_clv`` are :func:`lifetime_value`'s.
+        ``clv``, ``p_alive`` and ``source_of_clv`` are :func:`lifetime_value`'s,
+        ``cluster`` and ``cluster_name`` :func:`behavioural_cluster`'s.
 
     Raises
     ------
@@ -177,4 +202,12 @@ def score_chunk(
         index=features.index,
     )
     variants = [c for c in uplift.columns if c.startswith("uplift_")]
-    return pd.concat([scores, lifetime_value(features, models), uplift[variants]], axis=1)
+    return pd.concat(
+        [
+            scores,
+            lifetime_value(features, models),
+            behavioural_cluster(features, models),
+            uplift[variants],
+        ],
+        axis=1,
+    )

@@ -101,6 +101,9 @@ _Criterion = Literal["dr_loss", "r_loss", "qini"]
 # here keeps LightGBM out of loading a configuration).
 _CLVMetric = Literal["gini", "spearman", "top_decile_capture", "decile_error", "mae", "rmse"]
 _CLVLoss = Literal["ziln", "tweedie"]
+# features.sets.CLUSTER_FEATURE_SETS and models.clusters.model.ALGORITHMS (a test checks).
+_ClusterSet = Literal["behaviour_v1"]
+_ClusterAlgorithm = Literal["auto", "kmeans", "minibatch"]
 
 
 def _check_template(template: str, *, suffixes: tuple[str, ...] = ()) -> str:
@@ -240,6 +243,40 @@ class CLVConfig(_Section):
     metric: _CLVMetric = "gini"
 
 
+class ClustersConfig(_Section):
+    """Behavioural clusters: k-means segments with stable labels and names."""
+
+    enabled: bool = True
+    k: Literal["auto"] | Annotated[int, Strict(), Field(ge=2)] = "auto"
+    k_min: _Int = Field(3, ge=2)
+    k_max: _Int = Field(10, ge=2)
+    features: _ClusterSet = "behaviour_v1"
+    algorithm: _ClusterAlgorithm = "auto"
+    pca: Annotated[float, Field(gt=0)] | None = None
+    names: _RelPath | None = None
+    sample: _Int = Field(20_000, ge=100)
+    eval_sample: _Int = Field(5_000, ge=50)
+    resamples: _Int = Field(5, ge=1)
+    # The clusters gate: silhouette and stability each at least the champion's minus this.
+    tolerance: _Amount = 0.02
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ClustersConfig:
+        if self.k_min > self.k_max:
+            raise _KeyedError("k_min", f"must not be above k_max ({self.k_max}); got {self.k_min}")
+        if self.eval_sample > self.sample:
+            raise _KeyedError(
+                "eval_sample", f"must not be above sample ({self.sample}); got {self.eval_sample}"
+            )
+        if self.pca is not None and self.pca >= 1 and self.pca != int(self.pca):
+            raise _KeyedError(
+                "pca",
+                "must be a number of components (an integer) or a share of variance between "
+                f"0 and 1; got {self.pca}",
+            )
+        return self
+
+
 class ModelsConfig(_Section):
     """The models the retraining job trains; at least one is enabled."""
 
@@ -247,14 +284,15 @@ class ModelsConfig(_Section):
     propensity: PropensityConfig = _section()
     uplift: UpliftConfig = _section()
     clv: CLVConfig = _section()
+    clusters: ClustersConfig = _section()
 
     @model_validator(mode="after")
     def _one_enabled(self) -> ModelsConfig:
-        sections = (self.churn, self.propensity, self.uplift, self.clv)
+        sections = (self.churn, self.propensity, self.uplift, self.clv, self.clusters)
         if not any(section.enabled for section in sections):
             raise ValueError(
-                "at least one of churn, propensity, uplift, clv must have enabled: true; "
-                "got all four disabled"
+                "at least one of churn, propensity, uplift, clv, clusters must have enabled: "
+                "true; got all five disabled"
             )
         return self
 

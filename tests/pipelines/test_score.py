@@ -12,6 +12,7 @@ import yaml
 from tests.conftest import AS_OF
 from tests.pipelines._invoke import invoke
 from upseg.models.tracking import local_tracking_uri
+from upseg.pipelines.clusters_job import ClustersSettings, run_clusters
 from upseg.pipelines.clv_job import CLVSettings, run_clv
 from upseg.pipelines.train_job import TrainSettings, run_training
 from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
@@ -21,7 +22,7 @@ from upseg.synthetic import CAMPAIGN_ID
 
 @pytest.fixture(scope="module")
 def registry(world_dir, tmp_path_factory):
-    """A local registry with churn, propensity, uplift and clv champions of the test world."""
+    """A local registry with churn, propensity, uplift, clv and clusters champions of the world."""
     work = tmp_path_factory.mktemp("score-work")
     uri = local_tracking_uri(work)
     for task in ("churn", "propensity"):
@@ -59,6 +60,18 @@ def registry(world_dir, tmp_path_factory):
             promote=True,
         )  # fmt: skip
     )
+    run_clusters(
+        ClustersSettings(
+            data_dir=world_dir,
+            as_of=AS_OF,
+            tracking_uri=uri,
+            workdir=work,
+            k=4,
+            sample=3_000,
+            eval_sample=1_000,
+            resamples=1,
+        )  # fmt: skip
+    )
     return work
 
 
@@ -89,7 +102,7 @@ def test_every_customer_signed_up_before_as_of_appears_once(audience, world_dir)
         "priority_segment", "rfm_segment", "lifecycle_stage", "reasons", "action",
         "suppression_reason", "skip_reason", "model_versions", "as_of", "source_of_uplift",
         "evidence_of_uplift", "quadrant", "churn_risk", "value_tier", "clv", "p_alive",
-        "source_of_clv",
+        "source_of_clv", "cluster", "cluster_name",
     ]  # fmt: skip
     assert list(frame.columns) == expected
     # the champion was calibrated at training: every customer's sign has its evidence
@@ -527,3 +540,64 @@ def test_without_a_clv_champion_last_years_spend_stands_in_and_says_so(
     assert frame["p_alive"].isna().all()
     assert "clv:" not in frame["model_versions"].iloc[0]
     assert "no clv @champion" in " ".join(result.text.split())
+
+
+def test_clusters_come_from_the_clusters_champion_and_rules_can_use_them(
+    audience, world_tables, world_dir, registry, tmp_path
+):
+    from mlflow.tracking import MlflowClient
+
+    from upseg.features.build import build_features
+    from upseg.features.pit import customer_spine
+    from upseg.models.registry import verified_model
+    from upseg.models.tracking import set_tracking
+    from upseg.serving.policy import DEFAULT_POLICY_PATH
+
+    _, frame, out = audience
+    assert "clusters:1" in frame["model_versions"].iloc[0]
+    uri = local_tracking_uri(registry)
+    set_tracking(uri)
+    model = verified_model(MlflowClient(uri).get_model_version_by_alias("clusters", "champion"))
+    tables = world_tables
+    features = build_features(tables, customer_spine(tables["customers"], "2026-05-01"))
+    features = features.execute().sort_values("customer_id", ignore_index=True)
+    expected = model.predict_frame(features).assign(customer_id=features["customer_id"])
+    merged = frame[["customer_id", "cluster", "cluster_name"]].merge(expected, on="customer_id")
+    assert len(merged) == len(frame)
+    assert (merged["cluster_x"] == merged["cluster_y"]).all()
+    assert (merged["cluster_name_x"] == merged["cluster_name_y"]).all()
+    assert set(frame["cluster"]) == set(model.names_)
+    summary = json.loads(out.with_name("audience_summary.json").read_text())
+    assert summary["clusters"] == frame["cluster_name"].value_counts().to_dict()
+    # A rule on the cluster's name, first in the default policy, takes exactly its customers.
+    name = model.names_[2]
+    policy = yaml.safe_load(DEFAULT_POLICY_PATH.read_text())
+    policy["rules"].insert(
+        0, {"segment": "cluster_two", "when": {"cluster_name": {"eq": name}}, "action": "skip"}
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    ruled = tmp_path / "ruled.parquet"
+    result = score(world_dir, registry, ruled, "--policy", path)
+    assert result.exit_code == 0, result.output
+    ruled_frame = pd.read_parquet(ruled)
+    named = (ruled_frame["priority_segment"] == "cluster_two").to_numpy(dtype=bool)
+    assert named.any() and (named == (ruled_frame["cluster"] == 2).to_numpy(dtype=bool)).all()
+
+
+def test_without_a_clusters_champion_the_cluster_columns_are_empty(world_dir, registry, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(local_tracking_uri(registry))
+    champion = client.get_model_version_by_alias("clusters", "champion")
+    client.delete_registered_model_alias("clusters", "champion")
+    try:
+        out = tmp_path / "no_clusters.parquet"
+        result = score(world_dir, registry, out)
+    finally:
+        client.set_registered_model_alias("clusters", "champion", champion.version)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert frame["cluster"].isna().all() and frame["cluster_name"].isna().all()
+    assert "clusters:" not in frame["model_versions"].iloc[0]
+    assert "no clusters @champion" in result.text
