@@ -11,11 +11,13 @@ environment only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
@@ -30,6 +32,7 @@ __all__ = [
     "code_version",
     "ensure_experiment",
     "local_tracking_uri",
+    "model_requirements",
     "server_calls",
     "set_tracking",
     "tracking_uri",
@@ -49,6 +52,36 @@ def local_tracking_uri(workdir: Path) -> str:
 def tracking_uri(workdir: Path) -> str:
     """``MLFLOW_TRACKING_URI`` when set, else the embedded store under ``workdir``."""
     return os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri(workdir)
+
+
+#: What unpickling a registered upseg model imports, besides upseg itself.
+MODEL_PACKAGES = (
+    "cloudpickle",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "lightgbm",
+    "scikit-uplift",
+)
+
+
+@functools.cache
+def model_requirements() -> tuple[str, ...]:
+    """``pip_requirements`` of a logged model: :data:`MODEL_PACKAGES` at their installed versions.
+
+    Given to ``mlflow.sklearn.log_model`` instead of letting MLflow infer them,
+    which loads the model in a subprocess to see what it imports (10 to 35
+    seconds a run on two cores). A model also needs upseg at the run's
+    ``code_version``; it is not on PyPI, so it is not listed.
+    """
+    pinned = []
+    for package in MODEL_PACKAGES:
+        try:
+            pinned.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return tuple(pinned)
 
 
 def ui_command(uri: str) -> str:

@@ -52,6 +52,7 @@ from upseg.models.tracking import (
     check_tracking,
     code_version,
     ensure_experiment,
+    model_requirements,
     server_calls,
     set_tracking,
 )
@@ -246,6 +247,7 @@ def _log_run(
         info = mlflow.sklearn.log_model(
             model,
             name="model",
+            pip_requirements=list(model_requirements()),
             serialization_format="cloudpickle",
             signature=signature,
             input_example=example,

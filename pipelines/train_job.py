@@ -46,6 +46,7 @@ from upseg.models.tracking import (
     check_tracking,
     code_version,
     ensure_experiment,
+    model_requirements,
     server_calls,
     set_tracking,
 )
@@ -279,6 +280,7 @@ def _log_run(
         model_info = mlflow.sklearn.log_model(
             model,
             name="model",
+            pip_requirements=list(model_requirements()),
             serialization_format="cloudpickle",
             signature=_signature(model, example),
             input_example=example,

@@ -25,15 +25,20 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from upseg.models.clusters.preprocessing import BehaviourTransformer, ClusteringError
 
-__all__ = ["ALGORITHMS", "MINIBATCH_ABOVE", "ClusterModel"]
+__all__ = ["ALGORITHMS", "MINIBATCH_ABOVE", "ONE_THREAD_UP_TO", "ClusterModel"]
 
 #: ``algorithm`` values: ``auto`` is ``kmeans`` up to :data:`MINIBATCH_ABOVE` customers.
 ALGORITHMS = ("auto", "kmeans", "minibatch")
 #: Above this many customers ``auto`` uses ``MiniBatchKMeans`` (``benchmarks/bench_clusters.py``).
 MINIBATCH_ABOVE = 200_000
+#: Up to this many customers k-means runs on one thread: the samples that choose k and
+#: measure stability are fitted dozens of times, and OpenMP threads that wait for a busy
+#: core made such fits ten times slower on a shared two-core machine.
+ONE_THREAD_UP_TO = 50_000
 
 
 class ClusterModel(ClusterMixin, BaseEstimator):
@@ -145,7 +150,8 @@ class ClusterModel(ClusterMixin, BaseEstimator):
         if self.pca is not None:
             self.pca_ = PCA(self.pca, random_state=self.random_state).fit(space)
             space = self.pca_.transform(space)
-        self.kmeans_ = self._kmeans(len(X)).fit(space)
+        with threadpool_limits(limits=1 if len(X) <= ONE_THREAD_UP_TO else None):
+            self.kmeans_ = self._kmeans(len(X)).fit(space)
         internal = self.kmeans_.labels_
         sizes = np.bincount(internal, minlength=self.n_clusters)
         if (sizes == 0).any():
