@@ -155,6 +155,44 @@ def test_the_clv_metrics_and_losses_are_those_of_the_models_with_the_jobs_defaul
         assert CLVConfig.model_fields[key].default == defaults[key].default, key
 
 
+def test_the_clusters_choices_are_those_of_the_models_with_the_jobs_defaults():
+    from typing import get_args
+
+    from upseg.features.sets import CLUSTER_FEATURE_SETS
+    from upseg.models.clusters.model import ALGORITHMS
+    from upseg.pipelines.clusters_job import ClustersSettings
+    from upseg.pipelines.config.schema import ClustersConfig
+
+    fields = ClustersConfig.model_fields
+    assert sorted(get_args(fields["features"].annotation)) == sorted(CLUSTER_FEATURE_SETS)
+    assert sorted(get_args(fields["algorithm"].annotation)) == sorted(ALGORITHMS)
+    defaults = ClustersSettings.__dataclass_fields__
+    for key in ("k", "k_min", "k_max", "algorithm", "pca", "sample", "eval_sample", "resamples",
+                "tolerance"):  # fmt: skip
+        assert fields[key].default == defaults[key].default, key
+    assert fields["features"].default == defaults["feature_set"].default
+
+
+def test_a_bad_clusters_section_is_refused_naming_its_keys(tmp_path):
+    path = write(
+        tmp_path,
+        "version: 1\ndata: {path: d}\nmodels:\n  uplift: {enabled: false}\n"
+        "  clusters: {k: 1, algorithm: dbscan, features: rfm_v9}\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    for key in ("models.clusters.k", "models.clusters.algorithm", "models.clusters.features"):
+        assert key in message
+    path = write(
+        tmp_path,
+        "version: 1\ndata: {path: d}\nmodels:\n  uplift: {enabled: false}\n"
+        "  clusters: {k_min: 8, k_max: 4}\n",
+    )
+    with pytest.raises(ConfigError, match=r"models\.clusters\.k_min: must not be above k_max"):
+        load_config(path)
+
+
 def test_a_bad_clv_section_is_refused_naming_its_keys(tmp_path):
     path = write(
         tmp_path,
@@ -324,8 +362,9 @@ BAD = [
     ),
     pytest.param(
         "models:\n  churn: {enabled: false}\n  propensity: {enabled: false}\n"
-        "  uplift: {enabled: false}\n  clv: {enabled: false}\n",
-        r"models: at least one of churn, propensity, uplift, clv must have enabled: true",
+        "  uplift: {enabled: false}\n  clv: {enabled: false}\n  clusters: {enabled: false}\n",
+        r"models: at least one of churn, propensity, uplift, clv, clusters must have enabled: "
+        r"true",
         id="no-model-enabled",
     ),
     pytest.param(

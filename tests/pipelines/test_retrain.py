@@ -28,6 +28,7 @@ def _config(world_dir, work, **models) -> dict:
             "uplift": {"campaign": CAMPAIGN_ID, "approaches": ["t_learner"], "n_folds": 2},
             # the world ends 2026-07-01: a quarter's revenue is all it can label
             "clv": {"horizon_days": 90, "snapshots": 1, "losses": ["ziln"]},
+            "clusters": {"k": 4, "sample": 3000, "eval_sample": 1000, "resamples": 1},
             **models,
         },
         # the test world is small: promote whatever is trained so that scoring has champions
@@ -50,22 +51,26 @@ def _versions(work) -> dict[str, list[str]]:
     client = MlflowClient(local_tracking_uri(work))
     return {
         name: sorted(str(v.version) for v in client.search_model_versions(f"name = '{name}'"))
-        for name in ("churn", "propensity", "uplift", "clv")
+        for name in ("churn", "propensity", "uplift", "clv", "clusters")
     }
 
 
 def test_retrain_trains_every_model_under_one_parent_run(retrained):
     result, _, work = retrained
     assert result.exit_code == 0, result.output
-    assert _versions(work) == {"churn": ["1"], "propensity": ["1"], "uplift": ["1"], "clv": ["1"]}
+    assert _versions(work) == {
+        "churn": ["1"], "propensity": ["1"], "uplift": ["1"], "clv": ["1"], "clusters": ["1"]
+    }  # fmt: skip
     client = MlflowClient(local_tracking_uri(work))
     experiment = client.get_experiment_by_name(RETRAIN_EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 4
+    assert len(parents) == 1 and len(children) == 5
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    assert {c.data.tags["task"] for c in children} == {"churn", "propensity", "uplift", "clv"}
+    assert {c.data.tags["task"] for c in children} == {
+        "churn", "propensity", "uplift", "clv", "clusters"
+    }  # fmt: skip
     assert {c.data.tags["feature_set"] for c in children} == {"customer_v1"}
     assert parents[0].data.tags["as_of"].startswith(AS_OF)
     logged = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
@@ -75,7 +80,8 @@ def test_retrain_trains_every_model_under_one_parent_run(retrained):
 def test_the_report_says_what_was_trained_and_promoted(retrained):
     _, _, work = retrained
     report = (work / "reports" / f"retrain-{AS_OF}.md").read_text()
-    assert "Trained 4 model(s) (churn, propensity, uplift, clv)" in report
+    assert "Trained 5 model(s) (churn, propensity, uplift, clv, clusters)" in report
+    assert "| clusters | trained | 1 | silhouette |" in report
     assert "| churn | trained | 1 | roc_auc |" in report
     summary = json.loads((work / "reports" / f"retrain-{AS_OF}.json").read_text())
     assert summary["models"]["propensity"]["promoted"] is True
@@ -87,12 +93,14 @@ def test_the_report_says_what_was_trained_and_promoted(retrained):
 def test_a_rerun_for_the_same_month_changes_nothing_in_the_registry(retrained):
     _, path, work = retrained
     client = MlflowClient(local_tracking_uri(work))
-    names = ("churn", "propensity", "uplift", "clv")
+    names = ("churn", "propensity", "uplift", "clv", "clusters")
     aliases = {n: client.get_registered_model(n).aliases for n in names}
     again = invoke("retrain", "--config", path, "--as-of", AS_OF)
     assert again.exit_code == 0, again.output
-    assert again.text.count("unchanged") == 4
-    assert _versions(work) == {"churn": ["1"], "propensity": ["1"], "uplift": ["1"], "clv": ["1"]}
+    assert again.text.count("unchanged") == 5
+    assert _versions(work) == {
+        "churn": ["1"], "propensity": ["1"], "uplift": ["1"], "clv": ["1"], "clusters": ["1"]
+    }  # fmt: skip
     assert {n: client.get_registered_model(n).aliases for n in names} == aliases
 
 
@@ -105,8 +113,14 @@ def test_a_new_month_trains_again_and_reports_drift(retrained, world_dir):
     result = invoke("retrain", "--config", later, "--as-of", "2026-04-01")
     assert result.exit_code == 0, result.output
     assert _versions(work) == {
-        "churn": ["1", "2"], "propensity": ["1", "2"], "uplift": ["1"], "clv": ["1", "2"]
+        "churn": ["1", "2"], "propensity": ["1", "2"], "uplift": ["1"], "clv": ["1", "2"],
+        "clusters": ["1", "2"],
     }  # fmt: skip
+    # The clusters of the new month keep the labels of the first where they match.
+    client = MlflowClient(local_tracking_uri(work))
+    second = client.get_model_version("clusters", "2")
+    matching = client.download_artifacts(second.run_id, "tables/matching.csv")
+    assert (pd.read_csv(matching)["status"] == "kept").sum() >= 2
     summary = json.loads((work / "reports" / "retrain-2026-04-01.json").read_text())
     assert summary["models"]["uplift"]["status"] == "disabled"
     assert "against the training reference of propensity version 1" in summary["drift"]["note"]
@@ -183,12 +197,15 @@ def test_a_model_that_cannot_be_trained_does_not_stop_the_others(world_dir, tmp_
     # a churn label 400 days long needs data past the end of the world
     config["models"]["churn"]["horizon_days"] = 400
     config["models"]["uplift"]["enabled"] = False
+    config["models"]["clusters"]["enabled"] = False
     path = tmp_path / "upseg.yaml"
     path.write_text(yaml.safe_dump(config))
     result = invoke("retrain", "--config", path, "--as-of", AS_OF)
     assert result.exit_code == 1
     assert "churn could not be trained (see the report)" in result.text
-    assert _versions(tmp_path) == {"churn": [], "propensity": ["1"], "uplift": [], "clv": ["1"]}
+    assert _versions(tmp_path) == {
+        "churn": [], "propensity": ["1"], "uplift": [], "clv": ["1"], "clusters": []
+    }  # fmt: skip
     summary = json.loads((tmp_path / "reports" / f"retrain-{AS_OF}.json").read_text())
     assert summary["models"]["churn"]["status"] == "failed"
     assert "400-day horizon" in summary["models"]["churn"]["reason"]
