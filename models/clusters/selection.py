@@ -118,7 +118,7 @@ def stability(
     scores = []
     for b in range(resamples):
         rows = rng.integers(0, len(fit_frame), len(fit_frame))
-        refit = clone(model).set_params(random_state=seed + 1 + b)  # type: ignore[arg-type]
+        refit = clone(model).set_params(random_state=seed + 1 + b)
         refit.fit(fit_frame.iloc[rows])
         scores.append(adjusted_rand_score(reference, refit.predict_internal(eval_frame)))
     return float(np.mean(scores)), float(np.min(scores))
@@ -165,7 +165,7 @@ def k_diagnostics(
     for k in ks:
         if callable(on_k):
             on_k(k)
-        model = clone(template).set_params(n_clusters=int(k)).fit(fit_frame)  # type: ignore[arg-type]
+        model = clone(template).set_params(n_clusters=int(k)).fit(fit_frame)
         mean_ari, min_ari = stability(model, fit_frame, eval_frame, resamples=resamples, seed=seed)
         sizes = np.bincount(model.predict_internal(eval_frame), minlength=int(k))
         rows.append(
