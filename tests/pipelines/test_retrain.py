@@ -178,9 +178,15 @@ def test_analyze_judges_the_scored_audience_on_the_campaign(scored, world_dir, t
     result = invoke(
         "analyze", "--data", world_dir, "--campaign", CAMPAIGN_ID, "--audience", audience,
         "--outcome", "conversion,revenue", "--bootstrap", "200", "--out", tmp_path,
+        "--by", "cluster_name",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     payload = json.loads((tmp_path / "results.json").read_text())
+    # The audience's behavioural clusters are a --by column: one row per cluster and outcome.
+    names = set(pd.read_parquet(audience)["cluster_name"])
+    by_cluster = [r for r in payload["results"] if r["segment_by"] == "cluster_name"]
+    assert {r["segment"] for r in by_cluster} <= names | {"(not in audience)"}
+    assert len({r["segment"] for r in by_cluster} & names) >= 2
     targeting = payload["targeting"]
     assert (
         targeting["audience"]["matched"]
