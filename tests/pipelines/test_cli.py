@@ -47,7 +47,7 @@ def test_the_app_has_every_command():
         "analyze",
         "demo",
     }
-    assert set(commands["train"].commands) == {"churn", "propensity", "uplift", "clv"}
+    assert set(commands["train"].commands) == {"churn", "propensity", "uplift", "clv", "clusters"}
     assert set(commands["import"].commands) == {"cdnow"}
     assert set(commands["predict"].commands) == {"uplift"}
     assert set(commands["analyze"].commands) == {"power"}
@@ -336,8 +336,11 @@ def test_demo_runs_the_whole_loop_and_says_where_its_outputs_are(tmp_path):
         out / "upseg.yaml",
     ):
         assert path.exists() and str(path) in result.text
-    for model in ("churn", "propensity", "uplift"):
+    for model in ("churn", "propensity", "uplift", "clv", "clusters"):
         assert f"{model} version 1 trained" in result.text
+    # The audience carries every customer's behavioural cluster, named.
+    assert audience["cluster"].notna().all() and audience["cluster_name"].notna().all()
+    assert audience["cluster"].nunique() >= 3
     assert f"mlflow ui --backend-store-uri sqlite:///{(out / 'mlflow.db').resolve()}" in result.text
     payload = json.loads((out / "experiment" / "results.json").read_text())
     # a tiny world's holdout is too small for most segments: they are skipped, and listed
