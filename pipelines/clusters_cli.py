@@ -94,6 +94,14 @@ def clusters(
             "--features", metavar="SET", help="Behavioural feature set (docs/clusters.md)."
         ),
     ] = "behaviour_v1",
+    exclude: Annotated[
+        str | None,
+        typer.Option(
+            metavar="COL[,COL]",
+            help="Columns of the feature set to leave out, e.g. those a source cannot inform "
+            "(CDNOW has no discounts, returns or categories).",
+        ),
+    ] = None,
     algorithm: Annotated[
         Algorithm,
         typer.Option(help="kmeans, minibatch (MiniBatchKMeans), or auto: minibatch above 200k."),
@@ -164,6 +172,15 @@ def clusters(
     if features not in CLUSTER_FEATURE_SETS:
         known = ", ".join(sorted(CLUSTER_FEATURE_SETS))
         raise fail(f"--features must be one of {known}; got {features!r}", code=2)
+    excluded = tuple(c.strip() for c in exclude.split(",") if c.strip()) if exclude else ()
+    unknown = [c for c in excluded if c not in CLUSTER_FEATURE_SETS[features].columns()]
+    if unknown:
+        columns = ", ".join(CLUSTER_FEATURE_SETS[features].columns())
+        raise fail(
+            f"--exclude names column(s) {unknown} that {features} does not have; its columns "
+            f"are {columns}",
+            code=2,
+        )
     if k_min > k_max:
         raise fail(f"--k-min ({k_min}) must not be above --k-max ({k_max})", code=2)
     if eval_sample > sample:
@@ -178,6 +195,7 @@ def clusters(
         k_min=k_min,
         k_max=k_max,
         feature_set=features,
+        exclude=excluded,
         algorithm=algorithm.value,
         pca=parse_pca(pca),
         names_file=names,
@@ -220,7 +238,7 @@ def report_clusters_run(run: ClustersRun, uri: str) -> None:
             f"{row.stability_ari:.3f}",
         )
     console.print(table)
-    console.print(f"Chose {fit.reason}.", highlight=False)
+    console.print(f"Choice: {fit.reason}.", highlight=False)
     sizes = fit.profile.drop_duplicates("cluster")
     status = (
         dict(zip(fit.matching.pairs["label"], fit.matching.pairs["status"], strict=True))

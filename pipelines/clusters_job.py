@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from upseg.files import temporary_folder_beside
 from upseg.locks import job_locks, lock_timeout
 from upseg.models import plots
 from upseg.models.clusters import (
+    ClusteringError,
     ClusterModel,
     ClustersFit,
     fit_clusters,
@@ -63,7 +64,14 @@ from upseg.models.tracking import (
 )
 from upseg.pipelines.jobs import ValidatedData, validated_data
 
-__all__ = ["ClustersRun", "ClustersSettings", "clusters_gate", "run_clusters"]
+__all__ = [
+    "ClustersRun",
+    "ClustersSettings",
+    "clustered_columns",
+    "clusters_gate",
+    "customer_features",
+    "run_clusters",
+]
 
 #: The registered model's name.
 MODEL_NAME = "clusters"
@@ -83,6 +91,8 @@ class ClustersSettings:
     k_min: int = 3
     k_max: int = 10
     feature_set: str = BEHAVIOUR_V1.key
+    #: Columns of the feature set left out (a source that cannot inform them, e.g. no discounts).
+    exclude: tuple[str, ...] = ()
     algorithm: str = "auto"
     pca: int | float | None = None
     names_file: Path | None = None
@@ -167,14 +177,40 @@ def clusters_gate(
 _WORDS = {"silhouette": "separated", "stability_ari": "stable"}
 
 
+def clustered_columns(
+    feature_set: str, tables: Iterable[str], exclude: Sequence[str] = ()
+) -> list[str]:
+    """The set's columns whose tables are present, less ``exclude``.
+
+    Raises
+    ------
+    ClusteringError
+        When ``exclude`` names a column the set does not have, or leaves fewer than two.
+    """
+    clusters_set = get_cluster_feature_set(feature_set)
+    unknown = [c for c in exclude if c not in clusters_set.columns()]
+    if unknown:
+        raise ClusteringError(
+            f"clusters: --exclude names column(s) {unknown} that feature set {feature_set} "
+            f"does not have; its columns are {', '.join(clusters_set.columns())}"
+        )
+    columns = [c for c in clusters_set.columns(set(tables)) if c not in exclude]
+    if len(columns) < 2:
+        raise ClusteringError(
+            f"clusters: {len(columns)} column(s) left to cluster on ({columns}); expected at "
+            "least 2 (check --exclude and the data source's tables)"
+        )
+    return columns
+
+
 def customer_features(
-    validated: ValidatedData, as_of: pd.Timestamp, feature_set: str
+    validated: ValidatedData, as_of: pd.Timestamp, feature_set: str, exclude: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Every customer signed up before ``as_of``: ``customer_id`` and the set's columns present."""
+    """Every customer signed up before ``as_of``: ``customer_id`` and the columns clustered on."""
     clusters_set = get_cluster_feature_set(feature_set)
     tables = validated.source.result.tables
     built = get_feature_set(clusters_set.built_from or clusters_set.key)
-    columns = [c for c in clusters_set.columns(set(tables))]
+    columns = clustered_columns(feature_set, tables, exclude)
     features = build_features(tables, customer_spine(tables["customers"], as_of), feature_set=built)
     frame = features.select("customer_id", *columns).execute()
     return frame, columns
@@ -257,6 +293,7 @@ def _log_run(
                 "as_of": s.as_of.isoformat(),
                 "feature_set": s.feature_set,
                 "columns": ",".join(model.feature_names_in_),
+                "exclude": ",".join(s.exclude),
                 "k": model.n_clusters,
                 "k_requested": s.k,
                 "k_range": f"{s.k_min}-{s.k_max}",
@@ -351,7 +388,10 @@ def _run_clusters(
     s: ClustersSettings, *, on_stage: Callable[[str], None], validated: ValidatedData | None
 ) -> ClustersRun:
     started = time.perf_counter()
-    get_cluster_feature_set(s.feature_set)  # an unknown set fails before any work
+    # A bad --features or --exclude fails before any work.
+    clustered_columns(
+        s.feature_set, ("customers", "orders", "email_events", "web_events"), s.exclude
+    )
     names = read_names(s.names_file) if s.names_file is not None else None
     on_stage(f"Checking the tracking store {s.tracking_uri}")
     check_tracking(s.tracking_uri)
@@ -362,7 +402,7 @@ def _run_clusters(
         on_stage(f"Validating {s.data_dir}")
         validated = validated_data(s.data_dir, quarantine_dir=s.quarantine_dir)
     on_stage(f"Building the behavioural features as of {s.as_of:%Y-%m-%d}")
-    frame, columns = customer_features(validated, s.as_of, s.feature_set)
+    frame, columns = customer_features(validated, s.as_of, s.feature_set, s.exclude)
     champion, champion_v, not_comparable = _champion(client, frame)
     fit = fit_clusters(
         frame,

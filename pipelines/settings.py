@@ -193,6 +193,7 @@ def clusters_settings(
         k_min=model.k_min,
         k_max=model.k_max,
         feature_set=model.features,
+        exclude=tuple(model.exclude),
         algorithm=model.algorithm,
         pca=int(pca) if pca is not None and pca >= 1 else pca,
         names_file=_path(model.names),

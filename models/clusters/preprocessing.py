@@ -165,8 +165,8 @@ class BehaviourTransformer(TransformerMixin, BaseEstimator):
         if empty:
             raise ClusteringError(
                 f"{where}: column(s) {empty} are missing for every one of the {len(X):,} "
-                "customers; they cannot separate anyone. Use a data source that has them "
-                "or a feature set without them"
+                "customers; they cannot separate anyone. Leave them out (upseg train clusters "
+                f"--exclude {','.join(empty)}) or use a data source that has them"
             )
         values = self._logged(X, where)
         q1, center, q3 = np.nanquantile(values, [0.25, 0.5, 0.75], axis=0)
@@ -177,7 +177,8 @@ class BehaviourTransformer(TransformerMixin, BaseEstimator):
         if constant:
             raise ClusteringError(
                 f"{where}: column(s) {constant} take a single value over the {len(X):,} "
-                "customers; they cannot separate anyone. Use a feature set without them"
+                "customers; they cannot separate anyone. Leave them out (upseg train clusters "
+                f"--exclude {','.join(constant)})"
             )
         self.feature_names_in_ = np.asarray(self.columns, dtype=object)
         self.kinds_ = {c: column_kind(c) for c in self.columns}

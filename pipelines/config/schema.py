@@ -251,6 +251,7 @@ class ClustersConfig(_Section):
     k_min: _Int = Field(3, ge=2)
     k_max: _Int = Field(10, ge=2)
     features: _ClusterSet = "behaviour_v1"
+    exclude: tuple[str, ...] = ()
     algorithm: _ClusterAlgorithm = "auto"
     pca: Annotated[float, Field(gt=0)] | None = None
     names: _RelPath | None = None

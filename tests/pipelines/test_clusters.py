@@ -80,7 +80,7 @@ def test_a_first_run_chooses_k_names_the_clusters_and_becomes_champion(first, cl
             f"{metrics[f'k{kk}_calinski_harabasz']:,.0f} {metrics[f'k{kk}_davies_bouldin']:.3f} "
             f"{metrics[f'k{kk}_stability_ari']:.3f}"
         ) in out
-    assert f"Chose k={k} has the highest silhouette" in out or "no k reached" in out
+    assert f"Choice: k={k} has the highest silhouette" in out or "no k reached" in out
     assert "Registered clusters version 1 as @champion: no champion yet" in out
     assert str(client.get_model_version_by_alias("clusters", "champion").version) == "1"
     # The latent types of the world are the answer key; the ARI is logged and printed.
@@ -155,6 +155,7 @@ def test_a_names_file_renames_and_the_name_stays_with_its_label(
         (("--k-min", "6", "--k-max", "4"), 2, "--k-min (6) must not be above --k-max (4)"),
         (("--features", "rfm_v9"), 2, "--features must be one of behaviour_v1; got 'rfm_v9'"),
         (("--pca", "1.5"), 2, "--pca must be a number of components"),
+        (("--exclude", "tenure_days,nope"), 2, "--exclude names column(s) ['nope'] that"),
         (("--k", "5000"), 1, "--k 5000 is more clusters than the"),
     ],
 )
