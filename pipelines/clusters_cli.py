@@ -104,7 +104,7 @@ def clusters(
     ] = None,
     algorithm: Annotated[
         Algorithm,
-        typer.Option(help="kmeans, minibatch (MiniBatchKMeans), or auto: minibatch above 200k."),
+        typer.Option(help="kmeans, minibatch (MiniBatchKMeans), or auto: minibatch above 5M."),
     ] = Algorithm.auto,
     pca: Annotated[
         str | None,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import ActiveRun
-from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
@@ -58,7 +56,7 @@ from upseg.models.tracking import (
     check_tracking,
     code_version,
     ensure_experiment,
-    model_requirements,
+    log_model,
     server_calls,
     set_tracking,
 )
@@ -329,16 +327,10 @@ def _log_run(
             _write_artifacts(tmp, fit, fingerprint, {"label": f"run {run.info.run_id}"})
             mlflow.log_artifacts(str(tmp))
         example = frame.loc[:, list(model.feature_names_in_)].head(5)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-            signature = infer_signature(example, model.predict(example))
-        info = mlflow.sklearn.log_model(
+        info = log_model(
             model,
-            name="model",
-            pip_requirements=list(model_requirements()),
-            serialization_format="cloudpickle",
-            signature=signature,
-            input_example=example,
+            example,
+            model.predict(example),
             metadata={"feature_set": built_from, "cluster_feature_set": s.feature_set},
         )
     return run, info

@@ -19,7 +19,6 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import ActiveRun
-from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
@@ -52,7 +51,7 @@ from upseg.models.tracking import (
     check_tracking,
     code_version,
     ensure_experiment,
-    model_requirements,
+    log_model,
     server_calls,
     set_tracking,
 )
@@ -241,16 +240,10 @@ def _log_run(
             mlflow.log_artifacts(str(tmp))
         example = data.part("test").loc[:, list(model.feature_names_in_)].head(5)
         example = example.astype({c: "object" for c in data.categorical if c in example})
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-            signature = infer_signature(example, model.predict(example))
-        info = mlflow.sklearn.log_model(
+        info = log_model(
             model,
-            name="model",
-            pip_requirements=list(model_requirements()),
-            serialization_format="cloudpickle",
-            signature=signature,
-            input_example=example,
+            example,
+            model.predict(example),
             metadata={"feature_set": data.feature_set.key, "task": MODEL_NAME},
         )
     return run, info

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import ActiveRun
-from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
@@ -46,7 +44,7 @@ from upseg.models.tracking import (
     check_tracking,
     code_version,
     ensure_experiment,
-    model_requirements,
+    log_model,
     server_calls,
     set_tracking,
 )
@@ -137,14 +135,6 @@ def _input_example(model: CalibratedLGBMClassifier, rows: pd.DataFrame) -> pd.Da
     """Five feature rows as the feature table holds them, categories as text."""
     example = rows.loc[:, list(model.feature_names_in_)].head(5)
     return example.astype({c: "object" for c in model.categories_})
-
-
-def _signature(model: CalibratedLGBMClassifier, example: pd.DataFrame):
-    with warnings.catch_warnings():
-        # MLflow warns that integer columns cannot hold missing values; the feature
-        # table's integer columns are counts, filled with zero, never missing.
-        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-        return infer_signature(example, model.predict_proba(example))
 
 
 def _write_artifacts(
@@ -277,15 +267,12 @@ def _log_run(
             _write_artifacts(tmp, data, model, baseline, tuning, fingerprint)
             mlflow.log_artifacts(str(tmp))
         example = _input_example(model, data.part("test"))
-        model_info = mlflow.sklearn.log_model(
+        model_info = log_model(
             model,
-            name="model",
-            pip_requirements=list(model_requirements()),
-            serialization_format="cloudpickle",
-            signature=_signature(model, example),
-            input_example=example,
-            pyfunc_predict_fn="predict_proba",
+            example,
+            model.predict_proba(example),
             metadata={"feature_set": data.feature_set.key, "task": task.name},
+            predict_fn="predict_proba",
         )
     return run, model_info
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,7 +20,6 @@ import mlflow
 import pandas as pd
 import pyarrow as pa
 from mlflow import ActiveRun
-from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
@@ -41,7 +39,7 @@ from upseg.models.tracking import (
     check_tracking,
     code_version,
     ensure_experiment,
-    model_requirements,
+    log_model,
     server_calls,
     set_tracking,
 )
@@ -218,16 +216,10 @@ def _log_run(
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(artifacts))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
-            signature = infer_signature(example, model.predict(example))
-        info = mlflow.sklearn.log_model(
+        info = log_model(
             model,
-            name="model",
-            pip_requirements=list(model_requirements()),
-            serialization_format="cloudpickle",
-            signature=signature,
-            input_example=example,
+            example,
+            model.predict(example),
             metadata={"task": "uplift", "io": json.dumps({"id": settings.id_column})},
         )
     return run, info
