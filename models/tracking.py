@@ -16,9 +16,11 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
@@ -26,12 +28,17 @@ from mlflow.tracking import MlflowClient
 
 from upseg.errors import UpsegError
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow.models.model import ModelInfo
+
 __all__ = [
     "TrackingUnavailable",
     "check_tracking",
     "code_version",
     "ensure_experiment",
     "local_tracking_uri",
+    "log_model",
     "model_requirements",
     "server_calls",
     "set_tracking",
@@ -82,6 +89,40 @@ def model_requirements() -> tuple[str, ...]:
         except PackageNotFoundError:
             continue
     return tuple(pinned)
+
+
+def log_model(
+    model: Any,
+    example: pd.DataFrame,
+    output: Any,
+    *,
+    metadata: dict[str, str],
+    predict_fn: str = "predict",
+) -> ModelInfo:
+    """Log ``model`` as the active run's ``model``, the way every training job does.
+
+    Cloudpickled, with :func:`model_requirements`, the signature of
+    ``example`` → ``output`` (the model's output on it) and ``example`` as the
+    input example; ``metadata`` goes in the MLmodel file, and ``predict_fn`` is
+    the method MLflow's pyfunc calls (``predict_proba`` for a classifier).
+    """
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        # MLflow warns that integer columns cannot hold missing values; the feature
+        # table's integer columns are counts, filled with zero, never missing.
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        signature = infer_signature(example, output)
+    return mlflow.sklearn.log_model(
+        model,
+        name="model",
+        pip_requirements=list(model_requirements()),
+        serialization_format="cloudpickle",
+        signature=signature,
+        input_example=example,
+        pyfunc_predict_fn=predict_fn,
+        metadata=metadata,
+    )
 
 
 def ui_command(uri: str) -> str:
