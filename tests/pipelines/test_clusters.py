@@ -176,3 +176,24 @@ def test_a_names_file_that_does_not_match_is_refused_before_anything_is_register
     assert result.exit_code == 1
     assert "label(s) [99] are not clusters of this model; its labels are" in result.text
     assert len(client.search_model_versions("name = 'clusters'")) == before
+
+
+def test_the_gate_holds_a_challenger_less_separated_or_less_stable_than_the_champion():
+    from upseg.pipelines.clusters_job import clusters_gate
+
+    champion = {"silhouette": 0.30, "stability_ari": 0.90}
+
+    def gate(sil, ari, **kw):
+        options = {"tolerance": 0.02, "force": False, **kw}
+        return clusters_gate({"silhouette": sil, "stability_ari": ari}, champion, **options)
+
+    assert gate(0.285, 0.885).promote  # within the tolerance on both
+    assert "less separated by more" in gate(0.25, 0.95).reason and not gate(0.25, 0.95).promote
+    assert "less stable by more" in gate(0.35, 0.70).reason and not gate(0.35, 0.70).promote
+    assert "less separated and less stable" in gate(0.2, 0.5).reason
+    assert not gate(float("nan"), 0.95).promote
+    assert gate(0.2, 0.5, force=True).promote
+    held = gate(0.5, 0.99, not_comparable="it reads other columns")
+    assert not held.promote and held.reason.startswith("not compared: it reads other columns")
+    first = clusters_gate({"silhouette": 0.1, "stability_ari": 0.2}, None, tolerance=0, force=False)
+    assert first.promote and first.reason.startswith("no champion yet")
