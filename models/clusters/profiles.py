@@ -46,17 +46,17 @@ PHRASES: dict[str, tuple[str, str]] = {
     "frequency_365d": ("frequent buyers", "rare buyers"),
     "monetary_365d": ("big spenders", "low spenders"),
     "avg_order_value": ("large baskets", "small baskets"),
-    "recency_days": ("long since last order", "recent buyers"),
+    "recency_days": ("long since last order", "bought lately"),
     "discount_order_share": ("high discount share", "full-price buyers"),
     "return_rate": ("frequent returners", "rare returners"),
     "category_count": ("broad shoppers", "single-category"),
     "open_rate_365d": ("frequent openers", "rare openers"),
     "click_rate_365d": ("frequent clickers", "rare clickers"),
-    "days_since_last_open": ("long since last open", "recent openers"),
+    "days_since_last_open": ("long since last open", "opened lately"),
     "sessions_365d": ("frequent visitors", "rare visitors"),
     "product_views_365d": ("heavy browsers", "light browsers"),
     "cart_abandonments_365d": ("cart abandoners", "rare cart abandoners"),
-    "days_since_last_visit": ("long since last visit", "recent visitors"),
+    "days_since_last_visit": ("long since last visit", "visited lately"),
 }
 
 
@@ -132,15 +132,23 @@ def cluster_names(
         z = rows.set_index("feature")["z"].dropna()
         order = z.abs().sort_values(ascending=False, kind="stable")
         ranked[int(label)] = [_phrase(f, z[f]) for f in order.index if abs(z[f]) >= min_z]
-    for label, phrases in ranked.items():
-        names[label] = " · ".join(phrases[:parts]) or "typical customers"
-    for extra in range(parts + 1, parts + 4):
-        clashes = [label for label in names if list(names.values()).count(names[label]) > 1]
+    used = {label: min(parts, len(phrases)) for label, phrases in ranked.items()}
+
+    def same_words(label: int) -> bool:
+        """Another cluster's name has the same phrases, in whatever order."""
+        words = frozenset(ranked[label][: used[label]])
+        return any(
+            frozenset(ranked[other][: used[other]]) == words for other in ranked if other != label
+        )
+
+    for _ in range(3):
+        clashes = [label for label in ranked if same_words(label)]
         if not clashes:
             break
         for label in clashes:
-            if len(ranked[label]) >= extra:
-                names[label] = " · ".join(ranked[label][:extra])
+            used[label] = min(used[label] + 1, len(ranked[label]))
+    for label, phrases in ranked.items():
+        names[label] = " · ".join(phrases[: used[label]]) or "typical customers"
     seen: dict[str, int] = {}
     for label in sorted(names):
         seen[names[label]] = seen.get(names[label], 0) + 1

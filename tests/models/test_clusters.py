@@ -269,6 +269,19 @@ def test_names_are_made_distinct():
     names = cluster_names(profile, parts=1)
     assert names[1] != names[2]
     assert names[1].startswith("frequent buyers")
+    # The same phrases in another order are the same name: the one with more to say says more.
+    reordered = pd.DataFrame(
+        {
+            "cluster": [1, 1, 2, 2, 2],
+            "feature": ["frequency_365d", "open_rate_365d"] * 2 + ["sessions_365d"],
+            "z": [1.0, 0.9, 0.9, 1.0, 0.6],
+        }
+    )
+    names = cluster_names(reordered, parts=2)
+    assert names == {
+        1: "frequent buyers · frequent openers",
+        2: "frequent openers · frequent buyers · frequent visitors",
+    }
     flat = pd.DataFrame({"cluster": [1, 2], "feature": ["x", "x"], "z": [0.1, -0.1]})
     assert cluster_names(flat) == {1: "typical customers", 2: "typical customers (2)"}
 
