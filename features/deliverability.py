@@ -93,8 +93,8 @@ def deliverability_inputs(
     Returns
     -------
     ibis.Table
-        ``customer_id`` and :data:`DELIVERABILITY_COLUMNS`, one row per spine
-        row; counts are 0 and ``hours_since_last_email`` missing for a
+        ``customer_id``, ``as_of`` and :data:`DELIVERABILITY_COLUMNS`, one row
+        per spine row (a spine may hold a customer at several instants); counts are 0 and ``hours_since_last_email`` missing for a
         customer without e-mail events. The ``*_since_delivery`` counts are
         the bounces strictly after the customer's last ``delivered`` event: a
         delivery at the same instant as a bounce comes after it.
@@ -129,4 +129,4 @@ def deliverability_inputs(
     table = attach(spine.select(*KEYS), per_row, fill_zero=_COUNTS)
     table = attach(table, streaks, fill_zero=_COUNTS)
     table = derive(table, {"hours_since_last_email": hours_since_last_email})
-    return table.select("customer_id", *DELIVERABILITY_COLUMNS)
+    return table.select(*KEYS, *DELIVERABILITY_COLUMNS)

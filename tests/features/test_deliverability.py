@@ -135,7 +135,7 @@ def _source(validated, fmt: str = "parquet", *, bounce_type: bool = True):
 def _inputs(tables, window_days: int = 7) -> pd.DataFrame:
     spine = customer_spine(tables["customers"], AS_OF)
     frame = deliverability_inputs(tables["email_events"], spine, window_days=window_days)
-    return frame.execute().set_index("customer_id").sort_index()
+    return frame.execute().drop(columns="as_of").set_index("customer_id").sort_index()
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
