@@ -94,8 +94,9 @@ def deliverability_inputs(
     -------
     ibis.Table
         ``customer_id``, ``as_of`` and :data:`DELIVERABILITY_COLUMNS`, one row
-        per spine row (a spine may hold a customer at several instants); counts are 0 and ``hours_since_last_email`` missing for a
-        customer without e-mail events. The ``*_since_delivery`` counts are
+        per spine row (a spine may hold a customer at several instants);
+        counts are 0 and ``hours_since_last_email`` missing for a customer
+        without e-mail events. The ``*_since_delivery`` counts are
         the bounces strictly after the customer's last ``delivered`` event: a
         delivery at the same instant as a bounce comes after it.
     """
