@@ -20,6 +20,7 @@ from upseg.pipelines import (
     retrain_cli,
     score_cli,
     train_cli,
+    triggers_cli,
 )
 from upseg.pipelines._console import UpsegGroup
 
@@ -42,6 +43,7 @@ app.add_typer(import_cli.app)
 app.add_typer(train_cli.app)
 app.add_typer(predict_cli.app)
 app.add_typer(score_cli.app)
+app.add_typer(triggers_cli.app)
 app.add_typer(retrain_cli.app)
 app.add_typer(analyze_cli.app)
 app.add_typer(demo_cli.app)

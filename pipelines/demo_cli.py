@@ -1,8 +1,9 @@
 """``upseg demo``: the whole monthly loop on the built-in synthetic world.
 
-generate → retrain (churn, propensity, uplift, clv; tracked) → score (audience with
-holdout) → simulate the campaign's outcomes from the world's truth → analyze
-→ where to look. The demo writes its own configuration (``upseg.yaml`` in the
+generate → retrain (churn, propensity, uplift, clv, clusters; tracked) → score
+(audience with holdout) → simulate the campaign's outcomes from the world's truth →
+analyze → triggers over the world's last week, one daily window at a time → where
+to look. The demo writes its own configuration (``upseg.yaml`` in the
 output folder) and runs the same jobs as ``upseg retrain --config`` and
 ``upseg score --config``.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from upseg.pipelines._console import console, err_console, instant_option, quiet_mlflow
 from upseg.pipelines._reports import report_scoring_run
+from upseg.pipelines.triggers_cli import report_trigger_week
 
 app = typer.Typer()
 
@@ -25,6 +28,8 @@ DEMO_AS_OF = "2026-04-01"
 DEMO_SCORE_AS_OF = "2026-06-20"
 #: The demo's CLV horizon: the synthetic world's data ends 2026-07-01, 91 days after the cutoff.
 DEMO_CLV_HORIZON_DAYS = 90
+#: The demo runs the triggers over the world's last week, one day per window.
+DEMO_TRIGGER_DAYS = pd.date_range("2026-06-24", "2026-07-01", freq="D", tz="UTC")
 #: The demo campaign's cost of one e-mail, for the ROI in the report.
 DEMO_COST_PER_SEND = 0.05
 
@@ -74,12 +79,11 @@ def demo(
     as_of: Annotated[str, typer.Option(help="Training cutoff of the models.")] = DEMO_AS_OF,
     trials: Annotated[int, typer.Option(min=0, help="Optuna trials per predictive model.")] = 3,
 ) -> None:
-    """Run generate → retrain → score → simulate outcomes → analyze; say where it all is.
+    """Run generate → retrain → score → simulate → analyze → triggers; say where it all is.
 
     Models are tracked in a SQLite MLflow store inside --out, unless
     MLFLOW_TRACKING_URI points elsewhere.
     """
-    import pandas as pd
     import yaml
 
     from upseg.experiments.analysis import AnalysisSettings
@@ -90,22 +94,23 @@ def demo(
     from upseg.pipelines.retrain_job import run_retrain
     from upseg.pipelines.score_job import run_scoring
     from upseg.pipelines.settings import score_settings
+    from upseg.pipelines.triggers_job import TriggersSettings, run_triggers
     from upseg.synthetic import generate_world, simulate_campaign, write_world
 
     cutoff = instant_option(as_of, "--as-of")
     score_as_of = pd.Timestamp(DEMO_SCORE_AS_OF, tz="UTC")
     data = out / "data"
-    with console.status(f"1/5 generating a world of {customers:,} customers…"):
+    with console.status(f"1/6 generating a world of {customers:,} customers…"):
         write_world(generate_world(customers, seed=seed), data)
-    console.print(f"[bold]1/5 generate[/]  synthetic world in {_shown(data)}")
+    console.print(f"[bold]1/6 generate[/]  synthetic world in {_shown(data)}")
 
     config_path = out / "upseg.yaml"
     config_path.write_text(yaml.safe_dump(demo_config(out, trials=trials, seed=seed)))
     cfg = load_config(config_path)
     quiet_mlflow()
-    with console.status("2/5 retraining…") as status:
-        retrained = run_retrain(cfg, cutoff, on_stage=lambda m: status.update(f"2/5 {m}…"))
-    console.print(f"[bold]2/5 retrain[/]  as of {cutoff:%Y-%m-%d} (config {_shown(config_path)})")
+    with console.status("2/6 retraining…") as status:
+        retrained = run_retrain(cfg, cutoff, on_stage=lambda m: status.update(f"2/6 {m}…"))
+    console.print(f"[bold]2/6 retrain[/]  as of {cutoff:%Y-%m-%d} (config {_shown(config_path)})")
     for o in retrained.models.values():
         verdict = "promoted" if o.promoted else "held"
         console.print(f"  {o.name:<11} version {o.version} {o.status}, {verdict}: {o.reason}")
@@ -121,15 +126,15 @@ def demo(
         )
     audience_path = cfg.scoring_out(score_as_of)
     campaign = cfg.scoring_campaign(score_as_of)
-    with console.status("3/5 scoring…") as status:
+    with console.status("3/6 scoring…") as status:
         scored = run_scoring(
             score_settings(cfg, score_as_of, versions=held),
-            on_stage=lambda m: status.update(f"3/5 {m}…"),
+            on_stage=lambda m: status.update(f"3/6 {m}…"),
         )
-    console.print(f"[bold]3/5 score[/]  the audience of {campaign}")
+    console.print(f"[bold]3/6 score[/]  the audience of {campaign}")
     report_scoring_run(scored)
 
-    with console.status("4/5 simulating the campaign's outcomes…"):
+    with console.status("4/6 simulating the campaign's outcomes…"):
         audience = pd.read_parquet(audience_path)
         outcomes = simulate_campaign(
             pd.read_parquet(data / "truth.parquet"),
@@ -146,14 +151,14 @@ def demo(
         outcomes.to_parquet(outcomes_path, index=False)
     sent = outcomes[outcomes["arm"] == "email"]
     console.print(
-        f"[bold]4/5 simulate[/] {len(sent):,} sent, {len(outcomes) - len(sent):,} held out → "
+        f"[bold]4/6 simulate[/] {len(sent):,} sent, {len(outcomes) - len(sent):,} held out → "
         f"{_shown(outcomes_path)}; true mean effect on the sent: "
         f"{100 * sent['true_uplift'].mean():+.2f} points of conversion"
     )
 
     # run_scoring resolved the holdout: the policy's share, or the configuration's override
     holdout = float(scored.settings.holdout or 0.0)
-    with console.status("5/5 analysing the experiment…") as status:
+    with console.status("5/6 analysing the experiment…") as status:
         analysis = run_analysis(
             AnalyzeSettings(
                 out=out / "experiment",
@@ -173,7 +178,7 @@ def demo(
                     seed=seed,
                 ),
             ),
-            on_stage=lambda m: status.update(f"5/5 {m}…"),
+            on_stage=lambda m: status.update(f"5/6 {m}…"),
         )
     overall = [
         r
@@ -181,16 +186,37 @@ def demo(
         if r["segment_by"] == "overall" and r["metric"] == "conversion"
     ][0]
     console.print(
-        f"[bold]5/5 analyze[/] measured conversion lift {100 * overall['abs_lift']:+.2f} points "
+        f"[bold]5/6 analyze[/] measured conversion lift {100 * overall['abs_lift']:+.2f} points "
         f"[{100 * overall['abs_lift_ci_low']:+.2f}, {100 * overall['abs_lift_ci_high']:+.2f}] "
         f"(p = {overall['p_value']:.2g})"
     )
+    triggers_dir = out / "triggers"
+    runs = []
+    with console.status("6/6 finding trigger firings…") as status:
+        for start, end in zip(DEMO_TRIGGER_DAYS[:-1], DEMO_TRIGGER_DAYS[1:], strict=True):
+            window = TriggersSettings(
+                data_dir=data,
+                since=start,
+                until=end,
+                out=triggers_dir / f"{start:%Y-%m-%d}.parquet",
+                audience=audience_path,
+            )
+            status.update(f"6/6 triggers of {start:%Y-%m-%d}…")
+            runs.append(run_triggers(window))
+    week = pd.concat([r.firings for r in runs], ignore_index=True)
+    console.print(
+        f"[bold]6/6 triggers[/] {len(week):,} firings over {len(runs)} daily windows "
+        f"({DEMO_TRIGGER_DAYS[0]:%Y-%m-%d} to {DEMO_TRIGGER_DAYS[-1]:%Y-%m-%d}), each window "
+        f"reading the earlier ones' files → {_shown(triggers_dir)}"
+    )
+    report_trigger_week(week, runs)
     console.print(
         "\nWhere to look:\n"
         f"  audience            {_shown(audience_path)} (summary: {_shown(scored.summary_path)})\n"
         f"  experiment report   {_shown(analysis.report)} (tidy results: "
         f"{_shown(analysis.results_csv)})\n"
         f"  retraining report   {_shown(retrained.report)}\n"
+        f"  trigger firings     {_shown(triggers_dir)} (upseg triggers; docs/triggers.md)\n"
         f"  configuration       {_shown(config_path)} (upseg retrain/score --config)\n"
         f"  MLflow UI           {ui_command(cfg.tracking_uri())}\n"
         "Next: docs/experiments.md, docs/retrain.md, docs/config.md, notebooks/"

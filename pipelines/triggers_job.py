@@ -315,7 +315,8 @@ def run_triggers(
     result = find_firings(
         data, rules, since=s.since, until=s.until, history=history, consent=consent
     )
-    firings, present = result.firings, ()
+    firings = result.firings
+    present: tuple[str, ...] = ()
     if s.audience is not None:
         firings, present = _with_audience(firings, s.audience)
     _write(s.out, firings, s)

@@ -63,7 +63,9 @@ def _matching(data: TriggerData, match: EventMatch) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             _ID: frame[_ID].to_numpy(),
-            "at": frame["at"].to_numpy(),
+            # .array keeps the tz-aware DatetimeArray; to_numpy() would box every instant
+            # into an object array of Timestamps (slow to build and to sort).
+            "at": frame["at"].array,
             "category": category.astype("string").to_numpy(),
         }
     )

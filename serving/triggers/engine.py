@@ -81,7 +81,8 @@ _FATES = ("in_history", "not_covered", "cooldown", "emitted")
 class TriggerResult:
     """A window's firings, and what became of every candidate.
 
-    ``counts`` has one row per rule: ``candidates`` = ``in_history`` (emitted
+    ``counts`` has one row per rule, with its ``priority``: ``candidates`` =
+    ``in_history`` (emitted
     by an earlier window) + ``not_covered`` (closed before ``since`` in no
     window the history covers, or longer ago than ``late_window``) +
     ``cooldown`` + ``emitted`` (the rows of ``firings``).
@@ -257,6 +258,7 @@ def find_firings(
     out = _typed(pd.concat(new, ignore_index=True))
     table = pd.concat(counts).rename_axis("trigger").rename_axis(None, axis=1)
     table.insert(0, "candidates", table.sum(axis=1))
+    table.insert(0, "priority", [rules.by_name[t].priority for t in table.index])
     return TriggerResult(out.sort_values(_SORT, kind="mergesort").reset_index(drop=True), table)
 
 

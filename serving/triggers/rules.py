@@ -370,11 +370,10 @@ def _wait(node: Any, path: str, p: _Problems) -> pd.Timedelta | GapWait | None:
             return None
         minus = _duration(m["minus"], f"{path}.minus", p) if "minus" in m else pd.Timedelta(0)
         return None if minus is None else GapWait(float(value), minus)
-    return _duration(node, path, p) if node is not _MISSING else _missing_wait(path, p)
-
-
-def _missing_wait(path: str, p: _Problems) -> None:
-    p.add(path, "missing", f"{_DURATION_EXPECTED}, or {{usual_gap: 1.5}}", _MISSING)
+    if node is _MISSING:
+        p.add(path, "missing", f"{_DURATION_EXPECTED}, or {{usual_gap: 1.5}}", _MISSING)
+        return None
+    return _duration(node, path, p)
 
 
 def _conditions(node: Any, path: str, p: _Problems) -> tuple[Condition, ...]:

@@ -321,7 +321,8 @@ def test_demo_runs_the_whole_loop_and_says_where_its_outputs_are(tmp_path):
     out = tmp_path / "demo"
     result = invoke("demo", "--out", out, "--customers", 3_000, "--seed", 2, "--trials", 0)
     assert result.exit_code == 0, result.output
-    for step in ("1/5 generate", "2/5 retrain", "3/5 score", "4/5 simulate", "5/5 analyze"):
+    steps = ("1/6 generate", "2/6 retrain", "3/6 score", "4/6 simulate", "5/6 analyze")
+    for step in (*steps, "6/6 triggers"):
         assert step in result.text
     audience = pd.read_parquet(out / "audience.parquet")
     assert set(audience["action"]) <= {"send", "holdout", "skip", "suppress"}
@@ -334,8 +335,16 @@ def test_demo_runs_the_whole_loop_and_says_where_its_outputs_are(tmp_path):
         out / "experiment" / "report.html",
         out / "reports" / "retrain-2026-04-01.md",
         out / "upseg.yaml",
+        out / "triggers",
     ):
         assert path.exists() and str(path) in result.text
+    # The week's triggers, one file per daily window, each firing once, with the audience's
+    # columns; the table of firings per trigger and action is printed.
+    firings = pd.concat(pd.read_parquet(f) for f in sorted((out / "triggers").glob("*.parquet")))
+    assert len(list((out / "triggers").glob("*.parquet"))) == 7
+    assert not firings.duplicated(["customer_id", "trigger", "started_at", "category"]).any()
+    assert firings["trigger"].nunique() >= 3 and {"uplift", "priority_segment"} <= set(firings)
+    assert "Firings by trigger and action" in result.text
     for model in ("churn", "propensity", "uplift", "clv", "clusters"):
         assert f"{model} version 1 trained" in result.text
     # The audience carries every customer's behavioural cluster, named.
