@@ -112,7 +112,7 @@ def report_triggers_run(run: TriggersRun) -> None:
     s = run.out
     console.print(
         f"{len(firings):,} firings in the window → {s} ({run.seconds:.1f}s); history: "
-        f"{run.history_rows:,} firings in {len(run.history_files)} earlier file(s)"
+        f"{run.history_rows:,} recent firings in {len(run.history_files)} earlier file(s)"
     )
     actions = ("send", "suppress", "skip")
     table = Table(title="Firings by trigger and action", title_justify="left")

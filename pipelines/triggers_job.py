@@ -35,6 +35,7 @@ from upseg.serving.triggers import (
     find_firings,
     load_rules,
 )
+from upseg.serving.triggers.engine import history_reach
 from upseg.serving.triggers.rules import GapWait
 
 __all__ = [
@@ -127,7 +128,12 @@ def _firings_files(paths: Sequence[Path], out: Path) -> list[Path]:
 
 
 def read_history(
-    paths: Sequence[Path], *, since: pd.Timestamp, until: pd.Timestamp, out: Path
+    paths: Sequence[Path],
+    *,
+    since: pd.Timestamp,
+    until: pd.Timestamp,
+    out: Path,
+    rules: TriggerRules,
 ) -> tuple[pd.DataFrame, tuple[Path, ...]]:
     """The firings of earlier windows: every firings file among ``paths`` ending by ``since``.
 
@@ -135,13 +141,17 @@ def read_history(
     are left out, so that a rerun reads what the first run read; a file whose
     window overlaps this one only in part is refused, since its firings would
     be emitted twice. Parquet files without a window (not firings files) in a
-    folder are ignored; named directly, they are refused.
+    folder are ignored; named directly, they are refused. Only the rows the
+    window can depend on are read (:func:`upseg.serving.triggers.engine.history_needed`).
 
     Raises
     ------
     TriggersInputError
         For an overlapping window or a named file that is not a firings file.
     """
+    once = [r.name for r in rules.rules if r.cooldown is None]
+    recent = ("fired_at", ">=", since - history_reach(rules))
+    needed = [[recent], [("trigger", "in", once)]] if once else [[recent]]
     frames, used = [], []
     for path in _firings_files(paths, out):
         window = _window_of(path)
@@ -161,7 +171,7 @@ def read_history(
                 f"this run's [{since.isoformat()}, {until.isoformat()}) in part: its firings would "
                 "be emitted twice. Run windows that follow each other, or move that file away."
             )
-        frames.append(pd.read_parquet(path, columns=list(FIRING_COLUMNS)))
+        frames.append(pd.read_parquet(path, columns=list(FIRING_COLUMNS), filters=needed))
         used.append(path)
     history = pd.concat(frames, ignore_index=True) if frames else empty_firings()
     return history, tuple(used)
@@ -291,7 +301,7 @@ def run_triggers(
     # By default the history is the other firings files in the folder the run writes to.
     default = (s.out.parent,) if s.out.parent.is_dir() else ()
     previous = s.previous if s.previous is not None else default
-    history, used = read_history(previous, since=s.since, until=s.until, out=s.out)
+    history, used = read_history(previous, since=s.since, until=s.until, out=s.out, rules=rules)
     on_stage("Validating the data")
     con = connect()
     source = load_source(s.data_dir, con=con, quarantine_dir=s.quarantine_dir)

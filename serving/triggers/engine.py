@@ -46,6 +46,8 @@ __all__ = [
     "TriggerResult",
     "empty_firings",
     "find_firings",
+    "history_needed",
+    "history_reach",
     "outside_cooldown",
 ]
 
@@ -184,6 +186,32 @@ def _earlier_winner(firings: pd.DataFrame) -> pd.DataFrame:
     return out.reindex(firings.index)
 
 
+def history_reach(rules: TriggerRules) -> pd.Timedelta:
+    """How far before ``since`` the history can matter, but for rules that fire only once.
+
+    Late firings reach back ``late_window``; from the earliest candidate, the
+    same day's firings reach back a day, a cooldown its length, and an
+    ``after`` rule's parents its wait.
+    """
+    reach = rules.late_window + pd.Timedelta(days=1)
+    for rule in rules.rules:
+        cooldown = rule.cooldown if rule.cooldown is not None else pd.Timedelta(0)
+        wait = rule.wait if rule.after is not None else pd.Timedelta(0)
+        reach = max(reach, rules.late_window + max(cooldown, wait))  # type: ignore[type-var]
+    return reach
+
+
+def history_needed(history: pd.DataFrame, rules: TriggerRules, since: pd.Timestamp) -> np.ndarray:
+    """The history rows a window can depend on: recent ones, and every firing of a once-only rule.
+
+    The rest cannot change a firing from ``since`` on, so a folder of a year of
+    hourly files costs a run no more than its last weeks.
+    """
+    once = [r.name for r in rules.rules if r.cooldown is None]
+    recent = history["fired_at"] >= since - history_reach(rules)
+    return (recent | history["trigger"].isin(once)).to_numpy()
+
+
 def _covered(times: pd.Series, history: pd.DataFrame) -> np.ndarray:
     """Whether each instant falls in a window the history covers."""
     covered = np.zeros(len(times), dtype=bool)
@@ -224,6 +252,7 @@ def find_firings(
         The firings, and per rule what became of its candidates.
     """
     history = _typed(history) if len(history) else empty_firings()
+    history = history[history_needed(history, rules, since)].reset_index(drop=True)
     fired_from = since - rules.late_window if len(history) else since
     known = history
     new: list[pd.DataFrame] = []
