@@ -152,6 +152,8 @@ def report_triggers_run(run: TriggersRun) -> None:
         )
     if run.audience_columns:
         console.print(f"from the audience: {', '.join(run.audience_columns)}")
+    for note in run.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     if not run.result.reconciles:
         raise fail("trigger counts do not reconcile; this is a bug, please report it.")
 

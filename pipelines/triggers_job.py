@@ -82,6 +82,7 @@ class TriggersRun:
     audience_columns: tuple[str, ...]
     seconds: float
     source: SourceRun
+    notes: tuple[str, ...] = ()
 
     @property
     def firings(self) -> pd.DataFrame:
@@ -306,11 +307,18 @@ def run_triggers(
     con = connect()
     source = load_source(s.data_dir, con=con, quarantine_dir=s.quarantine_dir)
     tables = dict(source.result.tables)
-    missing = sorted(t for t in rules.tables() if t not in tables)
-    if missing:
+    # Like a feature whose table is absent, a rule whose table is absent is left out, and said.
+    absent = rules.tables() - set(tables)
+    rules, left_out = rules.without_tables(absent)
+    notes = []
+    if left_out:
+        notes.append(
+            f"left out {', '.join(left_out)}: {s.data_dir} has no {' or '.join(sorted(absent))}"
+        )
+    if not rules.rules:
         raise TriggersInputError(
-            f"The rules {rules.source} read {missing}, which {s.data_dir} does not hold; "
-            "give rules without them (--rules) or add the tables."
+            f"No rule of {rules.source} can run on {s.data_dir}: each reads a table it does not "
+            f"hold ({' or '.join(sorted(absent))})."
         )
     on_stage("Reading the events the rules need")
     fired_from = s.since - rules.late_window if len(history) else s.since
@@ -338,4 +346,5 @@ def run_triggers(
         present,
         time.perf_counter() - started,
         source,
+        tuple(notes),
     )

@@ -270,6 +270,9 @@ def candidate_firings(
         keys = _keys(match.same_category)
         nxt = next_after(starts, _matching(data, match), keys, at="started_at")
         starts = starts[~(nxt < starts["fired_at"]).to_numpy()].reset_index(drop=True)
+    # Two starts at the same instant (two orders on one CDNOW day, a double click on
+    # "add to cart") are one firing.
+    starts = starts.drop_duplicates([_ID, "started_at", "category"])
     return pd.DataFrame(
         {
             _ID: starts[_ID].astype(str),

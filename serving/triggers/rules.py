@@ -187,19 +187,35 @@ class TriggerRules:
             out[d].append(rule)
         return out
 
+    def without_tables(self, absent: set[str]) -> tuple[TriggerRules, list[str]]:
+        """These rules but those that read an ``absent`` table (or follow one that does)."""
+        dropped: list[str] = []
+        for stage in self.stages():
+            for rule in stage:
+                if rule.after in dropped or _tables_of(rule) & absent:
+                    dropped.append(rule.name)
+        kept = tuple(r for r in self.rules if r.name not in dropped)
+        return TriggerRules(kept, self.late_window, self.source), dropped
+
     def tables(self) -> set[str]:
         """Every table a rule reads, for loading only those."""
         used = {"customers"}
         for rule in self.rules:
-            matches = ([rule.start] if rule.start else []) + list(rule.cancel)
-            used |= {m.table for m in matches}
-            if isinstance(rule.wait, GapWait) or any(
-                c.measure in ("orders", "category_orders", "usual_gap_days") for c in rule.when
-            ):
-                used.add("orders")
-            if any(c.measure == "engagements_365d" for c in rule.when):
-                used.add("email_events")
+            used |= _tables_of(rule)
         return used
+
+
+def _tables_of(rule: TriggerRule) -> set[str]:
+    """The tables one rule reads (its start, cancels and conditions)."""
+    matches = ([rule.start] if rule.start else []) + list(rule.cancel)
+    used = {m.table for m in matches}
+    if isinstance(rule.wait, GapWait) or any(
+        c.measure in ("orders", "category_orders", "usual_gap_days") for c in rule.when
+    ):
+        used.add("orders")
+    if any(c.measure == "engagements_365d" for c in rule.when):
+        used.add("email_events")
+    return used
 
 
 def parse_duration(value: Any) -> pd.Timedelta | None:
