@@ -43,6 +43,7 @@ __all__ = [
     "TriggersRun",
     "TriggersSettings",
     "TriggersInputError",
+    "TriggersOptionError",
     "read_history",
     "run_triggers",
 ]
@@ -53,7 +54,13 @@ _META_KEY = b"upseg.triggers"
 
 
 class TriggersInputError(UpsegError, ValueError):
-    """An option, an earlier firings file or an audience that the run cannot use."""
+    """An earlier firings file, an audience or data that the run cannot use (exit 1)."""
+
+
+class TriggersOptionError(TriggersInputError):
+    """A window or output option that cannot be right whatever the data (exit 2)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -91,18 +98,18 @@ class TriggersRun:
 
 def _check_window(s: TriggersSettings) -> None:
     if s.until <= s.since:
-        raise TriggersInputError(
+        raise TriggersOptionError(
             f"--until must be after --since; got --since {s.since.isoformat()} and "
             f"--until {s.until.isoformat()}."
         )
     now = pd.Timestamp.now(tz="UTC")
     if s.until > now:
-        raise TriggersInputError(
+        raise TriggersOptionError(
             f"--until {s.until.isoformat()} is in the future (now {now:%Y-%m-%dT%H:%M}Z): a "
             "window is run once it has closed, or its firings would change when the data arrive."
         )
     if s.out.suffix != ".parquet":
-        raise TriggersInputError(
+        raise TriggersOptionError(
             f"--out must be a .parquet file (it carries its window for the next run); got {s.out}."
         )
 

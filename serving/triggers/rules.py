@@ -81,7 +81,12 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class TriggerRulesError(UpsegError, ValueError):
-    """Trigger rules that cannot be used; ``problems`` holds one line per problem found."""
+    """Trigger rules that cannot be used; ``problems`` holds one line per problem found.
+
+    A rules file is configuration: the command line exits 2.
+    """
+
+    exit_code = 2
 
     def __init__(self, problems: Sequence[str] | str, source: str | None = None) -> None:
         self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
