@@ -118,23 +118,38 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: "No such firing", far enough from any instant that no cooldown spans it.
+_NEVER = np.int64(2**62)
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    """Instants as int64 nanoseconds since the epoch, whatever the column's unit."""
+    return times.dt.as_unit("ns").astype("int64").to_numpy()
+
+
 def _nearest(cands: pd.DataFrame, emitted: pd.DataFrame, direction: str) -> np.ndarray:
-    """Per candidate, the nearest emitted ``fired_at`` of its customer and rule (ns; ±inf none)."""
-    none = -np.inf if direction == "backward" else np.inf
-    out = np.full(len(cands), none)
+    """Per candidate, the nearest emitted ``fired_at`` of its customer and rule, in ns.
+
+    ``direction`` ``backward``: at or before it (``-_NEVER`` when none);
+    ``forward``: at or after it (``_NEVER`` when none).
+    """
+    none = -_NEVER if direction == "backward" else _NEVER
+    out = np.full(len(cands), none, dtype=np.int64)
     if cands.empty or emitted.empty:
         return out
     keys = ["customer_id", "trigger"]
-    ev = (
-        emitted[[*keys, "fired_at"]]
-        .assign(_e=emitted["fired_at"].astype("int64"))
-        .sort_values("fired_at")
+    as_text = {"customer_id": "string", "trigger": "string"}
+    ev = emitted[[*keys, "fired_at"]].astype(as_text).assign(_e=_ns(emitted["fired_at"]))
+    pts = cands[[*keys, "fired_at"]].astype(as_text).assign(_pos=np.arange(len(cands)))
+    m = pd.merge_asof(
+        pts.sort_values("fired_at"),
+        ev.sort_values("fired_at"),
+        on="fired_at",
+        by=keys,
+        direction=direction,
     )
-    pts = cands[[*keys, "fired_at"]].assign(_pos=np.arange(len(cands))).sort_values("fired_at")
-    ev = ev.astype({"customer_id": "string", "trigger": "string"})
-    pts = pts.astype({"customer_id": "string", "trigger": "string"})
-    m = pd.merge_asof(pts, ev, on="fired_at", by=keys, direction=direction)
-    out[m["_pos"].to_numpy()] = m["_e"].astype("float64").fillna(none).to_numpy()
+    found = m["_e"].notna().to_numpy()
+    out[m["_pos"].to_numpy()[found]] = m["_e"].to_numpy()[found].astype(np.int64)
     return out
 
 
@@ -145,13 +160,15 @@ def outside_cooldown(cands: pd.DataFrame, emitted: pd.DataFrame, rules: TriggerR
     if n == 0:
         return keep
     before, after = _nearest(cands, emitted, "backward"), _nearest(cands, emitted, "forward")
-    times = cands["fired_at"].astype("int64").to_numpy()
-    cooldown = {r.name: (np.inf if r.cooldown is None else r.cooldown.value) for r in rules.rules}
+    times = _ns(cands["fired_at"])
+    cooldown = {r.name: (_NEVER if r.cooldown is None else r.cooldown.value) for r in rules.rules}
     ids, triggers = cands["customer_id"].to_numpy(), cands["trigger"].to_numpy()
     last: dict[tuple[str, str], int] = {}
     for i in np.lexsort((times, triggers, ids)):
         key, t, cd = (ids[i], triggers[i]), times[i], cooldown[triggers[i]]
-        if t - before[i] < cd or after[i] - t < cd:
+        if (before[i] != -_NEVER and t - before[i] < cd) or (
+            after[i] != _NEVER and after[i] - t < cd
+        ):
             continue
         if key in last and t - last[key] < cd:
             continue
