@@ -41,7 +41,8 @@ speed-up.
 engine worker computes the cart_abandonment candidates before cooldown
 (:func:`~upseg.serving.triggers.candidate_firings` on the same
 :class:`~upseg.serving.triggers.TriggerData` the run read); they must be the
-same multiset of ``(customer_id, started_at)`` as the baseline's firings.
+same set of ``(customer_id, started_at)`` as the baseline's firings (a set: the
+engine counts two carts at the same instant as one firing, the baseline does not).
 
 ``--in-process`` runs the tasks in the benchmark's own process instead (the
 smoke test does, to take seconds): the peaks then mix and only the structure
@@ -290,12 +291,17 @@ def _run_worker(task: str, world: Path, scratch: Path, timeout: float) -> dict[s
 
 
 def agreement(engine_file: str | Path, pandas_file: str | Path) -> dict[str, Any]:
-    """Whether two files of ``(customer_id, started_at)`` rows hold the same multiset."""
+    """Whether two files of ``(customer_id, started_at)`` rows hold the same set of pairs.
+
+    A set, not a multiset: the engine counts two starts at the same instant as one
+    firing, the baseline keeps both rows. ``*_rows`` and ``*_repeated`` say how many
+    rows each side had and how many repeated a pair.
+    """
     import pandas as pd
 
-    def keyed(path: str | Path) -> pd.Series:
+    def keys(path: str | Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
-        key = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "customer_id": frame["customer_id"].astype(str),
                 "started_at": pd.to_datetime(frame["started_at"], utc=True).astype(
@@ -303,20 +309,23 @@ def agreement(engine_file: str | Path, pandas_file: str | Path) -> dict[str, Any
                 ),
             }
         )
-        return key.value_counts()
 
-    e, p = keyed(engine_file), keyed(pandas_file)
-    both = pd.concat([e.rename("engine"), p.rename("pandas")], axis=1).fillna(0)
-    diff = both[both["engine"] != both["pandas"]]
+    e, p = keys(engine_file), keys(pandas_file)
+    both = e.drop_duplicates().merge(p.drop_duplicates(), how="outer", indicator=True)
+    only_e, only_p = both[both["_merge"] == "left_only"], both[both["_merge"] == "right_only"]
     return {
-        "agree": diff.empty,
-        "engine": int(e.sum()),
-        "pandas": int(p.sum()),
-        "only_engine": int((diff["engine"] - diff["pandas"]).clip(lower=0).sum()),
-        "only_pandas": int((diff["pandas"] - diff["engine"]).clip(lower=0).sum()),
+        "agree": only_e.empty and only_p.empty,
+        "engine": int(len(e) - e.duplicated().sum()),
+        "pandas": int(len(p) - p.duplicated().sum()),
+        "engine_rows": len(e),
+        "pandas_rows": len(p),
+        "engine_repeated": int(e.duplicated().sum()),
+        "pandas_repeated": int(p.duplicated().sum()),
+        "only_engine": len(only_e),
+        "only_pandas": len(only_p),
         "examples": [
-            {"customer_id": c, "started_at": str(s), **{k: int(v) for k, v in row.items()}}
-            for (c, s), row in diff.head(5).iterrows()
+            {"customer_id": c, "started_at": str(t), "side": str(side)}
+            for c, t, side in pd.concat([only_e.head(3), only_p.head(3)]).itertuples(index=False)
         ],
     }
 
@@ -403,7 +412,8 @@ def agreement_lines(results: dict[str, Any]) -> str:
         lines.append(
             f"{window}: pandas baseline and engine {CART_RULE} candidates before cooldown {verdict}"
             f" (engine {c['engine']:,}, pandas {c['pandas']:,}, only engine {c['only_engine']:,},"
-            f" only pandas {c['only_pandas']:,})"
+            f" only pandas {c['only_pandas']:,}; pairs; rows repeating a pair: engine"
+            f" {c['engine_repeated']:,}, pandas {c['pandas_repeated']:,})"
         )
     return "\n".join(lines)
 

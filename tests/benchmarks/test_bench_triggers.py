@@ -87,7 +87,7 @@ def test_the_world_is_kept_and_reused(run):
     assert json.loads(home.with_name(home.name + ".json").read_text())["generation_seconds"] > 0
 
 
-def test_agreement_counts_rows_only_one_side_holds(tmp_path):
+def test_agreement_compares_sets_of_customer_and_start(tmp_path):
     import pandas as pd
 
     at = pd.Timestamp("2026-06-01", tz="UTC")
@@ -97,5 +97,6 @@ def test_agreement_counts_rows_only_one_side_holds(tmp_path):
     b.to_parquet(tmp_path / "b.parquet")
     check = agreement(tmp_path / "a.parquet", tmp_path / "b.parquet")
     assert not check["agree"]
-    assert (check["engine"], check["pandas"]) == (3, 2)
-    assert (check["only_engine"], check["only_pandas"]) == (2, 1)
+    assert (check["engine"], check["pandas"], check["engine_repeated"]) == (2, 2, 1)
+    assert (check["only_engine"], check["only_pandas"]) == (1, 1)
+    assert agreement(tmp_path / "a.parquet", tmp_path / "a.parquet")["agree"]
