@@ -10,7 +10,7 @@ its conditions at or before ``started_at``, the cancels strictly between
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -46,14 +46,46 @@ class TriggerData:
     orders: pd.DataFrame
     web_events: pd.DataFrame
     email_events: pd.DataFrame
+    # The sorted rows of each (table, event types) the rules name, built once: seven rules
+    # name five of them, and sorting millions of string ids was most of a run.
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def table(self, name: str) -> pd.DataFrame:
         """One table by its contract name."""
         return getattr(self, name)
 
+    def coded(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with ``_cid`` and ``_cat``: its customer and category as integer codes.
+
+        Joins and sorts on integers instead of millions of strings; a missing or
+        unknown value is -1, so that missing categories group together.
+        """
+        if "_ids" not in self._cache:
+            self._cache["_ids"] = pd.Index(self.customers[_ID].astype(str).unique())
+            seen = pd.concat([self.orders["category"], self.web_events["category"]])
+            self._cache["_cats"] = pd.Index(seen.dropna().astype(str).unique())
+        category = frame["category"].astype("string")
+        return frame.assign(
+            _cid=self._cache["_ids"].get_indexer(frame[_ID].astype(str)),
+            _cat=np.where(
+                category.isna(), -1, self._cache["_cats"].get_indexer(category.fillna(""))
+            ),
+        )
+
 
 def _matching(data: TriggerData, match: EventMatch) -> pd.DataFrame:
-    """The rows of ``match``'s table that it names, as ``customer_id, at, category``."""
+    """The rows of ``match``'s table that it names, as ``customer_id, at, category``.
+
+    Sorted by customer, time and category; computed once per data and (table,
+    event types). Callers never modify it.
+    """
+    key = (match.table, match.event_types)
+    if key not in data._cache:
+        data._cache[key] = _matched_rows(data, match)
+    return data._cache[key]
+
+
+def _matched_rows(data: TriggerData, match: EventMatch) -> pd.DataFrame:
     frame = data.table(match.table)
     if match.event_types:
         frame = frame[frame["event_type"].isin(match.event_types)]
@@ -70,20 +102,14 @@ def _matching(data: TriggerData, match: EventMatch) -> pd.DataFrame:
         }
     )
     # A total order, so that events at the same instant are counted the same way every run.
-    return out.sort_values(
-        [_ID, "at", "category"], kind="mergesort", na_position="first"
-    ).reset_index(drop=True)
+    out = data.coded(out)
+    at = out["at"].dt.as_unit("ns").astype("int64").to_numpy()
+    order = np.lexsort((out["_cat"].to_numpy(), at, out["_cid"].to_numpy()))
+    return out.take(order).reset_index(drop=True)
 
 
 def _keys(same_category: bool) -> list[str]:
-    return [_ID, "category"] if same_category else [_ID]
-
-
-def _keyed(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """``frame`` with missing categories as ``""``, so that they group together."""
-    if "category" in keys:
-        frame = frame.assign(category=frame["category"].fillna(""))
-    return frame
+    return ["_cid", "_cat"] if same_category else ["_cid"]
 
 
 def count_up_to(
@@ -97,9 +123,9 @@ def count_up_to(
     """Per point, the events with its ``keys`` at or before (``strict``: before) ``points[at]``."""
     if points.empty:
         return np.zeros(0, dtype=np.int64)
-    ev = _keyed(events, keys).sort_values("at", kind="mergesort")
+    ev = events.sort_values("at", kind="mergesort")
     ev = ev.assign(_rank=ev.groupby(list(keys), sort=False).cumcount() + 1)[[*keys, "at", "_rank"]]
-    pts = _keyed(points, keys)[list(keys) + [at]].rename(columns={at: "_t"})
+    pts = points[list(keys) + [at]].rename(columns={at: "_t"})
     pts = pts.assign(_pos=np.arange(len(pts))).sort_values("_t", kind="mergesort")
     merged = pd.merge_asof(
         pts,
@@ -121,9 +147,9 @@ def next_after(
     result = pd.Series(pd.NaT, index=points.index, dtype="datetime64[us, UTC]")
     if points.empty or events.empty:
         return result
-    ev = _keyed(events, keys)[[*keys, "at"]].sort_values("at", kind="mergesort")
+    ev = events[[*keys, "at"]].sort_values("at", kind="mergesort")
     ev = ev.assign(_next=ev["at"]).rename(columns={"at": "_t"})
-    pts = _keyed(points, keys)[list(keys) + [at]].rename(columns={at: "_t"})
+    pts = points[list(keys) + [at]].rename(columns={at: "_t"})
     pts = pts.assign(_pos=np.arange(len(pts))).sort_values("_t", kind="mergesort")
     merged = pd.merge_asof(
         pts, ev, on="_t", by=list(keys), direction="forward", allow_exact_matches=False
@@ -157,8 +183,8 @@ def _usual_gap(
     keys = _keys(per_category)
     orders = _matching(data, EventMatch("orders", same_category=per_category))
     n = count_up_to(starts, orders, keys, at="started_at")
-    first = _keyed(orders, keys).groupby(keys, sort=False)["at"].min().rename("_first")
-    joined = _keyed(starts, keys).join(first, on=keys)
+    first = orders.groupby(keys, sort=False)["at"].min().rename("_first")
+    joined = starts.join(first, on=keys)
     span = (joined["started_at"] - joined["_first"]).dt.total_seconds().to_numpy() / 86_400
     with np.errstate(invalid="ignore", divide="ignore"):
         gap = np.where(n >= 2, span / np.maximum(n - 1, 1), np.nan)
@@ -183,8 +209,8 @@ def _measures(rule: TriggerRule, starts: pd.DataFrame, data: TriggerData) -> dic
         engaged = _matching(data, EventMatch("email_events", ("opened", "clicked")))
         year_before = starts.assign(_from=starts["started_at"] - pd.Timedelta(days=365))
         out["engagements_365d"] = count_up_to(
-            starts, engaged, [_ID], at="started_at"
-        ) - count_up_to(year_before, engaged, [_ID], at="_from")
+            starts, engaged, ["_cid"], at="started_at"
+        ) - count_up_to(year_before, engaged, ["_cid"], at="_from")
     if "days_since_signup" in wanted:
         signup = data.customers.set_index(_ID)["at"]
         signed = starts[_ID].map(signup)
@@ -204,6 +230,16 @@ def _passes(rule: TriggerRule, measures: dict[str, np.ndarray], n: int) -> np.nd
             if c.maximum is not None:
                 keep &= values <= c.maximum
     return keep
+
+
+def _first_cancel(rule: TriggerRule, starts: pd.DataFrame, data: TriggerData) -> pd.Series:
+    """Per start, the first of the rule's cancel events strictly after it (NaT: none)."""
+    first = pd.Series(pd.NaT, index=starts.index, dtype="datetime64[us, UTC]")
+    for match in rule.cancel:
+        keys = _keys(match.same_category)
+        nxt = next_after(starts, _matching(data, match), keys, at="started_at")
+        first = first.where(~(nxt < first) & first.notna(), nxt)
+    return first
 
 
 def candidate_firings(
@@ -243,8 +279,23 @@ def candidate_firings(
             }
         )
         starts["started_at"] = pd.to_datetime(starts["started_at"], utc=True)
+        starts = data.coded(starts)
     else:
         starts = starts_of(rule, data)
+    if not isinstance(rule.wait, GapWait):
+        # Only the starts whose wait can close in the span matter.
+        span = (starts["started_at"] >= fired_from - rule.wait) & (
+            starts["started_at"] < until - rule.wait
+        )
+        starts = starts[span.to_numpy()].reset_index(drop=True)
+    # The first cancel after each start. One before fired_from cancels whatever the wait,
+    # so those starts go before their conditions are measured (most orders have a later one).
+    cancelled_at = _first_cancel(rule, starts, data)
+    alive = ~(cancelled_at < fired_from).to_numpy()
+    starts, cancelled_at = (
+        starts[alive].reset_index(drop=True),
+        cancelled_at[alive].reset_index(drop=True),
+    )
     if isinstance(rule.wait, GapWait):
         measures = _measures(rule, starts, data)
         days = rule.wait.multiplier * measures["usual_gap_days"] - rule.wait.minus / _DAY
@@ -255,21 +306,16 @@ def candidate_firings(
         )
         # Whole seconds, so that fired_at keeps the data's resolution.
         wait = pd.to_timedelta(np.floor(days[ok] * 86_400), unit="s")
+        cancelled_at = cancelled_at[ok].reset_index(drop=True)
     else:
         wait = rule.wait
-        # Only the starts whose wait can close in the span are measured.
-        span = (starts["started_at"] >= fired_from - wait) & (starts["started_at"] < until - wait)
-        starts = starts[span.to_numpy()].reset_index(drop=True)
         measures = _measures(rule, starts, data) if rule.when else {}
     fired_at = (starts["started_at"] + wait).astype("datetime64[us, UTC]")
     starts = starts.assign(fired_at=fired_at)
     keep = _passes(rule, measures, len(starts))
     keep &= ((starts["fired_at"] >= fired_from) & (starts["fired_at"] < until)).to_numpy()
+    keep &= ~(cancelled_at < starts["fired_at"]).to_numpy()
     starts = starts[keep].reset_index(drop=True)
-    for match in rule.cancel:
-        keys = _keys(match.same_category)
-        nxt = next_after(starts, _matching(data, match), keys, at="started_at")
-        starts = starts[~(nxt < starts["fired_at"]).to_numpy()].reset_index(drop=True)
     # Two starts at the same instant (two orders on one CDNOW day, a double click on
     # "add to cart") are one firing.
     starts = starts.drop_duplicates([_ID, "started_at", "category"])
