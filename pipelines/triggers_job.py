@@ -42,6 +42,7 @@ __all__ = [
     "AUDIENCE_COLUMNS",
     "TriggersRun",
     "TriggersSettings",
+    "History",
     "TriggersInputError",
     "TriggersOptionError",
     "read_history",
@@ -135,6 +136,15 @@ def _firings_files(paths: Sequence[Path], out: Path) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class History:
+    """What earlier windows emitted: their recent firings, files and windows (empty ones too)."""
+
+    firings: pd.DataFrame
+    files: tuple[Path, ...]
+    windows: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]
+
+
 def read_history(
     paths: Sequence[Path],
     *,
@@ -142,7 +152,7 @@ def read_history(
     until: pd.Timestamp,
     out: Path,
     rules: TriggerRules,
-) -> tuple[pd.DataFrame, tuple[Path, ...]]:
+) -> History:
     """The firings of earlier windows: every firings file among ``paths`` ending by ``since``.
 
     A file of the same window as this run (a rerun) and files of later windows
@@ -160,7 +170,7 @@ def read_history(
     once = [r.name for r in rules.rules if r.cooldown is None]
     recent = ("fired_at", ">=", since - history_reach(rules))
     needed = [[recent], [("trigger", "in", once)]] if once else [[recent]]
-    frames, used = [], []
+    frames, used, windows = [], [], []
     for path in _firings_files(paths, out):
         window = _window_of(path)
         if window is None:
@@ -181,8 +191,9 @@ def read_history(
             )
         frames.append(pd.read_parquet(path, columns=list(FIRING_COLUMNS), filters=needed))
         used.append(path)
+        windows.append((start, end))
     history = pd.concat(frames, ignore_index=True) if frames else empty_firings()
-    return history, tuple(used)
+    return History(history, tuple(used), tuple(windows))
 
 
 def _lookback(rules: TriggerRules, table: str) -> pd.Timedelta | None:
@@ -309,7 +320,7 @@ def run_triggers(
     # By default the history is the other firings files in the folder the run writes to.
     default = (s.out.parent,) if s.out.parent.is_dir() else ()
     previous = s.previous if s.previous is not None else default
-    history, used = read_history(previous, since=s.since, until=s.until, out=s.out, rules=rules)
+    history = read_history(previous, since=s.since, until=s.until, out=s.out, rules=rules)
     on_stage("Validating the data")
     con = connect()
     source = load_source(s.data_dir, con=con, quarantine_dir=s.quarantine_dir)
@@ -328,7 +339,9 @@ def run_triggers(
             f"hold ({' or '.join(sorted(absent))})."
         )
     on_stage("Reading the events the rules need")
-    fired_from = s.since - rules.late_window if len(history) else s.since
+    # Late firings are looked for in the recent earlier windows (see find_firings).
+    late = any(end > s.since - rules.late_window for _, end in history.windows)
+    fired_from = s.since - rules.late_window if late else s.since
     data = trigger_data(tables, rules, fired_from=fired_from, until=s.until)
 
     def consent(points: pd.DataFrame) -> pd.Series:
@@ -338,7 +351,13 @@ def run_triggers(
 
     on_stage("Finding the firings")
     result = find_firings(
-        data, rules, since=s.since, until=s.until, history=history, consent=consent
+        data,
+        rules,
+        since=s.since,
+        until=s.until,
+        history=history.firings,
+        consent=consent,
+        windows=history.windows,
     )
     firings = result.firings
     present: tuple[str, ...] = ()
@@ -348,8 +367,8 @@ def run_triggers(
     return TriggersRun(
         s.out,
         TriggerResult(firings, result.counts),
-        used,
-        len(history),
+        history.files,
+        len(history.firings),
         present,
         time.perf_counter() - started,
         source,

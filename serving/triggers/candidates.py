@@ -57,20 +57,24 @@ class TriggerData:
     def coded(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with ``_cid`` and ``_cat``: its customer and category as integer codes.
 
-        Joins and sorts on integers instead of millions of strings; a missing or
-        unknown value is -1, so that missing categories group together.
+        Joins and sorts on integers instead of millions of strings. Every
+        distinct id and category gets its own code, the same in every frame of
+        this data (an id first seen here is added); a missing category is -1.
         """
-        if "_ids" not in self._cache:
-            self._cache["_ids"] = pd.Index(self.customers[_ID].astype(str).unique())
-            seen = pd.concat([self.orders["category"], self.web_events["category"]])
-            self._cache["_cats"] = pd.Index(seen.dropna().astype(str).unique())
         category = frame["category"].astype("string")
         return frame.assign(
-            _cid=self._cache["_ids"].get_indexer(frame[_ID].astype(str)),
-            _cat=np.where(
-                category.isna(), -1, self._cache["_cats"].get_indexer(category.fillna(""))
-            ),
+            _cid=self._code("customer_id", frame[_ID].astype(str)),
+            _cat=np.where(category.isna(), -1, self._code("category", category.fillna(""))),
         )
+
+    def _code(self, kind: str, values: pd.Series) -> np.ndarray:
+        index: pd.Index = self._cache.get(("codes", kind), pd.Index([], dtype=object))
+        codes = index.get_indexer(values)
+        if (codes < 0).any():
+            index = index.append(pd.Index(pd.unique(values[codes < 0].to_numpy())))
+            self._cache[("codes", kind)] = index
+            codes = index.get_indexer(values)
+        return codes
 
 
 def _matching(data: TriggerData, match: EventMatch) -> pd.DataFrame:

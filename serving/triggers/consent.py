@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from upseg.features.build import customer_attributes
@@ -23,19 +24,22 @@ from upseg.serving.audience import suppression_reason
 __all__ = ["consent_reasons"]
 
 
-def _spine(points: pd.DataFrame) -> ibis.Table:
-    """One spine row per distinct ``(customer_id, fired_at)``, as of ``fired_at``."""
+def _spine(points: pd.DataFrame) -> tuple[pd.DataFrame, ibis.Table]:
+    """The distinct ``(customer_id, fired_at)`` with a ``point`` number, and their spine."""
     rows = points[["customer_id", "fired_at"]].drop_duplicates()
     frame = pd.DataFrame(
         {
+            "point": np.arange(len(rows), dtype=np.int64),
             "customer_id": rows["customer_id"].astype(str).to_numpy(),
             "as_of": pd.to_datetime(rows["fired_at"], utc=True).to_numpy(),
         }
     )
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
-    table = ibis.memtable(frame, schema={"customer_id": "string", "as_of": UTC_TIMESTAMP})
+    table = ibis.memtable(
+        frame, schema={"point": "int64", "customer_id": "string", "as_of": UTC_TIMESTAMP}
+    )
     starts = {since(d): table.as_of - ibis.interval(days=d) for d in WINDOW_STARTS}
-    return table.mutate(cohort=ibis.literal("trigger"), **starts)
+    return frame, table.mutate(cohort=ibis.literal("trigger"), **starts)
 
 
 def consent_reasons(
@@ -60,23 +64,25 @@ def consent_reasons(
     """
     if points.empty:
         return pd.Series([], index=points.index, dtype=str)
-    spine = _spine(points)
+    distinct, spine = _spine(points)
     frame = customer_attributes(tables["customers"], spine).select(
-        "customer_id", "as_of", "email_opt_in", "is_unsubscribed"
+        "point", "customer_id", "as_of", "email_opt_in", "is_unsubscribed"
     )
     if "email_events" in tables:
         inputs = deliverability_inputs(tables["email_events"], spine, window_days=1)
         frame = frame.join(inputs, ["customer_id", "as_of"])
-    decided = frame.to_pandas()
-    decided["as_of"] = pd.to_datetime(decided["as_of"], utc=True)
+    # Back to pandas without the timestamp: the point number says which row is which.
+    decided = frame.drop("as_of").to_pandas().set_index("point").reindex(distinct["point"])
+    # A customer unknown to the customers table has no consent: never assumed.
+    decided["email_opt_in"] = decided["email_opt_in"].astype("boolean").fillna(False)
     reasons = suppression_reason(
         decided, soft_bounce_streak=soft_bounce_streak, max_emails=None, min_gap_hours=None
     )
     by_point = pd.Series(
-        reasons.to_numpy(), index=pd.MultiIndex.from_frame(decided[["customer_id", "as_of"]])
+        reasons.to_numpy(),
+        index=pd.MultiIndex.from_arrays([distinct["customer_id"], distinct["as_of"]]),
     )
     keys = pd.MultiIndex.from_arrays(
         [points["customer_id"].astype(str), pd.to_datetime(points["fired_at"], utc=True)]
     )
-    # A customer unknown to the customers table has no consent: never assumed.
-    return pd.Series(by_point.reindex(keys).fillna("no_opt_in").to_numpy(), index=points.index)
+    return pd.Series(by_point.reindex(keys).to_numpy(), index=points.index)

@@ -30,7 +30,7 @@ firings; it is decided after it, and can lose a day to it but never displace it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,10 +84,11 @@ class TriggerResult:
     """A window's firings, and what became of every candidate.
 
     ``counts`` has one row per rule, with its ``priority``: ``candidates`` =
-    ``in_history`` (emitted
-    by an earlier window) + ``not_covered`` (closed before ``since`` in no
-    window the history covers, or longer ago than ``late_window``) +
-    ``cooldown`` + ``emitted`` (the rows of ``firings``).
+    ``in_history`` (emitted by an earlier window) + ``not_covered`` (closed
+    in the ``late_window`` before ``since`` but in no earlier window: before
+    the first run) + ``cooldown`` + ``emitted`` (the rows of ``firings``).
+    Firings that closed longer than ``late_window`` before ``since`` are not
+    looked for.
     """
 
     firings: pd.DataFrame
@@ -229,11 +230,10 @@ def history_needed(history: pd.DataFrame, rules: TriggerRules, since: pd.Timesta
     return (recent | history["trigger"].isin(once)).to_numpy()
 
 
-def _covered(times: pd.Series, history: pd.DataFrame) -> np.ndarray:
-    """Whether each instant falls in a window the history covers."""
+def _covered(times: pd.Series, windows: Sequence[tuple[pd.Timestamp, pd.Timestamp]]) -> np.ndarray:
+    """Whether each instant falls in one of ``windows``."""
     covered = np.zeros(len(times), dtype=bool)
-    spans = history[["window_start", "window_end"]].drop_duplicates()
-    for start, end in spans.itertuples(index=False):
+    for start, end in windows:
         covered |= ((times >= start) & (times < end)).to_numpy()
     return covered
 
@@ -246,6 +246,7 @@ def find_firings(
     until: pd.Timestamp,
     history: pd.DataFrame,
     consent: Consent,
+    windows: Sequence[tuple[pd.Timestamp, pd.Timestamp]] | None = None,
 ) -> TriggerResult:
     """Every firing the window ``[since, until)`` emits (see the module's docstring).
 
@@ -262,6 +263,9 @@ def find_firings(
         whose windows ends at or before ``since``.
     consent : callable
         See :data:`Consent`.
+    windows : sequence of (start, end), optional
+        The windows of the earlier runs, empty ones included: late firings are
+        looked for in them. Default: the windows the history's rows name.
 
     Returns
     -------
@@ -270,7 +274,15 @@ def find_firings(
     """
     history = _typed(history) if len(history) else empty_firings()
     history = history[history_needed(history, rules, since)].reset_index(drop=True)
-    fired_from = since - rules.late_window if len(history) else since
+    if windows is None:
+        windows = list(
+            history[["window_start", "window_end"]]
+            .drop_duplicates()
+            .itertuples(index=False, name=None)
+        )
+    # Only the recent windows can hold a late firing.
+    windows = [(a, b) for a, b in windows if b > since - rules.late_window]
+    fired_from = since - rules.late_window if windows else since
     known = history
     new: list[pd.DataFrame] = []
     counts: list[pd.DataFrame] = []
@@ -288,7 +300,7 @@ def find_firings(
         fate = pd.Series("emitted", index=cands.index)
         fate[_emitted_before(cands, history)] = "in_history"
         late = (cands["fired_at"] < since).to_numpy()
-        fate[(fate == "emitted") & late & ~_covered(cands["fired_at"], history)] = "not_covered"
+        fate[(fate == "emitted") & late & ~_covered(cands["fired_at"], windows)] = "not_covered"
         emitted = pd.concat([known, *new]) if new else known
         open_ = (fate == "emitted").to_numpy()
         cooled = np.zeros(len(cands), dtype=bool)
