@@ -25,6 +25,10 @@ own; the modules are imported before the clock starts):
   ``write``;
 - ``engine 30d``: the same over the 30-day backfill [2026-05-31, 2026-06-30)
   in one run;
+- ``cart day`` / ``cart 30d``: the same engine with the cart-abandonment rule
+  alone (the shipped rules file cut to that rule): the like-for-like
+  comparison with the baseline, validation, cooldown, consent and the write
+  included (its ``find`` stage is the rule itself);
 - ``pandas day`` / ``pandas 30d``: the baseline, the cart-abandonment rule
   alone written the way an analyst would: ``pd.read_parquet`` of web_events
   and orders (the columns it needs), the add_to_cart events whose 48 h closes
@@ -74,7 +78,9 @@ WINDOWS = {
     "day": ("2026-06-29", "2026-06-30"),
     "30d": ("2026-05-31", "2026-06-30"),
 }
-IMPLEMENTATIONS = ("engine", "pandas")
+#: engine: the seven shipped rules; cart: the engine with the cart-abandonment rule alone
+#: (validation, cooldown, consent and the write included); pandas: that rule, merge + filter.
+IMPLEMENTATIONS = ("engine", "cart", "pandas")
 TASKS = tuple(f"{impl} {window}" for window in WINDOWS for impl in IMPLEMENTATIONS)
 ENGINE_STAGES = ("setup", "validate", "read", "find", "consent", "write")
 PANDAS_STAGES = ("read", "find")
@@ -127,7 +133,22 @@ def _utc(day: str) -> Any:
     return pd.Timestamp(day, tz="UTC")
 
 
-def engine_worker(world: Path, since: str, until: str, scratch: Path) -> dict[str, Any]:
+def cart_rules_file(scratch: Path) -> Path:
+    """The shipped rules file with only the cart-abandonment rule."""
+    import yaml
+
+    from upseg.serving.triggers import DEFAULT_RULES_PATH
+
+    shipped = yaml.safe_load(DEFAULT_RULES_PATH.read_text())
+    shipped["triggers"] = [r for r in shipped["triggers"] if r["name"] == CART_RULE]
+    path = scratch / "cart_rules.yaml"
+    path.write_text(yaml.safe_dump(shipped))
+    return path
+
+
+def engine_worker(
+    world: Path, since: str, until: str, scratch: Path, *, cart_only: bool = False
+) -> dict[str, Any]:
     """``run_triggers`` over one window, timed by stage; then the cart candidates, untimed."""
     # Everything is imported before the clock: with PYTHONDONTWRITEBYTECODE set, each
     # import compiles its source, seconds that no run of the command pays twice.
@@ -164,7 +185,10 @@ def engine_worker(world: Path, since: str, until: str, scratch: Path) -> dict[st
     tj.find_firings = capturing_find
     out = scratch / "firings" / "firings.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    settings = tj.TriggersSettings(world, _utc(since), _utc(until), out, previous=())
+    rules_path = cart_rules_file(scratch) if cart_only else None
+    settings = tj.TriggersSettings(
+        world, _utc(since), _utc(until), out, rules_path=rules_path, previous=()
+    )
     try:
         started = time.perf_counter()
         marks.append(("setup", started, peak_rss_mb()))
@@ -267,8 +291,11 @@ def _worker(task: str, world: Path, scratch: Path) -> dict[str, Any]:
     impl, window = task.split()
     since, until = WINDOWS[window]
     scratch.mkdir(parents=True, exist_ok=True)
-    fn = engine_worker if impl == "engine" else pandas_worker
-    return {"task": task, "since": since, "until": until, **fn(world, since, until, scratch)}
+    if impl == "pandas":
+        measured = pandas_worker(world, since, until, scratch)
+    else:
+        measured = engine_worker(world, since, until, scratch, cart_only=impl == "cart")
+    return {"task": task, "since": since, "until": until, **measured}
 
 
 def _run_worker(task: str, world: Path, scratch: Path, timeout: float) -> dict[str, Any]:
@@ -433,6 +460,7 @@ def _print_report(results: dict[str, Any]) -> None:
     )
     print(
         "engine = run_triggers, seven shipped rules, cooldown, priority, consent, write; "
+        f"cart = run_triggers with {CART_RULE} alone; "
         f"pandas = {CART_RULE} alone (merge + filter)\n"
     )
     if results["in_process"]:
