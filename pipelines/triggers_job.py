@@ -246,12 +246,11 @@ def trigger_data(
     customers = c.filter(c.signup_at < end).select("customer_id", at=c.signup_at).to_pandas()
     frames = {"customers": customers}
     o = tables["orders"]
-    completed = o.status.isnull() | (o.status == "completed") if "status" in o.columns else True
-    category = o.category if "category" in o.columns else ibis.null("string")
-    o = since_reach("orders", "ordered_at", o.filter(completed))
-    frames["orders"] = o.select(
-        "customer_id", at=o.ordered_at, category=category.cast("string")
-    ).to_pandas()
+    if "status" in o.columns:  # only completed orders are purchases; no status: all are
+        o = o.filter(o.status.isnull() | (o.status == "completed"))
+    o = since_reach("orders", "ordered_at", o)
+    category = o.category.cast("string") if "category" in o.columns else ibis.null("string")
+    frames["orders"] = o.select("customer_id", at=o.ordered_at, category=category).to_pandas()
     for name in ("web_events", "email_events"):
         types = _event_types(rules, name)
         if name not in tables or not types:
