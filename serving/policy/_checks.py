@@ -14,9 +14,34 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["NumberRange"]
+from upseg.errors import UpsegError
+
+__all__ = ["NumberRange", "ProblemsError"]
 
 _MISSING = object()
+
+
+class ProblemsError(UpsegError, ValueError):
+    """A YAML file (a policy, trigger rules) that cannot be used, with every problem found.
+
+    ``problems`` holds one line per problem; subclasses name what the file is
+    (:attr:`what`).
+    """
+
+    what = "file"
+
+    def __init__(self, problems: Sequence[str] | str, source: str | None = None) -> None:
+        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        self.source = source
+        n = len(self.problems)
+        head = "1 problem" if n == 1 else f"{n} problems"
+        where = f" {source}" if source else ""
+        super().__init__(
+            f"{head} in {self.what}{where}:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.problems, self.source))
 
 
 class _Problems:

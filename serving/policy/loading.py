@@ -16,6 +16,7 @@ import yaml
 from upseg.serving.policy._checks import (
     _MISSING,
     NumberRange,
+    ProblemsError,
     _choice,
     _integer,
     _mapping,
@@ -46,7 +47,7 @@ from upseg.serving.policy.schema import (
     ValueTier,
 )
 
-__all__ = ["DEFAULT_POLICY_PATH", "load_policy", "parse_policy"]
+__all__ = ["DEFAULT_POLICY_PATH", "load_policy", "parse_policy", "read_yaml"]
 
 #: The policy shipped with upseg, used when none is given.
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "default_policy.yaml"
@@ -93,13 +94,25 @@ def load_policy(path: Path | str | None = None) -> Policy:
         When the file does not exist.
     """
     path = DEFAULT_POLICY_PATH if path is None else Path(path)
+    return parse_policy(read_yaml(path, PolicyError), str(path))
+
+
+def read_yaml(path: Path, error: type[ProblemsError]) -> Any:
+    """The YAML of ``path``, refusing a key given twice; unreadable YAML raises ``error``.
+
+    Raises
+    ------
+    ProblemsError
+        ``error``, with the line and column where PyYAML stopped.
+    FileNotFoundError
+        When the file does not exist.
+    """
     source = str(path)
     text = path.read_text(encoding="utf-8")
     try:
-        mapping = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise PolicyError([_yaml_problem(source, text, exc)], source) from None
-    return parse_policy(mapping, source)
+        raise error([_yaml_problem(source, text, exc)], source) from None
 
 
 def _yaml_problem(source: str, text: str, exc: yaml.YAMLError) -> str:

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
-from upseg.errors import UpsegError
-from upseg.serving.policy._checks import NumberRange, _Problems, _show, _suggest
+from upseg.serving.policy._checks import NumberRange, ProblemsError, _Problems, _show, _suggest
 
 __all__ = [
     "ACTIONS",
@@ -300,24 +299,13 @@ def builtin_segment_name(quadrant: str, churn_risk: str, value_tier: str) -> str
     return f"{quadrant}{_SEPARATOR}{churn_risk} churn{_SEPARATOR}{value_tier}"
 
 
-class PolicyError(UpsegError, ValueError):
+class PolicyError(ProblemsError):
     """A policy that cannot be used; ``problems`` holds one line per problem found.
 
     Each line reads ``<file>: <key path>: <what is wrong>; expected <allowed>; got <given>``.
     """
 
-    def __init__(self, problems: Sequence[str] | str, source: str | None = None) -> None:
-        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
-        self.source = source
-        n = len(self.problems)
-        head = "1 problem" if n == 1 else f"{n} problems"
-        where = f" {source}" if source else ""
-        super().__init__(
-            f"{head} in policy{where}:\n" + "\n".join(f"  - {p}" for p in self.problems)
-        )
-
-    def __reduce__(self) -> tuple:
-        return (type(self), (self.problems, self.source))
+    what = "policy"
 
 
 def _column_problems(policy: Policy, columns: list[str]) -> list[str]:

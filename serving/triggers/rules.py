@@ -11,17 +11,16 @@ each field. :func:`load_rules` reports every problem of a file at once, each as
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from upseg.errors import UpsegError
+from upseg.features.contract import EMAIL_EVENT_TYPES, WEB_EVENT_TYPES
 from upseg.serving.policy._checks import (
     _MISSING,
+    ProblemsError,
     _choice,
     _integer,
     _mapping,
@@ -29,7 +28,7 @@ from upseg.serving.policy._checks import (
     _Problems,
     _string,
 )
-from upseg.serving.policy.loading import _UniqueKeyLoader, _yaml_problem
+from upseg.serving.policy.loading import read_yaml
 
 __all__ = [
     "DEFAULT_RULES_PATH",
@@ -53,16 +52,8 @@ _SUPPORTED_VERSIONS = (1,)
 #: The tables a rule can start from or be cancelled by, and their event types (orders:
 #: completed orders; customers: the sign-up).
 EVENT_TYPES: dict[str, tuple[str, ...]] = {
-    "web_events": ("page_view", "product_view", "add_to_cart", "checkout_started", "search"),
-    "email_events": (
-        "sent",
-        "delivered",
-        "opened",
-        "clicked",
-        "bounced",
-        "unsubscribed",
-        "complained",
-    ),
+    "web_events": WEB_EVENT_TYPES,
+    "email_events": EMAIL_EVENT_TYPES,
     "orders": (),
     "customers": (),
 }
@@ -80,26 +71,14 @@ _DURATION_EXPECTED = "a duration such as 30m, 48h, 14d or 2w"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class TriggerRulesError(UpsegError, ValueError):
+class TriggerRulesError(ProblemsError):
     """Trigger rules that cannot be used; ``problems`` holds one line per problem found.
 
     A rules file is configuration: the command line exits 2.
     """
 
+    what = "trigger rules"
     exit_code = 2
-
-    def __init__(self, problems: Sequence[str] | str, source: str | None = None) -> None:
-        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
-        self.source = source
-        n = len(self.problems)
-        head = "1 problem" if n == 1 else f"{n} problems"
-        where = f" {source}" if source else ""
-        super().__init__(
-            f"{head} in trigger rules{where}:\n" + "\n".join(f"  - {p}" for p in self.problems)
-        )
-
-    def __reduce__(self) -> tuple:
-        return (type(self), (self.problems, self.source))
 
 
 @dataclass(frozen=True)
@@ -244,13 +223,7 @@ def load_rules(path: Path | str | None = None) -> TriggerRules:
         When the file does not exist.
     """
     path = DEFAULT_RULES_PATH if path is None else Path(path)
-    source = str(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        mapping = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise TriggerRulesError([_yaml_problem(source, text, exc)], source) from None
-    return parse_rules(mapping, source)
+    return parse_rules(read_yaml(path, TriggerRulesError), str(path))
 
 
 _TOP_KEYS = ("version", "late_window", "triggers")
