@@ -214,8 +214,9 @@ def history_reach(rules: TriggerRules) -> pd.Timedelta:
     reach = rules.late_window + pd.Timedelta(days=1)
     for rule in rules.rules:
         cooldown = rule.cooldown if rule.cooldown is not None else pd.Timedelta(0)
-        wait = rule.wait if rule.after is not None else pd.Timedelta(0)
-        reach = max(reach, rules.late_window + max(cooldown, wait))  # type: ignore[type-var]
+        follows = rule.after is not None and isinstance(rule.wait, pd.Timedelta)
+        wait = rule.wait if follows else pd.Timedelta(0)
+        reach = max(reach, rules.late_window + max(cooldown, wait))
     return reach
 
 
