@@ -1,0 +1,145 @@
+"""The expected band of each KPI from its own recent history, and the periods that leave it.
+
+Shewhart control charts, one per series (segmentation × segment × campaign type
+× metric), each period judged against the ``history`` periods before it:
+
+* a **rate** gets a p-chart: the centre is the pooled rate of those periods
+  (their numerators over their denominators) and the band is ``z`` binomial
+  standard errors at this period's own denominator, so a small segment gets
+  a wide band and a large one a narrow band;
+* **revenue per e-mail** gets an individuals chart: the centre is the mean of
+  those periods' values and the band is ``z`` sigmas, sigma estimated from
+  their average moving range (/1.128, as for an XmR chart).
+
+A period is flagged only with ``min_history`` earlier periods and a
+denominator of ``min_denominator`` or more. With ``z = 3`` a stable 1% rate at
+2,000 e-mails a period leaves its band in about 5 periods of 1,000 (0.54% in a
+simulation of 52,000 periods; 0.27% if the centre were known; most on the high
+side, since a small rate's count is skewed): see the tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["BAND_COLUMNS", "RATE_METRICS", "kpi_bands"]
+
+#: The columns :func:`kpi_bands` adds.
+BAND_COLUMNS = ("expected", "band_low", "band_high", "history_periods", "flag")
+#: Metrics read as rates (p-chart); any other metric gets an individuals chart.
+RATE_METRICS = (
+    "delivery_rate",
+    "bounce_rate",
+    "open_rate",
+    "click_rate",
+    "click_to_open_rate",
+    "unsubscribe_rate",
+    "complaint_rate",
+    "conversion_rate",
+    "reactivation_rate",
+    "churn_rate",
+)
+_SERIES = ["segment_by", "segment", "campaign_type", "metric"]
+_D2 = 1.128  # the mean moving range of two normal values, in sigmas
+
+
+def _rate_band(num: np.ndarray, den: np.ndarray, history: int, z: float) -> tuple:
+    """Per period: the pooled rate of the ``history`` periods before it, and its band."""
+    n = len(num)
+    cum_num = np.concatenate([[0.0], np.cumsum(np.nan_to_num(num))])
+    cum_den = np.concatenate([[0.0], np.cumsum(np.nan_to_num(den))])
+    seen = np.concatenate([[0], np.cumsum(den > 0)])
+    idx = np.arange(n)
+    start = np.maximum(idx - history, 0)
+    prev_num = cum_num[idx] - cum_num[start]
+    prev_den = cum_den[idx] - cum_den[start]
+    periods = seen[idx] - seen[start]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.where(prev_den > 0, prev_num / prev_den, np.nan)
+        half = z * np.sqrt(centre * (1 - centre) / den)
+    return centre, np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1), periods
+
+
+def _individuals_band(values: np.ndarray, history: int, z: float) -> tuple:
+    """Per period: the mean of the ``history`` values before it, and its XmR band."""
+    n = len(values)
+    centre = np.full(n, np.nan)
+    low = np.full(n, np.nan)
+    high = np.full(n, np.nan)
+    periods = np.zeros(n, dtype=int)
+    for i in range(n):
+        prev = values[max(i - history, 0) : i]
+        prev = prev[np.isfinite(prev)]
+        periods[i] = len(prev)
+        if len(prev) == 0:
+            continue
+        centre[i] = prev.mean()
+        if len(prev) >= 2:
+            sigma = np.abs(np.diff(prev)).mean() / _D2
+            low[i], high[i] = centre[i] - z * sigma, centre[i] + z * sigma
+    return centre, low, high, periods
+
+
+def kpi_bands(
+    kpis: pd.DataFrame,
+    *,
+    history: int = 8,
+    min_history: int = 4,
+    z: float = 3.0,
+    min_denominator: float = 30,
+) -> pd.DataFrame:
+    """``kpis`` with each row's expected value, band and whether it leaves the band.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        The tidy KPI table (:data:`upseg.experiments.monitoring.KPI_COLUMNS`).
+    history : int
+        How many earlier periods of the same series make the band, 2 or more.
+    min_history : int
+        Earlier periods (with a denominator) a row needs to be judged, 1 to ``history``.
+    z : float
+        Half-width of the band in standard errors, > 0.
+    min_denominator : float
+        The smallest denominator judged: tiny segments are shown, not flagged.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``kpis``, in the same order, plus :data:`BAND_COLUMNS`; ``flag`` is
+        ``"high"``, ``"low"`` or ``""``.
+    """
+    problems = []
+    if not isinstance(history, int) or history < 2:
+        problems.append(f"history must be an integer of 2 or more; got {history!r}")
+    if not isinstance(min_history, int) or not 1 <= min_history <= max(int(history), 1):
+        problems.append(f"min_history must be an integer in [1, history]; got {min_history!r}")
+    if not z > 0:
+        problems.append(f"z must be > 0; got {z!r}")
+    if problems:
+        raise ValueError("; ".join(problems) + ".")
+    out = kpis.copy()
+    for column in BAND_COLUMNS:
+        out[column] = np.nan
+    out["flag"] = ""
+    out["history_periods"] = 0
+    ordered = out.sort_values([*_SERIES, "period"], kind="mergesort")
+    for (_, _, _, metric), rows in ordered.groupby(_SERIES, sort=False, observed=True):
+        num = rows["numerator"].to_numpy(dtype=float)
+        den = rows["denominator"].to_numpy(dtype=float)
+        values = rows["value"].to_numpy(dtype=float)
+        if metric in RATE_METRICS:
+            centre, low, high, periods = _rate_band(num, den, history, z)
+        else:
+            centre, low, high, periods = _individuals_band(values, history, z)
+        judged = (periods >= min_history) & (den >= min_denominator) & np.isfinite(values)
+        flag = np.where(
+            judged & (values > high), "high", np.where(judged & (values < low), "low", "")
+        )
+        out.loc[rows.index, "expected"] = centre
+        out.loc[rows.index, "band_low"] = low
+        out.loc[rows.index, "band_high"] = high
+        out.loc[rows.index, "history_periods"] = periods
+        out.loc[rows.index, "flag"] = flag
+    return out
