@@ -150,6 +150,10 @@ CONTRACT: dict[str, TableSpec] = {
             ),
             optional_columns=(
                 ColumnSpec("bounce_type", "string", nullable=True, allowed=BOUNCE_TYPES),
+                # What kind of e-mail the campaign is (newsletter, promo...), for monitoring.
+                ColumnSpec("campaign_type", "string", nullable=True),
+                # True for an open made by an image proxy (Apple Mail Privacy Protection).
+                ColumnSpec("machine_open", "boolean", nullable=True),
             ),
         ),
         TableSpec(
