@@ -16,6 +16,7 @@ from upseg.pipelines import (
     data_cli,
     demo_cli,
     import_cli,
+    monitor_cli,
     predict_cli,
     retrain_cli,
     score_cli,
@@ -46,6 +47,7 @@ app.add_typer(score_cli.app)
 app.add_typer(triggers_cli.app)
 app.add_typer(retrain_cli.app)
 app.add_typer(analyze_cli.app)
+app.add_typer(monitor_cli.app)
 app.add_typer(demo_cli.app)
 
 

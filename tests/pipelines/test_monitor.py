@@ -1,0 +1,137 @@
+"""``upseg monitor`` on a synthetic world: an injected break is flagged, reruns are incremental,
+segments are the audience's when given, and bad options exit 2.
+
+The KPIs themselves are checked against hand counts in ``tests/experiments/test_monitoring.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.pipelines._invoke import invoke
+from upseg.synthetic import generate_world, write_world
+
+BREAK = pd.Timestamp("2026-06-15", tz="UTC")  # a Monday of a newsletter week
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A 3,000-customer world whose newsletter of the week of BREAK bounced for most."""
+    folder = tmp_path_factory.mktemp("monitor") / "data"
+    write_world(generate_world(3_000, seed=4), folder)
+    events = pd.read_parquet(folder / "email_events.parquet")
+    week = (events["occurred_at"] >= BREAK) & (events["occurred_at"] < BREAK + pd.Timedelta(days=7))
+    delivered = week & (events["event_type"] == "delivered")
+    # Three in four deliveries of that week become bounces, and their opens and clicks go.
+    hit = delivered.to_numpy() & (np.arange(len(events)) % 4 != 0)
+    gone = events.loc[hit, ["customer_id", "campaign_id"]].assign(_gone=True)
+    events["event_type"] = events["event_type"].astype(str)
+    events.loc[hit, "event_type"] = "bounced"
+    keyed = events.merge(gone, on=["customer_id", "campaign_id"], how="left")
+    drop = (
+        keyed["_gone"].notna().to_numpy()
+        & events["event_type"].isin(["opened", "clicked"]).to_numpy()
+    )
+    events = events[~drop]
+    events["campaign_type"] = (
+        events["campaign_id"].astype(str).str[:2].map({"NL": "newsletter"}).fillna("campaign")
+    )
+    events.to_parquet(folder / "email_events.parquet", index=False)
+    return folder
+
+
+def _monitor(data, out, *extra, start="2026-04-06", end="2026-06-29"):
+    return invoke("monitor", "--data", data, "--from", start, "--to", end, "--out", out, *extra)
+
+
+def test_an_injected_week_of_bounces_is_flagged_and_the_rest_is_quiet(world, tmp_path):
+    result = _monitor(world, tmp_path / "m", "--by", "lifecycle_stage")
+    assert result.exit_code == 0, result.output
+    kpis = pd.read_parquet(tmp_path / "m" / "kpis.parquet")
+    overall = kpis[(kpis["segment_by"] == "all") & (kpis["campaign_type"] == "all")]
+    bounces = overall[overall["metric"] == "bounce_rate"].set_index("period")
+    assert bounces.loc[BREAK, "flag"] == "high"
+    assert bounces.loc[BREAK, "value"] > 0.5 > bounces.drop(BREAK)["value"].max()
+    # Before the break the everyone-series are quiet: a z = 3 band rarely fires.
+    before = overall[overall["period"] < BREAK]
+    assert (before["flag"] != "").mean() < 0.05
+    # Per campaign type: the newsletter broke, and the CSV says the same as the Parquet.
+    news = kpis[
+        (kpis["segment_by"] == "all")
+        & (kpis["campaign_type"] == "newsletter")
+        & (kpis["metric"] == "bounce_rate")
+        & (kpis["period"] == BREAK)
+    ]
+    assert news["flag"].tolist() == ["high"]
+    csv = pd.read_csv(tmp_path / "m" / "kpis.csv")
+    assert len(csv) == len(kpis) and list(csv.columns) == list(kpis.columns)
+    assert (tmp_path / "m" / "dashboard.html").exists()
+    assert "anomaly flags" in result.text
+
+
+def test_a_rerun_for_a_new_week_builds_only_that_weeks_segments(world, tmp_path):
+    out = tmp_path / "m"
+    first = _monitor(world, out, "--by", "lifecycle_stage", end="2026-06-01")
+    assert first.exit_code == 0, first.output
+    assert "segments built for 9 period starts, 0 from the cache" in first.text
+    before = pd.read_parquet(out / "kpis.parquet")
+    second = _monitor(world, out, "--by", "lifecycle_stage", end="2026-06-08")
+    assert second.exit_code == 0, second.output
+    assert "segments built for 1 period starts, 9 from the cache" in second.text
+    after = pd.read_parquet(out / "kpis.parquet")
+    # Earlier periods keep their numbers, except the churn of the period whose next start was
+    # missing before (it has one now).
+    old = after[after["period"].isin(before["period"]) & (after["metric"] != "churn_rate")]
+    keys = ["period", "segment_by", "segment", "campaign_type", "metric"]
+    pd.testing.assert_frame_equal(
+        old.sort_values(keys).reset_index(drop=True),
+        before[before["metric"] != "churn_rate"].sort_values(keys).reset_index(drop=True),
+    )
+
+
+def test_audience_segments_come_from_the_latest_audience_before_each_period(world, tmp_path):
+    customers = pd.read_parquet(world / "customers.parquet")["customer_id"].astype(str)
+    audiences = []
+    for as_of, name in (("2026-04-01", "early"), ("2026-05-01", "late")):
+        path = tmp_path / f"audience-{name}.parquet"
+        pd.DataFrame(
+            {
+                "customer_id": customers,
+                "as_of": pd.Timestamp(as_of, tz="UTC"),
+                "priority_segment": name,
+            }
+        ).to_parquet(path)
+        audiences += ["--audience", path]
+    result = _monitor(
+        world, tmp_path / "m", "--by", "priority_segment", *audiences, "--freq", "month",
+        start="2026-04-01", end="2026-07-01",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    kpis = pd.read_parquet(tmp_path / "m" / "kpis.parquet")
+    seg = kpis[kpis["segment_by"] == "priority_segment"]
+    by_period = seg.groupby("period")["segment"].agg(lambda s: sorted(set(s)))
+    assert by_period[pd.Timestamp("2026-04-01", tz="UTC")][-1] == "early"
+    assert "late" in by_period[pd.Timestamp("2026-05-01", tz="UTC")]
+    assert "early" not in by_period[pd.Timestamp("2026-06-01", tz="UTC")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--by", "favourite_colour"], "--by: unknown segmentation ['favourite_colour']"),
+        (["--by", "priority_segment"], "come from audience files; give them with --audience"),
+        (["--freq", "year"], "'year' is not one of"),
+    ],
+)
+def test_bad_options_exit_2(world, tmp_path, extra, message):
+    result = _monitor(world, tmp_path / "m", *extra)
+    assert result.exit_code == 2, result.output
+    assert message in result.text
+
+
+def test_an_empty_span_exits_2(world, tmp_path):
+    result = _monitor(world, tmp_path / "m", start="2026-06-01", end="2026-05-01")
+    assert result.exit_code == 2, result.output
+    assert "--to must be after --from" in result.text
