@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from upseg.pipelines._console import console, err_console, instant_option, quiet_mlflow
@@ -28,8 +27,8 @@ DEMO_AS_OF = "2026-04-01"
 DEMO_SCORE_AS_OF = "2026-06-20"
 #: The demo's CLV horizon: the synthetic world's data ends 2026-07-01, 91 days after the cutoff.
 DEMO_CLV_HORIZON_DAYS = 90
-#: The demo runs the triggers over the world's last week, one day per window.
-DEMO_TRIGGER_DAYS = pd.date_range("2026-06-24", "2026-07-01", freq="D", tz="UTC")
+#: The demo runs the triggers over the world's last week, one day per window (UTC).
+DEMO_TRIGGER_WEEK = ("2026-06-24", "2026-07-01")
 #: The demo campaign's cost of one e-mail, for the ROI in the report.
 DEMO_COST_PER_SEND = 0.05
 
@@ -84,6 +83,7 @@ def demo(
     Models are tracked in a SQLite MLflow store inside --out, unless
     MLFLOW_TRACKING_URI points elsewhere.
     """
+    import pandas as pd
     import yaml
 
     from upseg.experiments.analysis import AnalysisSettings
@@ -191,9 +191,10 @@ def demo(
         f"(p = {overall['p_value']:.2g})"
     )
     triggers_dir = out / "triggers"
+    days = pd.date_range(*DEMO_TRIGGER_WEEK, freq="D", tz="UTC")
     runs = []
     with console.status("6/6 finding trigger firings…") as status:
-        for start, end in zip(DEMO_TRIGGER_DAYS[:-1], DEMO_TRIGGER_DAYS[1:], strict=True):
+        for start, end in zip(days[:-1], days[1:], strict=True):
             window = TriggersSettings(
                 data_dir=data,
                 since=start,
@@ -206,7 +207,7 @@ def demo(
     week = pd.concat([r.firings for r in runs], ignore_index=True)
     console.print(
         f"[bold]6/6 triggers[/] {len(week):,} firings over {len(runs)} daily windows "
-        f"({DEMO_TRIGGER_DAYS[0]:%Y-%m-%d} to {DEMO_TRIGGER_DAYS[-1]:%Y-%m-%d}), each window "
+        f"({days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}), each window "
         f"reading the earlier ones' files → {_shown(triggers_dir)}"
     )
     report_trigger_week(week, runs)

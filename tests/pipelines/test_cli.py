@@ -43,6 +43,7 @@ def test_the_app_has_every_command():
         "train",
         "predict",
         "score",
+        "triggers",
         "retrain",
         "analyze",
         "demo",
