@@ -46,6 +46,7 @@ def test_the_app_has_every_command():
         "triggers",
         "retrain",
         "analyze",
+        "monitor",
         "demo",
     }
     assert set(commands["train"].commands) == {"churn", "propensity", "uplift", "clv", "clusters"}
