@@ -2,10 +2,10 @@
 
 generate → retrain (churn, propensity, uplift, clv, clusters; tracked) → score
 (audience with holdout) → simulate the campaign's outcomes from the world's truth →
-analyze → triggers over the world's last week, one daily window at a time → where
-to look. The demo writes its own configuration (``upseg.yaml`` in the
-output folder) and runs the same jobs as ``upseg retrain --config`` and
-``upseg score --config``.
+analyze → triggers over the world's last week, one daily window at a time →
+segment KPIs and their dashboard over the world's last quarter → where to look.
+The demo writes its own configuration (``upseg.yaml`` in the output folder) and
+runs the same jobs as ``upseg retrain --config`` and ``upseg score --config``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import typer
 
 from upseg.pipelines._console import console, err_console, instant_option, quiet_mlflow
 from upseg.pipelines._reports import report_scoring_run
+from upseg.pipelines.monitor_cli import report_monitor_run
 from upseg.pipelines.triggers_cli import report_trigger_week
 
 app = typer.Typer()
@@ -29,6 +30,8 @@ DEMO_SCORE_AS_OF = "2026-06-20"
 DEMO_CLV_HORIZON_DAYS = 90
 #: The demo runs the triggers over the world's last week, one day per window (UTC).
 DEMO_TRIGGER_WEEK = ("2026-06-24", "2026-07-01")
+#: The demo monitors the world's last quarter, week by week (Mondays, UTC).
+DEMO_MONITOR_SPAN = ("2026-03-30", "2026-06-29")
 #: The demo campaign's cost of one e-mail, for the ROI in the report.
 DEMO_COST_PER_SEND = 0.05
 
@@ -78,7 +81,7 @@ def demo(
     as_of: Annotated[str, typer.Option(help="Training cutoff of the models.")] = DEMO_AS_OF,
     trials: Annotated[int, typer.Option(min=0, help="Optuna trials per predictive model.")] = 3,
 ) -> None:
-    """Run generate → retrain → score → simulate → analyze → triggers; say where it all is.
+    """Run generate → retrain → score → simulate → analyze → triggers → monitor; say where.
 
     Models are tracked in a SQLite MLflow store inside --out, unless
     MLFLOW_TRACKING_URI points elsewhere.
@@ -91,6 +94,7 @@ def demo(
     from upseg.pipelines import jobs
     from upseg.pipelines.analyze_job import AnalyzeSettings, run_analysis
     from upseg.pipelines.config import load_config
+    from upseg.pipelines.monitor_job import MonitorSettings, run_monitor
     from upseg.pipelines.retrain_job import run_retrain
     from upseg.pipelines.score_job import run_scoring
     from upseg.pipelines.settings import score_settings
@@ -100,17 +104,17 @@ def demo(
     cutoff = instant_option(as_of, "--as-of")
     score_as_of = pd.Timestamp(DEMO_SCORE_AS_OF, tz="UTC")
     data = out / "data"
-    with console.status(f"1/6 generating a world of {customers:,} customers…"):
+    with console.status(f"1/7 generating a world of {customers:,} customers…"):
         write_world(generate_world(customers, seed=seed), data)
-    console.print(f"[bold]1/6 generate[/]  synthetic world in {_shown(data)}")
+    console.print(f"[bold]1/7 generate[/]  synthetic world in {_shown(data)}")
 
     config_path = out / "upseg.yaml"
     config_path.write_text(yaml.safe_dump(demo_config(out, trials=trials, seed=seed)))
     cfg = load_config(config_path)
     quiet_mlflow()
-    with console.status("2/6 retraining…") as status:
-        retrained = run_retrain(cfg, cutoff, on_stage=lambda m: status.update(f"2/6 {m}…"))
-    console.print(f"[bold]2/6 retrain[/]  as of {cutoff:%Y-%m-%d} (config {_shown(config_path)})")
+    with console.status("2/7 retraining…") as status:
+        retrained = run_retrain(cfg, cutoff, on_stage=lambda m: status.update(f"2/7 {m}…"))
+    console.print(f"[bold]2/7 retrain[/]  as of {cutoff:%Y-%m-%d} (config {_shown(config_path)})")
     for o in retrained.models.values():
         verdict = "promoted" if o.promoted else "held"
         console.print(f"  {o.name:<11} version {o.version} {o.status}, {verdict}: {o.reason}")
@@ -126,15 +130,15 @@ def demo(
         )
     audience_path = cfg.scoring_out(score_as_of)
     campaign = cfg.scoring_campaign(score_as_of)
-    with console.status("3/6 scoring…") as status:
+    with console.status("3/7 scoring…") as status:
         scored = run_scoring(
             score_settings(cfg, score_as_of, versions=held),
-            on_stage=lambda m: status.update(f"3/6 {m}…"),
+            on_stage=lambda m: status.update(f"3/7 {m}…"),
         )
-    console.print(f"[bold]3/6 score[/]  the audience of {campaign}")
+    console.print(f"[bold]3/7 score[/]  the audience of {campaign}")
     report_scoring_run(scored)
 
-    with console.status("4/6 simulating the campaign's outcomes…"):
+    with console.status("4/7 simulating the campaign's outcomes…"):
         audience = pd.read_parquet(audience_path)
         outcomes = simulate_campaign(
             pd.read_parquet(data / "truth.parquet"),
@@ -151,14 +155,14 @@ def demo(
         outcomes.to_parquet(outcomes_path, index=False)
     sent = outcomes[outcomes["arm"] == "email"]
     console.print(
-        f"[bold]4/6 simulate[/] {len(sent):,} sent, {len(outcomes) - len(sent):,} held out → "
+        f"[bold]4/7 simulate[/] {len(sent):,} sent, {len(outcomes) - len(sent):,} held out → "
         f"{_shown(outcomes_path)}; true mean effect on the sent: "
         f"{100 * sent['true_uplift'].mean():+.2f} points of conversion"
     )
 
     # run_scoring resolved the holdout: the policy's share, or the configuration's override
     holdout = float(scored.settings.holdout or 0.0)
-    with console.status("5/6 analysing the experiment…") as status:
+    with console.status("5/7 analysing the experiment…") as status:
         analysis = run_analysis(
             AnalyzeSettings(
                 out=out / "experiment",
@@ -178,7 +182,7 @@ def demo(
                     seed=seed,
                 ),
             ),
-            on_stage=lambda m: status.update(f"5/6 {m}…"),
+            on_stage=lambda m: status.update(f"5/7 {m}…"),
         )
     overall = [
         r
@@ -186,14 +190,14 @@ def demo(
         if r["segment_by"] == "overall" and r["metric"] == "conversion"
     ][0]
     console.print(
-        f"[bold]5/6 analyze[/] measured conversion lift {100 * overall['abs_lift']:+.2f} points "
+        f"[bold]5/7 analyze[/] measured conversion lift {100 * overall['abs_lift']:+.2f} points "
         f"[{100 * overall['abs_lift_ci_low']:+.2f}, {100 * overall['abs_lift_ci_high']:+.2f}] "
         f"(p = {overall['p_value']:.2g})"
     )
     triggers_dir = out / "triggers"
     days = pd.date_range(*DEMO_TRIGGER_WEEK, freq="D", tz="UTC")
     runs = []
-    with console.status("6/6 finding trigger firings…") as status:
+    with console.status("6/7 finding trigger firings…") as status:
         for start, end in zip(days[:-1], days[1:], strict=True):
             window = TriggersSettings(
                 data_dir=data,
@@ -202,15 +206,30 @@ def demo(
                 out=triggers_dir / f"{start:%Y-%m-%d}.parquet",
                 audience=audience_path,
             )
-            status.update(f"6/6 triggers of {start:%Y-%m-%d}…")
+            status.update(f"6/7 triggers of {start:%Y-%m-%d}…")
             runs.append(run_triggers(window))
     week = pd.concat([r.firings for r in runs], ignore_index=True)
     console.print(
-        f"[bold]6/6 triggers[/] {len(week):,} firings over {len(runs)} daily windows "
+        f"[bold]6/7 triggers[/] {len(week):,} firings over {len(runs)} daily windows "
         f"({days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}), each window "
         f"reading the earlier ones' files → {_shown(triggers_dir)}"
     )
     report_trigger_week(week, runs)
+    with console.status("7/7 monitoring the last quarter…") as status:
+        monitored = run_monitor(
+            MonitorSettings(
+                data_dir=data,
+                start=pd.Timestamp(DEMO_MONITOR_SPAN[0], tz="UTC"),
+                end=pd.Timestamp(DEMO_MONITOR_SPAN[1], tz="UTC"),
+                out=out / "monitor",
+            ),
+            on_stage=lambda m: status.update(f"7/7 {m}…"),
+        )
+    console.print(
+        f"[bold]7/7 monitor[/]  segment KPIs of {len(monitored.periods)} weeks from "
+        f"{monitored.periods[0]:%Y-%m-%d} by rfm_segment and lifecycle_stage"
+    )
+    report_monitor_run(monitored)
     console.print(
         "\nWhere to look:\n"
         f"  audience            {_shown(audience_path)} (summary: {_shown(scored.summary_path)})\n"
@@ -218,6 +237,8 @@ def demo(
         f"{_shown(analysis.results_csv)})\n"
         f"  retraining report   {_shown(retrained.report)}\n"
         f"  trigger firings     {_shown(triggers_dir)} (upseg triggers; docs/triggers.md)\n"
+        f"  KPI dashboard       {_shown(monitored.files['dashboard'])} (tidy: "
+        f"{_shown(monitored.files['kpis'])}; docs/monitoring.md)\n"
         f"  configuration       {_shown(config_path)} (upseg retrain/score --config)\n"
         f"  MLflow UI           {ui_command(cfg.tracking_uri())}\n"
         "Next: docs/experiments.md, docs/retrain.md, docs/config.md, notebooks/"

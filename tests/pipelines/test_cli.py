@@ -323,8 +323,8 @@ def test_demo_runs_the_whole_loop_and_says_where_its_outputs_are(tmp_path):
     out = tmp_path / "demo"
     result = invoke("demo", "--out", out, "--customers", 3_000, "--seed", 2, "--trials", 0)
     assert result.exit_code == 0, result.output
-    steps = ("1/6 generate", "2/6 retrain", "3/6 score", "4/6 simulate", "5/6 analyze")
-    for step in (*steps, "6/6 triggers"):
+    steps = ("1/7 generate", "2/7 retrain", "3/7 score", "4/7 simulate", "5/7 analyze")
+    for step in (*steps, "6/7 triggers", "7/7 monitor"):
         assert step in result.text
     audience = pd.read_parquet(out / "audience.parquet")
     assert set(audience["action"]) <= {"send", "holdout", "skip", "suppress"}
@@ -338,6 +338,8 @@ def test_demo_runs_the_whole_loop_and_says_where_its_outputs_are(tmp_path):
         out / "reports" / "retrain-2026-04-01.md",
         out / "upseg.yaml",
         out / "triggers",
+        out / "monitor" / "dashboard.html",
+        out / "monitor" / "kpis.parquet",
     ):
         assert path.exists() and str(path) in result.text
     # The week's triggers, one file per daily window, each firing once, with the audience's
