@@ -1,17 +1,29 @@
-"""What every benchmark script shares: where the real data lives, stage timing, progress."""
+"""What the benchmark scripts share: real data, synthetic worlds, stage timing, progress."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
+import shutil
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-__all__ = ["REPO", "machine", "peak_rss_mb", "progress", "shared_data_dir", "stage"]
+__all__ = [
+    "REPO",
+    "ensure_world",
+    "machine",
+    "peak_rss_mb",
+    "progress",
+    "shared_data_dir",
+    "stage",
+    "world_dir",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,3 +80,41 @@ def stage(name: str, stages: dict[str, dict[str, float]]) -> Iterator[None]:
 def progress(message: str) -> None:
     """A time-stamped progress line on stderr, so stdout stays the report."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+#: The tables a synthetic world must have to be reused.
+_WORLD_TABLES = ("customers", "orders", "web_events", "email_events")
+
+
+def world_dir(workdir: Path, customers: int, seed: int) -> Path:
+    """Where the synthetic world of ``customers`` and ``seed`` is kept under ``workdir``."""
+    return workdir / f"world_{customers}_{seed}"
+
+
+def ensure_world(workdir: Path, customers: int, seed: int) -> dict[str, Any]:
+    """The world's folder, generated unless a complete one is there; and how long it took.
+
+    ``generate_world(customers, seed=seed)`` (about 4 GB of memory per million
+    customers) is written to :func:`world_dir`; the seconds it took are kept
+    beside it in ``world_<customers>_<seed>.json``, so that benchmarks sharing a
+    world report its generation once.
+    """
+    home = world_dir(workdir, customers, seed)
+    marker = home.with_name(home.name + ".json")
+    if all((home / f"{t}.parquet").exists() for t in _WORLD_TABLES):
+        info = json.loads(marker.read_text()) if marker.exists() else {}
+        return {"path": str(home), "reused": True, **info}
+    from upseg.synthetic import generate_world, write_world
+
+    progress(f"generating a world of {customers:,} customers (seed {seed}) in {home}")
+    partial = home.with_name(home.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    started = time.perf_counter()
+    write_world(generate_world(customers, seed=seed), partial)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(home, ignore_errors=True)
+    partial.rename(home)
+    info = {"generation_seconds": round(seconds, 2)}
+    marker.write_text(json.dumps(info))
+    progress(f"world generated in {seconds:.1f} s")
+    return {"path": str(home), "reused": False, **info}

@@ -4,10 +4,9 @@
                                         [--workdir DIR] [--json FILE]
 
 **World.** ``generate_world(--customers, seed=--seed)`` written once to
-``<workdir>/triggers_world_<customers>_<seed>`` and reused by later runs (about
-4 GB of memory per million customers to generate; the seconds it took are kept
-beside it in ``triggers_world_<customers>_<seed>.json``). The world's events
-run to 2026-06-30.
+``<workdir>/world_<customers>_<seed>`` and reused by later runs, this
+benchmark's and ``bench_monitor``'s (:func:`benchmarks._common.ensure_world`).
+The world's events run to 2026-06-30.
 
 **Measured**, each in a fresh subprocess (so that its wall time and peak
 resident memory, ``VmHWM``, see :func:`benchmarks._common.peak_rss_mb`, are its
@@ -62,7 +61,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,7 +69,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import REPO, machine, machine_line, peak_rss_mb, progress
+from benchmarks._common import (
+    REPO,
+    ensure_world,
+    machine,
+    machine_line,
+    peak_rss_mb,
+    progress,
+    world_dir,
+)
 
 #: The measured windows, [since, until), UTC; the world's events run to 2026-06-30.
 WINDOWS = {
@@ -92,36 +98,10 @@ _ON_STAGE = {
     "Finding the firings": "find",
 }
 _WORLD_TABLES = ("customers", "orders", "web_events", "email_events")
+__all__ = ["agreement", "ensure_world", "main", "world_dir"]
 
 
 # ----------------------------------------------------------------------------- the world
-
-
-def world_dir(workdir: Path, customers: int, seed: int) -> Path:
-    return workdir / f"triggers_world_{customers}_{seed}"
-
-
-def ensure_world(workdir: Path, customers: int, seed: int) -> dict[str, Any]:
-    """The world's folder, generated unless a complete one is there; and how long it took."""
-    home = world_dir(workdir, customers, seed)
-    marker = home.with_name(home.name + ".json")
-    if all((home / f"{t}.parquet").exists() for t in _WORLD_TABLES):
-        info = json.loads(marker.read_text()) if marker.exists() else {}
-        return {"path": str(home), "reused": True, **info}
-    from upseg.synthetic import generate_world, write_world
-
-    progress(f"generating a world of {customers:,} customers (seed {seed}) in {home}")
-    partial = home.with_name(home.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    started = time.perf_counter()
-    write_world(generate_world(customers, seed=seed), partial)
-    seconds = time.perf_counter() - started
-    shutil.rmtree(home, ignore_errors=True)
-    partial.rename(home)
-    info = {"generation_seconds": round(seconds, 2), "generated_by": "bench_triggers"}
-    marker.write_text(json.dumps(info))
-    progress(f"world generated in {seconds:.1f} s")
-    return {"path": str(home), "reused": False, **info}
 
 
 # ----------------------------------------------------------------------------- the workers

@@ -233,6 +233,7 @@ def run_monitor(
     # True when the log flags machine opens (they were left out); None when it cannot say.
     flagged = "machine_open" in events.columns and bool(events["machine_open"].notna().any())
     machine = True if flagged else None
+    on_stage("Writing the KPIs and the dashboard")
     files = _write(table, s, machine)
     return MonitorRun(
         table,
