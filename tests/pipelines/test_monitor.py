@@ -12,6 +12,12 @@ import pytest
 
 from tests.pipelines._invoke import invoke
 from upseg.synthetic import generate_world, write_world
+from upseg.synthetic.params import (
+    CAMPAIGN_ASSIGNED_AT,
+    CAMPAIGN_ID,
+    SLEEPING_DOG_UNSUB_P,
+    UNSUB_P,
+)
 
 BREAK = pd.Timestamp("2026-06-15", tz="UTC")  # a Monday of a newsletter week
 
@@ -135,3 +141,61 @@ def test_an_empty_span_exits_2(world, tmp_path):
     result = _monitor(world, tmp_path / "m", start="2026-06-01", end="2026-05-01")
     assert result.exit_code == 2, result.output
     assert "--to must be after --from" in result.text
+
+
+CAMPAIGN_WEEK = pd.Timestamp(CAMPAIGN_ASSIGNED_AT, tz="UTC")  # 2026-06-01, a Monday
+
+
+@pytest.fixture(scope="module")
+def campaign_world(tmp_path_factory):
+    """A 20,000-customer world as generated, its e-mails typed by campaign id (the only edit)."""
+    folder = tmp_path_factory.mktemp("drift") / "data"
+    write_world(generate_world(20_000, seed=12), folder)
+    events = pd.read_parquet(folder / "email_events.parquet")
+    events["campaign_type"] = np.where(
+        events["campaign_id"].astype(str) == CAMPAIGN_ID, "campaign", "newsletter"
+    )
+    events.to_parquet(folder / "email_events.parquet", index=False)
+    return folder
+
+
+def test_the_campaign_the_generator_sent_shows_the_unsubscribes_it_planted(
+    campaign_world, tmp_path
+):
+    """The world's summer campaign makes 5% of the sleeping dogs it reaches unsubscribe
+    (``SLEEPING_DOG_UNSUB_P``) on top of every e-mail's ``UNSUB_P``: its week stands out in
+    the dashboard, and its unsubscribes are the ones the truth table predicts."""
+    out = tmp_path / "m"
+    result = _monitor(campaign_world, out, "--by", "lifecycle_stage", end="2026-06-08")
+    assert result.exit_code == 0, result.output
+    kpis = pd.read_parquet(out / "kpis.parquet")
+    week = kpis[
+        (kpis["period"] == CAMPAIGN_WEEK)
+        & (kpis["segment_by"] == "all")
+        & (kpis["metric"] == "unsubscribe_rate")
+    ].set_index("campaign_type")
+    # What the generator planted, from its truth: every e-mail sent risks UNSUB_P, and a
+    # sleeping dog who got the campaign SLEEPING_DOG_UNSUB_P more.
+    events = pd.read_parquet(campaign_world / "email_events.parquet")
+    sent = events[(events["campaign_type"] == "campaign") & (events["event_type"] == "sent")]
+    truth = pd.read_parquet(campaign_world / "truth.parquet").set_index("customer_id")
+    dogs = (
+        truth["uplift_segment"].reindex(sent["customer_id"].astype(str)) == "sleeping_dog"
+    ).sum()
+    baseline = UNSUB_P * len(sent)
+    expected = baseline + SLEEPING_DOG_UNSUB_P * dogs
+    observed = week.loc["campaign", "numerator"]
+    assert abs(observed - expected) < 4 * np.sqrt(expected)
+    assert observed > baseline + 4 * np.sqrt(baseline)  # not what e-mail alone would cause
+    # The week is flagged for everyone, the campaign is the series that is out, and the
+    # newsletter of the same week is not.
+    assert week.loc["all", "flag"] == "high"
+    assert week.loc["campaign", "ci_low"] > week.loc["newsletter", "ci_high"]
+    assert week.loc["newsletter", "flag"] == ""
+    html = (out / "dashboard.html").read_text()
+    anomalies = html[html.index('<section id="anomalies">') :].split("</section>")[0]
+    assert (
+        'data-segment-by="all" data-segment="all" data-campaign-type="all" '
+        'data-metric="unsubscribe_rate" data-flag="high"' in anomalies
+    )
+    assert "2026-06-01" in anomalies
