@@ -72,7 +72,56 @@ def _rate_band(num: np.ndarray, den: np.ndarray, history: int, z: float) -> tupl
         centre = np.where(prev_den > 0, (prev_num + 0.5) / (prev_den + 1), np.nan)
         low = stats.binom.ppf(tail, trials, centre) / den
         high = stats.binom.isf(tail, trials, centre) / den
-    return centre, low, high, periods
+    spread = _overdispersion(num, den, centre, z)
+    return centre, centre - spread * (centre - low), centre + spread * (high - centre), periods
+
+
+def _overdispersion(num: np.ndarray, den: np.ndarray, centre: np.ndarray, z: float) -> np.ndarray:
+    """Per period: by how much to widen the binomial band, 1 unless the history is overdispersed.
+
+    A large segment's rate moves from week to week more than sampling explains
+    (its customers change, so do the e-mails), and a band of sampling error
+    alone would flag most of its weeks. So, as in Laney's p'-chart, every
+    earlier rate of the series (not only the ``history`` periods of the
+    centre: the spread needs more of them than the level does) is standardized,
+    ``(p_j - centre) / sqrt(centre (1 - centre) / n_j)``; when their spread is
+    significantly above 1 (a chi-squared
+    test of homogeneity at 1%), the band is the prediction interval that
+    spread gives for one more period: their standard deviation ``s`` times
+    Student's t with ``k - 1`` degrees of freedom at the band's tail
+    probability, times ``sqrt(1 + 1/k)``, over ``z``. Laney takes the moving
+    range; the standard deviation also absorbs a slow drift, which the trend
+    line shows without a flag every week. Otherwise (and with fewer than two
+    earlier rates) the factor is 1: sampling is all the history shows.
+    """
+    n = len(num)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = np.where(den > 0, num / den, np.nan)
+    earlier = np.tri(n, n, -1, dtype=bool)  # row i: the periods before i
+    past = np.where(earlier, rates[None, :], np.nan)
+    sizes = np.broadcast_to(den[None, :], (n, n))
+    c = centre[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        zs = (past - c) / np.sqrt(c * (1 - c) / sizes)
+    zs = np.where(np.isfinite(zs), zs, np.nan)
+    k = np.isfinite(zs).sum(axis=1)
+    mean = np.nansum(zs, axis=1) / np.maximum(k, 1)
+    squares = np.nansum((zs - mean[:, None]) ** 2, axis=1)
+    dof = np.maximum(k - 1, 1)
+    over = (k >= 2) & (squares > stats.chi2.ppf(0.99, dof))
+    factor = np.sqrt(squares / dof) * _prediction_multiplier(k, z) / z
+    return np.where(over, np.maximum(factor, 1.0), 1.0)
+
+
+def _prediction_multiplier(k: np.ndarray | int, z: float) -> np.ndarray:
+    """Student's t with ``k - 1`` degrees of freedom at the tail of ``z``, times ``sqrt(1 + 1/k)``.
+
+    The half-width, in estimated standard deviations, of a prediction interval
+    for one more value from ``k`` earlier ones with the same coverage as ``z``
+    normal sigmas.
+    """
+    k = np.maximum(np.asarray(k, dtype=float), 2.0)
+    return stats.t.isf(stats.norm.sf(z), k - 1) * np.sqrt(1 + 1 / k)
 
 
 def _individuals_band(values: np.ndarray, history: int, z: float) -> tuple:
@@ -90,8 +139,11 @@ def _individuals_band(values: np.ndarray, history: int, z: float) -> tuple:
             continue
         centre[i] = prev.mean()
         if len(prev) >= 2:
-            sigma = np.abs(np.diff(prev)).mean() / _D2
-            low[i], high[i] = centre[i] - z * sigma, centre[i] + z * sigma
+            # The larger of the short-term (moving range) and the overall spread, and a
+            # prediction interval's width for a spread estimated from len(prev) values.
+            sigma = max(np.abs(np.diff(prev)).mean() / _D2, prev.std(ddof=1))
+            half = float(_prediction_multiplier(len(prev), z)) * sigma
+            low[i], high[i] = centre[i] - half, centre[i] + half
     return centre, low, high, periods
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from upseg.experiments.monitoring.bands import BAND_COLUMNS, RATE_METRICS
-from upseg.experiments.monitoring.kpis import ALL, KPI_COLUMNS, NEW_CUSTOMERS
+from upseg.experiments.monitoring.kpis import ALL, KPI_COLUMNS, NEW_CUSTOMERS, NO_CAMPAIGN_TYPE
 from upseg.experiments.report._html import _attrs, _Column, _e, _Html, _slug, _table
 from upseg.experiments.report._style import _CSS
 from upseg.experiments.report.format import DASH
@@ -574,6 +574,64 @@ def _controls(table: pd.DataFrame) -> str:
     )
 
 
+def _figure(
+    series: pd.DataFrame,
+    periods: Sequence[pd.Timestamp],
+    metric: str,
+    freq: str,
+    *,
+    label: str,
+    attributes: Mapping[str, str],
+) -> str:
+    """One small multiple: a series' chart under its label and latest value."""
+    series = series.sort_values("period")
+    flagged = bool(series["flag"].isin(["high", "low"]).any())
+    last = series.iloc[-1]
+    return (
+        f"<figure{_attrs({'class': 'flagged' if flagged else '', **attributes})}><figcaption>"
+        f'<span class="name" title="{_e(label)}">{_e(label)}</span>'
+        f'<span class="last">{_e(_fmt_value(last["value"], metric))}</span>'
+        f"</figcaption>{_chart(series, periods, _scale(series, metric), metric, freq)}</figure>"
+    )
+
+
+def _campaign_types(table: pd.DataFrame, freq: str) -> str:
+    """All customers' e-mail KPIs per campaign type: empty when the log has no types."""
+    rows = table[(table["segment_by"] == ALL) & (table["campaign_type"] != ALL)]
+    types = sorted(rows["campaign_type"].unique())
+    if not types or types == [NO_CAMPAIGN_TYPE]:
+        return ""
+    periods = sorted(table["period"].unique())
+    blocks = []
+    for metric in _metric_order(rows["metric"].tolist()):
+        of_metric = rows[rows["metric"] == metric]
+        figures = [
+            _figure(
+                of_metric[of_metric["campaign_type"] == kind],
+                periods,
+                metric,
+                freq,
+                label=kind,
+                attributes={"data-campaign-type": kind},
+            )
+            for kind in sorted(of_metric["campaign_type"].unique())
+        ]
+        blocks.append(
+            f'<div class="metric-row" data-metric="{_e(metric)}">'
+            f"<h3>{_e(_metric_label(metric))}</h3>"
+            f'<div class="multiples">{"".join(figures)}</div></div>'
+        )
+    intro = (
+        "All customers, one chart per campaign type (email_events.campaign_type), each against "
+        "its own history: a kind of e-mail that opens, converts or annoys unlike the others "
+        "shows here. A type sent in a single period has no band yet."
+    )
+    return (
+        f'<section id="campaign-types"><h2>Campaign types</h2><p class="intro">{_e(intro)}</p>'
+        f"{''.join(blocks)}</section>"
+    )
+
+
 def _trends(table: pd.DataFrame, freq: str) -> str:
     overall = table[table["campaign_type"] == ALL]
     periods = sorted(table["period"].unique())
@@ -596,20 +654,17 @@ def _trends(table: pd.DataFrame, freq: str) -> str:
         blocks = []
         for metric in _metric_order(rows["metric"].tolist()):
             of_metric = rows[rows["metric"] == metric]
-            figures = []
-            for segment in _segment_order(of_metric["segment"].tolist()):
-                series = of_metric[of_metric["segment"] == segment].sort_values("period")
-                y_range = _scale(series, metric)
-                last = series.iloc[-1]
-                flagged = bool(series["flag"].isin(["high", "low"]).any())
-                label = _segment_label(by, segment)
-                figures.append(
-                    f"<figure{_attrs({'class': 'flagged' if flagged else ''})} "
-                    f'data-segment="{_e(segment)}"><figcaption>'
-                    f'<span class="name" title="{_e(label)}">{_e(label)}</span>'
-                    f'<span class="last">{_e(_fmt_value(last["value"], metric))}</span>'
-                    f"</figcaption>{_chart(series, periods, y_range, metric, freq)}</figure>"
+            figures = [
+                _figure(
+                    of_metric[of_metric["segment"] == segment],
+                    periods,
+                    metric,
+                    freq,
+                    label=_segment_label(by, segment),
+                    attributes={"data-segment": segment},
                 )
+                for segment in _segment_order(of_metric["segment"].tolist())
+            ]
             blocks.append(
                 f'<div class="metric-row" data-metric="{_e(metric)}">'
                 f"<h3>{_e(_metric_label(metric))}</h3>"
@@ -676,6 +731,7 @@ def render_dashboard(
         _controls(table),
         _latest(table, freq),
         _trends(table, freq),
+        _campaign_types(table, freq),
         "<footer>Bands: each series' own recent history (p-chart for a rate, XmR chart for "
         "revenue per e-mail); see docs/monitoring.md.</footer>",
     ]

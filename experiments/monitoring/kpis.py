@@ -21,6 +21,7 @@ __all__ = [
     "FREQUENCIES",
     "KPI_COLUMNS",
     "NEW_CUSTOMERS",
+    "NO_CAMPAIGN_TYPE",
     "customer_kpis",
     "email_kpis",
     "email_outcomes",
@@ -58,6 +59,8 @@ FREQUENCIES = {"day": "D", "week": "W-SUN", "month": "M"}
 ALL = "all"
 #: The segment of customers who signed up during the period (no membership at its start).
 NEW_CUSTOMERS = "(signed up in the period)"
+#: The campaign type of an e-mail whose log gives none.
+NO_CAMPAIGN_TYPE = "(none)"
 _FLAGS = ("delivered", "opened", "clicked", "bounced", "unsubscribed", "complained")
 _Z95 = float(stats.norm.ppf(0.975))
 
@@ -119,9 +122,9 @@ def email_outcomes(
     emails = emails.to_frame()
     if "campaign_type" in ev.columns:
         kind = sent.groupby(keys, sort=False, observed=True)["campaign_type"].first()
-        emails["campaign_type"] = kind.astype("string").fillna("(none)")
+        emails["campaign_type"] = kind.astype("string").fillna(NO_CAMPAIGN_TYPE)
     else:
-        emails["campaign_type"] = "(none)"
+        emails["campaign_type"] = NO_CAMPAIGN_TYPE
     happened = (
         ev[ev["event_type"].isin(_FLAGS)]
         .assign(event_type=lambda f: f["event_type"].astype(str))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binom
+from scipy.stats import binom, chi2
+from scipy.stats import t as t_dist
 from statsmodels.stats.proportion import proportion_confint
 
 from upseg.experiments.monitoring import (
@@ -245,7 +246,8 @@ def _series(values_num, values_den, metric="bounce_rate"):
 
 
 def test_p_chart_band_by_hand():
-    banded = kpi_bands(_series([10, 20, 30, 40, 50], [1000] * 5), history=4, min_history=4)
+    # Four weeks that vary no more than binomial sampling: the band is the exact binomial one.
+    banded = kpi_bands(_series([24, 26, 25, 25, 50], [1000] * 5), history=4, min_history=4)
     last = banded.iloc[-1]
     p = (100 + 0.5) / (4000 + 1)  # the four earlier weeks, smoothed by half an event
     tail = 0.0013498980316301  # P(Z > 3)
@@ -257,6 +259,44 @@ def test_p_chart_band_by_hand():
     assert (low, high) == (12, 41)  # about 25 +- 3 sigma (4.9), a little wider above
     assert last["flag"] == "high" and last["history_periods"] == 4
     assert (banded["flag"].iloc[:4] == "").all()  # fewer than 4 earlier periods: not judged
+
+
+def test_a_history_that_varies_more_than_sampling_widens_the_band_by_hand():
+    # 1%, 2%, 3%, 4% at 1,000 e-mails: far more spread than Binomial(1000, 2.5%) gives.
+    banded = kpi_bands(_series([10, 20, 30, 40, 50], [1000] * 5), history=4, min_history=4)
+    last = banded.iloc[-1]
+    p = (100 + 0.5) / (4000 + 1)
+    z = (np.array([0.01, 0.02, 0.03, 0.04]) - p) / np.sqrt(p * (1 - p) / 1000)
+    assert (z**2).sum() - 4 * z.mean() ** 2 > chi2.ppf(0.99, 3)  # more spread than sampling
+    # Laney's factor from the standard deviation of the z-scores, as a prediction interval
+    # for one more week: Student's t with 3 degrees of freedom at the tail of 3 sigmas.
+    spread = z.std(ddof=1) * t_dist.isf(0.0013498980316301, 3) * np.sqrt(1 + 1 / 4) / 3
+    assert spread > 2
+    assert last["band_low"] == pytest.approx(p - spread * (p - 12 / 1000))
+    assert last["band_high"] == pytest.approx(p + spread * (41 / 1000 - p))
+    assert last["flag"] == ""  # 5% continues the climb; it is on the trend line, not a break
+
+
+def test_a_large_segment_whose_rate_wanders_is_not_flagged_every_week():
+    # 200 series of 500,000 e-mails a week whose true open rate wanders (beta-distributed
+    # around 15%, sd 0.3 points): sampling alone explains a tenth of that spread, so a plain
+    # p-chart flags most weeks; the overdispersed band keeps the false alarms rare and still
+    # flags a week whose rate falls by 3 points (10 of its sds).
+    rng = np.random.default_rng(11)
+    frames = []
+    for s in range(200):
+        rate = rng.beta(2125, 12040, size=30)  # mean 0.15, sd 0.003
+        num = rng.binomial(500_000, rate)
+        num[-1] = rng.binomial(500_000, 0.12)
+        f = _series(num, [500_000] * 30, metric="open_rate")
+        frames.append(f.assign(segment=f"s{s}"))
+    banded = kpi_bands(pd.concat(frames, ignore_index=True))
+    judged = banded[(banded["history_periods"] >= 4) & (banded["period"] < banded["period"].max())]
+    assert (judged["flag"] != "").mean() < 0.01
+    last = banded[banded["period"] == banded["period"].max()]
+    assert (last["flag"] == "low").mean() > 0.95
+    plain = judged[(judged["value"] - judged["expected"]).abs() > 3 * np.sqrt(0.15 * 0.85 / 5e5)]
+    assert len(plain) / len(judged) > 0.5  # what the binomial band alone would flag
 
 
 def test_a_rare_rate_with_a_history_of_zeros_allows_one_event():
@@ -299,8 +339,10 @@ def test_revenue_gets_an_individuals_chart():
     assert banded["flag"].iloc[-1] == "high"
     assert (banded["flag"].iloc[4:-1] == "").mean() > 0.9
     prev = values[-9:-1]
-    sigma = np.abs(np.diff(prev)).mean() / 1.128
-    assert banded["band_high"].iloc[-1] == pytest.approx(prev.mean() + 3 * sigma)
+    sigma = max(np.abs(np.diff(prev)).mean() / 1.128, prev.std(ddof=1))
+    # a prediction interval from 8 values: Student's t with 7 degrees of freedom
+    half = t_dist.isf(0.0013498980316301, 7) * np.sqrt(1 + 1 / 8) * sigma
+    assert banded["band_high"].iloc[-1] == pytest.approx(prev.mean() + half)
 
 
 def test_small_denominators_are_shown_not_flagged():

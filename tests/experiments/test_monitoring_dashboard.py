@@ -277,10 +277,27 @@ def test_written_atomically_and_missing_columns_named(kpis, tmp_path: Path) -> N
 
 
 def test_only_the_overall_segmentation_without_bands(kpis: pd.DataFrame) -> None:
-    bare = kpis[kpis["segment_by"] == ALL].drop(columns=["expected", "band_low", "flag"])
-    page = render_dashboard(bare, title="T")
+    bare = kpis[(kpis["segment_by"] == ALL) & (kpis["campaign_type"] == ALL)]
+    page = render_dashboard(bare.drop(columns=["expected", "band_low", "flag"]), title="T")
     assert page.count('<svg class="chart"') == bare["metric"].nunique()
-    assert "No KPI left its band." in page
+    assert "No KPI left its band." in page and 'id="campaign-types"' not in page
+
+
+def test_each_campaign_type_has_its_charts_for_all_customers(page_html: str, kpis) -> None:
+    section = page_html[page_html.index('<section id="campaign-types">') :]
+    section = section[: section.index("</section>")]
+    typed = kpis[(kpis["segment_by"] == ALL) & (kpis["campaign_type"] != ALL)]
+    assert set(typed["campaign_type"]) == set(CAMPAIGN_TYPES)
+    expected = typed[["campaign_type", "metric"]].drop_duplicates()
+    shown = re.findall(
+        r'<figure[^>]* data-campaign-type="([^"]*)"><figcaption>.*?'
+        r'<svg class="chart"[^>]* data-metric="(\w+)"',
+        section,
+    )
+    assert sorted(shown) == sorted(map(tuple, expected.to_numpy().tolist()))
+    # A log without campaign types has no such section.
+    untyped = kpis[kpis["campaign_type"] == ALL]
+    assert 'id="campaign-types"' not in render_dashboard(untyped, title="T")
 
 
 # -- in a real browser -----------------------------------------------------------------------
@@ -300,7 +317,7 @@ def console(driver, dashboard: Path) -> list[dict]:
 
 def _visible_charts(driver) -> list[tuple[str, str, float, float]]:
     return driver.execute_script(
-        "return Array.from(document.querySelectorAll('svg.chart')).filter("
+        "return Array.from(document.querySelectorAll('#trends svg.chart')).filter("
         "s => s.getBoundingClientRect().width > 0).map(s => {"
         "const r = s.getBoundingClientRect();"
         "return [s.closest('section.trend').dataset.segmentBy, s.dataset.metric,"
@@ -333,6 +350,14 @@ def test_the_dashboard_in_chromium(driver, console: list[dict], kpis: pd.DataFra
             ".filter(r => r.getBoundingClientRect().height > 0).length"
         )
         assert rows == latest["segment_by"].isin({ALL, by}).sum()
+    # The campaign types' charts do not depend on the segmentation: all drawn, at a size.
+    typed = kpis[(kpis["segment_by"] == ALL) & (kpis["campaign_type"] != ALL)]
+    sizes = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#campaign-types svg.chart'))"
+        ".map(s => [s.getBoundingClientRect().width, s.getBoundingClientRect().height])"
+    )
+    assert len(sizes) == len(typed[["campaign_type", "metric"]].drop_duplicates())
+    assert all(width > 100 and height > 40 for width, height in sizes)
 
 
 def test_an_empty_table_still_renders(kpis: pd.DataFrame) -> None:
