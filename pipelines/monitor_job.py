@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from upseg.errors import UpsegError
@@ -108,23 +109,29 @@ def _check(s: MonitorSettings) -> None:
         raise MonitorInputError("; ".join(problems) + ".")
 
 
-def _membership_at(
-    tables: dict, as_of: pd.Timestamp, cache_dir: Path, refresh: bool
-) -> tuple[pd.DataFrame, bool]:
-    """Every customer's feature segments as of ``as_of``, from the cache when there."""
-    path = cache_dir / f"{as_of:%Y-%m-%dT%H%M%S}.parquet"
+def _segments_path(cache_dir: Path, as_of: pd.Timestamp) -> Path:
+    return cache_dir / f"{as_of:%Y-%m-%dT%H%M%S}.parquet"
+
+
+def _cache_segments(tables: dict, as_of: pd.Timestamp, cache_dir: Path, refresh: bool) -> bool:
+    """Write every customer's feature segments as of ``as_of`` unless cached; whether it built."""
+    path = _segments_path(cache_dir, as_of)
     if path.exists() and not refresh:
-        return pd.read_parquet(path), False
+        return False
     spine = customer_spine(tables["customers"], as_of)
     features = build_features(tables, spine).select("customer_id", *FEATURE_SEGMENTS)
     frame = features.to_pandas()
     frame["customer_id"] = frame["customer_id"].astype(str)
     write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))
-    return frame, True
+    return True
 
 
-def _audience_membership(paths: Sequence[Path], periods: Sequence[pd.Timestamp]) -> pd.DataFrame:
-    """Per period, each customer's segments in the latest audience scored at or before it."""
+#: Each audience's ``as_of`` and its customers' segments, oldest first.
+Audiences = list[tuple[pd.Timestamp, pd.DataFrame]]
+
+
+def _read_audiences(paths: Sequence[Path]) -> Audiences:
+    """The audiences of ``--audience``: their ``as_of`` and segment columns, oldest first."""
     from upseg.experiments.data import read_table
 
     audiences = []
@@ -140,23 +147,33 @@ def _audience_membership(paths: Sequence[Path], periods: Sequence[pd.Timestamp])
             raise MonitorInputError(
                 f"--audience {path}: expected one as_of for the whole audience; got {len(as_of)}."
             )
-        audiences.append((pd.Timestamp(as_of[0]), frame))
-    audiences.sort(key=lambda pair: pair[0])
-    rows = []
-    for period in periods:
-        before = [frame for as_of, frame in audiences if as_of <= period]
-        if not before:
-            continue
-        latest = before[-1]
-        present = [c for c in AUDIENCE_SEGMENTS if c in latest.columns]
-        rows.append(
-            latest[["customer_id", *present]].assign(
-                customer_id=latest["customer_id"].astype(str), period=period
-            )
+        present = [c for c in AUDIENCE_SEGMENTS if c in frame.columns]
+        segments = frame[["customer_id", *present]].assign(
+            customer_id=frame["customer_id"].astype(str)
         )
-    if not rows:
-        return pd.DataFrame(columns=["period", "customer_id"])
-    return pd.concat(rows, ignore_index=True)
+        audiences.append((pd.Timestamp(as_of[0]), segments))
+    return sorted(audiences, key=lambda pair: pair[0])
+
+
+def _segments_at(
+    cache_dir: Path, period: pd.Timestamp, audiences: Audiences, columns: Sequence[str]
+) -> pd.DataFrame:
+    """Every customer's segments at ``period``: the cached features', then the audience's.
+
+    The audience is the latest scored at or before ``period``; a customer not
+    in it, or any customer in a period before every audience, is ``(not in the
+    audience)``.
+    """
+    frame = pd.read_parquet(_segments_path(cache_dir, period))
+    if not columns:
+        return frame
+    before = [segments for as_of, segments in audiences if as_of <= period]
+    if before:
+        frame = frame.merge(before[-1], on="customer_id", how="left")
+    for column in columns:
+        values = frame[column] if column in frame.columns else pd.Series(pd.NA, index=frame.index)
+        frame[column] = values.astype("string").fillna(_NOT_IN_AUDIENCE)
+    return frame
 
 
 def _events(tables: dict, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -177,6 +194,52 @@ def _orders(tables: dict, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFram
     return o.select("customer_id", "ordered_at", "amount").to_pandas()
 
 
+def _period_kpis(
+    emails: pd.DataFrame,
+    orders: pd.DataFrame,
+    starts: Sequence[pd.Timestamp],
+    n_periods: int,
+    s: MonitorSettings,
+    audiences: Audiences,
+    columns: Sequence[str],
+) -> pd.DataFrame:
+    """The KPI rows of the first ``n_periods`` of ``starts``, one period at a time.
+
+    A period needs its own segments and, for churn, the next period's, so no
+    more than two periods' membership is held at once (52 weeks of a million
+    customers would otherwise be 53 million rows).
+    """
+    # Row positions of each period's e-mails and orders, found once.
+    sent_in = emails.groupby(period_start(emails["sent_at"], s.freq)).indices
+    ordered_in = orders.groupby(period_start(orders["ordered_at"], s.freq)).indices
+    nothing = np.array([], dtype=np.intp)
+    cache_dir = s.out / "segments"
+    parts = []
+    current = _segments_at(cache_dir, starts[0], audiences, columns)
+    for i in range(n_periods):
+        period = starts[i]
+        members = current.assign(period=period)
+        parts.append(
+            email_kpis(
+                emails.iloc[sent_in.get(period, nothing)],
+                freq=s.freq,
+                membership=members,
+                segment_by=s.by,
+            )
+        )
+        following = starts[i + 1] if i + 1 < len(starts) else None
+        if following is None:
+            both, current = members, None
+        else:
+            current = _segments_at(cache_dir, following, audiences, columns)
+            both = pd.concat([members, current.assign(period=following)], ignore_index=True)
+        flows = customer_kpis(
+            both, orders.iloc[ordered_in.get(period, nothing)], freq=s.freq, segment_by=s.by
+        )
+        parts.append(flows[flows["period"] == period])
+    return pd.concat(parts, ignore_index=True)
+
+
 def run_monitor(
     settings: MonitorSettings, *, on_stage: Callable[[str], None] = lambda _: None
 ) -> MonitorRun:
@@ -195,21 +258,16 @@ def run_monitor(
     next_start = period_start(pd.Series([span_end]), s.freq).iloc[0]
     # The start of the period after the last, for churn (when the data reaches it).
     after = next_start if next_start == span_end else None
-    built = cached = 0
-    feature_frames = []
-    for i, period in enumerate([*periods, *([after] if after is not None else [])]):
-        on_stage(f"Segments as of {period:%Y-%m-%d} ({i + 1} of {len(periods) + 1})")
-        frame, fresh = _membership_at(tables, period, s.out / "segments", s.refresh)
-        built, cached = built + fresh, cached + (not fresh)
-        feature_frames.append(frame.assign(period=period))
-    membership = pd.concat(feature_frames, ignore_index=True)
-    if s.audiences:
-        from_audiences = _audience_membership(s.audiences, periods)
-        membership = membership.merge(from_audiences, on=["period", "customer_id"], how="left")
-        for column in AUDIENCE_SEGMENTS:
-            if column in membership.columns:
-                membership[column] = membership[column].astype("string").fillna(_NOT_IN_AUDIENCE)
-    missing = [b for b in s.by if b not in membership.columns]
+    starts = [*periods, *([after] if after is not None else [])]
+    built = 0
+    for i, period in enumerate(starts):
+        on_stage(f"Segments as of {period:%Y-%m-%d} ({i + 1} of {len(starts)})")
+        built += _cache_segments(tables, period, s.out / "segments", s.refresh)
+    audiences = _read_audiences(s.audiences) if s.audiences else []
+    from_audiences = [
+        c for c in AUDIENCE_SEGMENTS if any(c in frame.columns for _, frame in audiences)
+    ]
+    missing = [b for b in s.by if b not in (*FEATURE_SEGMENTS, *from_audiences)]
     if missing:
         raise MonitorInputError(
             f"--by {missing}: not in any audience given; got {list(s.audiences)}."
@@ -221,17 +279,12 @@ def run_monitor(
     orders = _orders(tables, first, span_end + attribution)
     on_stage("Computing the KPIs")
     emails = email_outcomes(events, orders, attribution_days=s.attribution_days)
-    table = pd.concat(
-        [
-            email_kpis(emails, freq=s.freq, membership=membership, segment_by=s.by),
-            customer_kpis(membership, orders, freq=s.freq, segment_by=s.by),
-        ],
-        ignore_index=True,
-    )
+    table = _period_kpis(emails, orders, starts, len(periods), s, audiences, from_audiences)
     table = table[table["period"].isin(periods)].reset_index(drop=True)
     table = kpi_bands(table, history=s.history, min_history=min(4, s.history))
     # True when the log flags machine opens (they were left out); None when it cannot say.
     flagged = "machine_open" in events.columns and bool(events["machine_open"].notna().any())
+    del events
     machine = True if flagged else None
     on_stage("Writing the KPIs and the dashboard")
     files = _write(table, s, machine)
@@ -241,7 +294,7 @@ def run_monitor(
         len(emails),
         files,
         built,
-        cached,
+        len(starts) - built,
         machine,
         time.perf_counter() - started,
         source,
