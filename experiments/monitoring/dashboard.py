@@ -15,7 +15,7 @@ import base64
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -595,6 +595,38 @@ def _figure(
     )
 
 
+def _small_multiples(
+    rows: pd.DataFrame,
+    periods: Sequence[pd.Timestamp],
+    freq: str,
+    *,
+    column: str,
+    order: Callable[[list[str]], list[str]],
+    label: Callable[[str], str],
+) -> str:
+    """A row of small multiples per metric: one chart per value of ``column`` (its data-*)."""
+    blocks = []
+    for metric in _metric_order(rows["metric"].tolist()):
+        of_metric = rows[rows["metric"] == metric]
+        figures = [
+            _figure(
+                of_metric[of_metric[column] == value],
+                periods,
+                metric,
+                freq,
+                label=label(value),
+                attributes={f"data-{column.replace('_', '-')}": value},
+            )
+            for value in order(of_metric[column].tolist())
+        ]
+        blocks.append(
+            f'<div class="metric-row" data-metric="{_e(metric)}">'
+            f"<h3>{_e(_metric_label(metric))}</h3>"
+            f'<div class="multiples">{"".join(figures)}</div></div>'
+        )
+    return "".join(blocks)
+
+
 def _campaign_types(table: pd.DataFrame, freq: str) -> str:
     """All customers' e-mail KPIs per campaign type: empty when the log has no types."""
     rows = table[(table["segment_by"] == ALL) & (table["campaign_type"] != ALL)]
@@ -602,25 +634,9 @@ def _campaign_types(table: pd.DataFrame, freq: str) -> str:
     if not types or types == [NO_CAMPAIGN_TYPE]:
         return ""
     periods = sorted(table["period"].unique())
-    blocks = []
-    for metric in _metric_order(rows["metric"].tolist()):
-        of_metric = rows[rows["metric"] == metric]
-        figures = [
-            _figure(
-                of_metric[of_metric["campaign_type"] == kind],
-                periods,
-                metric,
-                freq,
-                label=kind,
-                attributes={"data-campaign-type": kind},
-            )
-            for kind in sorted(of_metric["campaign_type"].unique())
-        ]
-        blocks.append(
-            f'<div class="metric-row" data-metric="{_e(metric)}">'
-            f"<h3>{_e(_metric_label(metric))}</h3>"
-            f'<div class="multiples">{"".join(figures)}</div></div>'
-        )
+    blocks = _small_multiples(
+        rows, periods, freq, column="campaign_type", order=lambda v: sorted(set(v)), label=str
+    )
     intro = (
         "All customers, one chart per campaign type (email_events.campaign_type), each against "
         "its own history: a kind of e-mail that opens, converts or annoys unlike the others "
@@ -628,7 +644,7 @@ def _campaign_types(table: pd.DataFrame, freq: str) -> str:
     )
     return (
         f'<section id="campaign-types"><h2>Campaign types</h2><p class="intro">{_e(intro)}</p>'
-        f"{''.join(blocks)}</section>"
+        f"{blocks}</section>"
     )
 
 
@@ -651,29 +667,18 @@ def _trends(table: pd.DataFrame, freq: str) -> str:
     sections = []
     for by in segmentations:
         rows = overall[overall["segment_by"] == by]
-        blocks = []
-        for metric in _metric_order(rows["metric"].tolist()):
-            of_metric = rows[rows["metric"] == metric]
-            figures = [
-                _figure(
-                    of_metric[of_metric["segment"] == segment],
-                    periods,
-                    metric,
-                    freq,
-                    label=_segment_label(by, segment),
-                    attributes={"data-segment": segment},
-                )
-                for segment in _segment_order(of_metric["segment"].tolist())
-            ]
-            blocks.append(
-                f'<div class="metric-row" data-metric="{_e(metric)}">'
-                f"<h3>{_e(_metric_label(metric))}</h3>"
-                f'<div class="multiples">{"".join(figures)}</div></div>'
-            )
+        blocks = _small_multiples(
+            rows,
+            periods,
+            freq,
+            column="segment",
+            order=_segment_order,
+            label=lambda segment, by=by: _segment_label(by, segment),
+        )
         sections.append(
             f'<section class="trend" id="trend-{_e(_slug(by))}" data-segment-by="{_e(by)}"'
             f"{'' if by == default else ' hidden'}>"
-            f"<h3>{_e(_segmentation_label(by))}</h3>{''.join(blocks)}</section>"
+            f"<h3>{_e(_segmentation_label(by))}</h3>{blocks}</section>"
         )
     intro = (
         "Every campaign type together: one chart per segment, each on its own scale (its top and "
@@ -732,8 +737,9 @@ def render_dashboard(
         _latest(table, freq),
         _trends(table, freq),
         _campaign_types(table, freq),
-        "<footer>Bands: each series' own recent history (p-chart for a rate, XmR chart for "
-        "revenue per e-mail); see docs/monitoring.md.</footer>",
+        "<footer>Bands: each series' own recent history (p-chart for a rate, widened when the "
+        "series varies more than sampling explains; XmR chart for revenue per e-mail); see "
+        "docs/monitoring.md.</footer>",
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
