@@ -7,6 +7,7 @@ import os
 import platform
 import resource
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ __all__ = [
     "machine",
     "peak_rss_mb",
     "progress",
+    "run_worker",
     "shared_data_dir",
     "stage",
     "world_dir",
@@ -118,3 +120,22 @@ def ensure_world(workdir: Path, customers: int, seed: int) -> dict[str, Any]:
     marker.write_text(json.dumps(info))
     progress(f"world generated in {seconds:.1f} s")
     return {"path": str(home), "reused": False, **info}
+
+
+def run_worker(module: str, task: str, options: list[str], timeout: float) -> dict[str, Any]:
+    """Run ``python -m <module> --worker <task> <options>`` in a fresh process; its JSON line.
+
+    Each measured task runs in its own process so that its wall time and peak
+    memory are its own; the worker prints its result as the last line of
+    stdout. A failure or a timeout stops the benchmark, naming the task.
+    """
+    cmd = [sys.executable, "-m", module, "--worker", task, *options]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, timeout=timeout, cwd=REPO
+        )
+    except subprocess.TimeoutExpired:
+        sys.exit(f"worker {task!r} took more than {timeout:.0f} s")
+    if done.returncode != 0:
+        sys.exit(f"worker {task!r} failed:\n{done.stderr[-5000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

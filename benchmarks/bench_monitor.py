@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,7 +54,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import REPO, ensure_world, machine, machine_line, peak_rss_mb, progress
+from benchmarks._common import (
+    REPO,
+    ensure_world,
+    machine,
+    machine_line,
+    peak_rss_mb,
+    progress,
+    run_worker,
+)
 
 __all__ = ["TASKS", "agreement", "main", "pandas_kpis"]
 
@@ -290,22 +297,6 @@ def _worker(task: str, world: Path, weeks: int, out: Path) -> dict[str, Any]:
     return {"task": task, **engine_worker(world, task, weeks, out)}
 
 
-def _run_worker(task: str, world: Path, weeks: int, out: Path, timeout: float) -> dict[str, Any]:
-    cmd = [
-        sys.executable, "-m", "benchmarks.bench_monitor", "--worker", task,
-        "--world", str(world), "--weeks", str(weeks), "--scratch", str(out),
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, check=False, timeout=timeout, cwd=REPO
-        )
-    except subprocess.TimeoutExpired:
-        sys.exit(f"worker {task!r} took more than {timeout:.0f} s")
-    if done.returncode != 0:
-        sys.exit(f"worker {task!r} failed:\n{done.stderr[-5000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def agreement(engine_file: Path, pandas_file: Path) -> dict[str, Any]:
     """Whether the baseline's numerators and denominators are the engine's, row for row."""
     import numpy as np
@@ -344,7 +335,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.in_process:
                 tasks[task] = _worker(task, Path(world["path"]), args.weeks, out)
             else:
-                tasks[task] = _run_worker(task, Path(world["path"]), args.weeks, out, args.timeout)
+                options = [
+                    "--world",
+                    world["path"],
+                    "--weeks",
+                    str(args.weeks),
+                    "--scratch",
+                    str(out),
+                ]
+                tasks[task] = run_worker("benchmarks.bench_monitor", task, options, args.timeout)
             progress(f"{task}: {tasks[task]['seconds']:.1f} s, {tasks[task]['peak_rss_mb']:.0f} MB")
         check = agreement(out / "kpis.parquet", out / "pandas_kpis.parquet")
     base = tasks["pandas"]

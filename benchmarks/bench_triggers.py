@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -76,6 +75,7 @@ from benchmarks._common import (
     machine_line,
     peak_rss_mb,
     progress,
+    run_worker,
     world_dir,
 )
 
@@ -278,22 +278,6 @@ def _worker(task: str, world: Path, scratch: Path) -> dict[str, Any]:
     return {"task": task, "since": since, "until": until, **measured}
 
 
-def _run_worker(task: str, world: Path, scratch: Path, timeout: float) -> dict[str, Any]:
-    cmd = [
-        sys.executable, "-m", "benchmarks.bench_triggers", "--worker", task,
-        "--world", str(world), "--scratch", str(scratch),
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, check=False, timeout=timeout, cwd=REPO
-        )
-    except subprocess.TimeoutExpired:
-        sys.exit(f"worker {task!r} took more than {timeout:.0f} s")
-    if done.returncode != 0:
-        sys.exit(f"worker {task!r} failed:\n{done.stderr[-5000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 # ----------------------------------------------------------------------------- comparison
 
 
@@ -348,7 +332,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.in_process:
                 tasks[task] = _worker(task, Path(world["path"]), scratch)
             else:
-                tasks[task] = _run_worker(task, Path(world["path"]), scratch, args.timeout)
+                options = ["--world", world["path"], "--scratch", str(scratch)]
+                tasks[task] = run_worker("benchmarks.bench_triggers", task, options, args.timeout)
             progress(f"{task}: {tasks[task]['seconds']:.1f} s, {tasks[task]['peak_rss_mb']:.0f} MB")
         checks = {
             window: agreement(

@@ -220,6 +220,22 @@ def _rows(grouped: pd.DataFrame, metric: str, num: str, den: str) -> pd.DataFram
     )
 
 
+def _sums(rows: pd.DataFrame, summed: list[str], by: str, campaign: str) -> pd.DataFrame:
+    """``summed`` per period, segment of ``by`` and campaign type (``all`` for :data:`ALL`).
+
+    Grouped on the real columns only: ``all`` is added to the (few) result
+    rows, not written into every input row.
+    """
+    keys = ["period", *(c for c in (by, campaign) if c != ALL)]
+    counted = rows.groupby(keys, observed=True)[summed].sum().reset_index()
+    counted = counted.rename(columns={by: "segment"}) if by != ALL else counted
+    return counted.assign(
+        segment=counted["segment"] if by != ALL else ALL,
+        campaign_type=counted["campaign_type"] if campaign != ALL else ALL,
+        segment_by=by,
+    )
+
+
 def email_kpis(
     emails: pd.DataFrame,
     *,
@@ -253,23 +269,12 @@ def email_kpis(
     """
     rows = _with_segments(emails, membership, segment_by, freq)
     rows = rows.assign(sent=1, revenue_sq=rows["revenue"] ** 2)
-    frames = []
-    for by in (ALL, *segment_by):
-        segment = rows[by] if by != ALL else pd.Series(ALL, index=rows.index)
-        for kind in (ALL, "by_type"):
-            campaign = (
-                rows["campaign_type"] if kind == "by_type" else pd.Series(ALL, index=rows.index)
-            )
-            counted = (
-                rows.assign(segment=segment.to_numpy(), campaign_type=campaign.to_numpy())
-                .groupby(["period", "segment", "campaign_type"], observed=True)[
-                    ["sent", *_FLAGS, "converted", "revenue", "revenue_sq"]
-                ]
-                .sum()
-                .reset_index()
-                .assign(segment_by=by)
-            )
-            frames.append(counted)
+    summed = ["sent", *_FLAGS, "converted", "revenue", "revenue_sq"]
+    frames = [
+        _sums(rows, summed, by, campaign)
+        for by in (ALL, *segment_by)
+        for campaign in (ALL, "campaign_type")
+    ]
     counts = pd.concat(frames, ignore_index=True).drop_duplicates(
         ["period", "segment_by", "segment", "campaign_type"]
     )
@@ -337,19 +342,8 @@ def customer_kpis(
     m["reactivated"] = m["dormant"] & m["ordered"]
     m["active"] = m[stage_column].isin(["conversion", "retention"]) & m["_next"].notna()
     m["lost"] = m["active"] & (m["_next_stage"] == "churned")
-    frames = []
-    for by in (ALL, *segment_by):
-        segment = m[by].astype("string") if by != ALL else pd.Series(ALL, index=m.index)
-        counted = (
-            m.assign(segment=segment.to_numpy())
-            .groupby(["period", "segment"], observed=True)[
-                ["dormant", "reactivated", "active", "lost"]
-            ]
-            .sum()
-            .reset_index()
-            .assign(segment_by=by, campaign_type=ALL)
-        )
-        frames.append(counted)
+    flows = ["dormant", "reactivated", "active", "lost"]
+    frames = [_sums(m, flows, by, ALL) for by in (ALL, *segment_by)]
     counts = pd.concat(frames, ignore_index=True)
     last = counts["period"] == periods[-1] if len(periods) else False
     table = pd.concat(
