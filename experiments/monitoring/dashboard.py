@@ -12,6 +12,7 @@ SVG, a Content-Security-Policy that allows only the page's own script.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
@@ -673,7 +674,7 @@ def _trends(table: pd.DataFrame, freq: str) -> str:
             freq,
             column="segment",
             order=_segment_order,
-            label=lambda segment, by=by: _segment_label(by, segment),
+            label=functools.partial(_segment_label, by),
         )
         sections.append(
             f'<section class="trend" id="trend-{_e(_slug(by))}" data-segment-by="{_e(by)}"'
