@@ -197,8 +197,11 @@ def kpi_bands(
         values = rows["value"].to_numpy(dtype=float)
         if metric in RATE_METRICS:
             centre, low, high, periods = _rate_band(num, den, history, z)
+            high = np.minimum(high, 1.0)
         else:
             centre, low, high, periods = _individuals_band(values, history, z)
+        # Rates and revenue per e-mail are never negative; nor is a band (a rate's is <= 1).
+        low = np.maximum(low, 0.0)
         judged = (periods >= min_history) & (den >= min_denominator) & np.isfinite(values)
         flag = np.where(
             judged & (values > high), "high", np.where(judged & (values < low), "low", "")
