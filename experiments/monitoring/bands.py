@@ -9,15 +9,19 @@ Shewhart control charts, one per series (segmentation × segment × campaign typ
   denominator, centre) gives with the probability of ``z`` normal sigmas, so
   a small segment gets a wide band, a large one a narrow band, and a rare
   rate (complaints) is judged exactly, not by the normal approximation;
+  unless the series' earlier rates vary more than sampling explains, when the
+  band is widened to the prediction interval of their spread (Laney's p'
+  factor, :func:`_overdispersion`);
 * **revenue per e-mail** gets an individuals chart: the centre is the mean of
-  those periods' values and the band is ``z`` sigmas, sigma estimated from
-  their average moving range (/1.128, as for an XmR chart).
+  those periods' values and the band a prediction interval from the larger
+  of their average moving range (/1.128, as for an XmR chart) and their
+  standard deviation.
 
-A period is flagged only with ``min_history`` earlier periods and a
-denominator of ``min_denominator`` or more. With ``z = 3`` a stable rate leaves
-its band in about 4 periods of 1,000: 0.37% in a simulation of 52,000 periods
-of a 1% rate at 2,000 e-mails (0.27% if the centre were known; estimating it
-from 8 periods adds the rest). The tests hold it under 0.6%.
+Bands are cut at 0 (and a rate's at 1). A period is flagged only with
+``min_history`` earlier periods and a denominator of ``min_denominator`` or
+more. With ``z = 3`` a stable binomial rate leaves its band in about 4 periods
+of 1,000 (the tests hold it under 0.6%); an overdispersed one at 500,000
+e-mails a week in under 1%, where a plain p-chart flags most weeks.
 """
 
 from __future__ import annotations
@@ -85,14 +89,14 @@ def _overdispersion(num: np.ndarray, den: np.ndarray, centre: np.ndarray, z: flo
     earlier rate of the series (not only the ``history`` periods of the
     centre: the spread needs more of them than the level does) is standardized,
     ``(p_j - centre) / sqrt(centre (1 - centre) / n_j)``; when their spread is
-    significantly above 1 (a chi-squared
-    test of homogeneity at 1%), the band is the prediction interval that
-    spread gives for one more period: their standard deviation ``s`` times
-    Student's t with ``k - 1`` degrees of freedom at the band's tail
-    probability, times ``sqrt(1 + 1/k)``, over ``z``. Laney takes the moving
-    range; the standard deviation also absorbs a slow drift, which the trend
-    line shows without a flag every week. Otherwise (and with fewer than two
-    earlier rates) the factor is 1: sampling is all the history shows.
+    significantly above 1 (a chi-squared test of homogeneity at 1%), the band
+    is the prediction interval that spread gives for one more period: their
+    standard deviation ``s`` times Student's t with ``k - 1`` degrees of
+    freedom at the band's tail probability, times ``sqrt(1 + 1/k)``, over
+    ``z``. Laney takes the moving range; the standard deviation also absorbs a
+    slow drift, which the trend line shows without a flag every week.
+    Otherwise (and with fewer than two earlier rates) the factor is 1:
+    sampling is all the history shows.
     """
     n = len(num)
     with np.errstate(invalid="ignore", divide="ignore"):
