@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -10,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,16 @@ from typing import Any
 __all__ = [
     "REPO",
     "ensure_world",
+    "load_line",
     "machine",
     "peak_rss_mb",
     "progress",
     "run_worker",
     "shared_data_dir",
     "stage",
+    "world_benchmark_parser",
     "world_dir",
+    "write_results",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,3 +143,48 @@ def run_worker(module: str, task: str, options: list[str], timeout: float) -> di
     if done.returncode != 0:
         sys.exit(f"worker {task!r} failed:\n{done.stderr[-5000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def world_benchmark_parser(
+    description: str, tasks: Sequence[str], json_name: str, timeout: float
+) -> argparse.ArgumentParser:
+    """The options every benchmark on a synthetic world shares, and its hidden worker options.
+
+    ``--customers``, ``--seed``, ``--workdir`` (where worlds are kept),
+    ``--json`` (``<workdir>/<json_name>`` by default), ``--timeout`` (seconds per
+    worker), ``--in-process``; ``--worker`` (one of ``tasks``), ``--world`` and
+    ``--scratch`` are for :func:`run_worker`'s subprocesses.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7, help="the world's seed")
+    parser.add_argument(
+        "--workdir", type=Path, default=REPO / "benchmarks" / "output", help="worlds are kept here"
+    )
+    parser.add_argument("--json", type=Path, default=None, help=f"<workdir>/{json_name}")
+    parser.add_argument("--timeout", type=float, default=timeout, help="seconds per worker")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the tasks in this process (for the smoke test: the peaks then mix)",
+    )
+    parser.add_argument("--worker", choices=tasks, help=argparse.SUPPRESS)
+    parser.add_argument("--world", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def load_line(results: dict[str, Any]) -> str:
+    """The machine line with the load average at the run's start and end."""
+    load = results["load_average"]
+    return (
+        f"{results['machine_line']}; load average {load['start'][0]:.2f} at the start, "
+        f"{load['end'][0]:.2f} at the end"
+    )
+
+
+def write_results(results: dict[str, Any], path: Path) -> None:
+    """Write a benchmark's results as JSON to ``path`` and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwrote {path}")

@@ -69,14 +69,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import (
-    REPO,
     ensure_world,
+    load_line,
     machine,
     machine_line,
     peak_rss_mb,
     progress,
     run_worker,
+    world_benchmark_parser,
     world_dir,
+    write_results,
 )
 
 #: The measured windows, [since, until), UTC; the world's events run to 2026-06-30.
@@ -435,31 +437,11 @@ def _print_report(results: dict[str, Any]) -> None:
     print(stage_table(results))
     print()
     print(agreement_lines(results))
-    load = results["load_average"]
-    print(
-        f"\n{results['machine_line']}; load average {load['start'][0]:.2f} at the start, "
-        f"{load['end'][0]:.2f} at the end"
-    )
+    print(f"\n{load_line(results)}")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=7, help="the world's seed")
-    parser.add_argument(
-        "--workdir", type=Path, default=REPO / "benchmarks" / "output", help="worlds are kept here"
-    )
-    parser.add_argument("--json", type=Path, default=None, help="<workdir>/triggers.json")
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per worker")
-    parser.add_argument(
-        "--in-process",
-        action="store_true",
-        help="run the tasks in this process (for the smoke test: the peaks then mix)",
-    )
-    parser.add_argument("--worker", choices=TASKS, help=argparse.SUPPRESS)
-    parser.add_argument("--world", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
-    return parser
+    return world_benchmark_parser(__doc__.splitlines()[0], TASKS, "triggers.json", 3600.0)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
@@ -474,10 +456,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     args.workdir = args.workdir.resolve()
     results = run(args)
     _print_report(results)
-    out = args.json or args.workdir / "triggers.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nwrote {out}")
+    write_results(results, args.json or args.workdir / "triggers.json")
     return results
 
 
