@@ -279,12 +279,12 @@ def run_monitor(
     orders = _orders(tables, first, span_end + attribution)
     on_stage("Computing the KPIs")
     emails = email_outcomes(events, orders, attribution_days=s.attribution_days)
+    # True when the log flags machine opens (they were left out); None when it cannot say.
+    flagged = "machine_open" in events.columns and bool(events["machine_open"].notna().any())
+    del events  # a year of a million customers' events: not needed past the e-mails
     table = _period_kpis(emails, orders, starts, len(periods), s, audiences, from_audiences)
     table = table[table["period"].isin(periods)].reset_index(drop=True)
     table = kpi_bands(table, history=s.history, min_history=min(4, s.history))
-    # True when the log flags machine opens (they were left out); None when it cannot say.
-    flagged = "machine_open" in events.columns and bool(events["machine_open"].notna().any())
-    del events
     machine = True if flagged else None
     on_stage("Writing the KPIs and the dashboard")
     files = _write(table, s, machine)
