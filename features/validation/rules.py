@@ -145,6 +145,17 @@ def _typed_extras(con: ibis.BaseBackend, raw: ibis.Table, extras: list[str]) -> 
 # -- row checks ---------------------------------------------------------------------
 
 
+def _among(value: ibis.Value, allowed: tuple[str, ...]) -> ibis.BooleanValue:
+    """Whether ``value`` is one of ``allowed``; null where ``value`` is null.
+
+    A lookup in an array literal rather than ``isin``: DuckDB turns ``isin`` of
+    the five web or seven e-mail event types into a hash join probed by every
+    row (about a tenth of validating 41 M e-mail events), while an array
+    lookup of a dictionary-encoded column runs once per distinct value.
+    """
+    return ibis.literal(list(allowed), type=dt.Array(dt.string)).contains(value)
+
+
 @dataclass(frozen=True)
 class _Check:
     column: str
@@ -184,7 +195,7 @@ def _row_checks(
                     col.name,
                     "not_allowed",
                     f"value is not one of {list(col.allowed)}",
-                    value.notnull() & ~value.isin(col.allowed),
+                    value.notnull() & ~_among(value, col.allowed),
                 )
             )
         if col.minimum is not None:
