@@ -82,6 +82,8 @@ def validate_source(
             raise table_read_error(files[name], exc) from exc
         summaries[name] = TableSummary(name, str(files[name].path), **summary)
         problems += row_problems
+        if name == "customers" and summary["rows_quarantined"]:
+            accepted = _computed_once(accepted)
         tables[name] = accepted
         quarantine[name] = rejected
     return ValidationResult(tables, quarantine, tuple(problems), summaries)
@@ -147,6 +149,17 @@ def _apply_checks(
             )
     summary = dict(rows_read=rows, rows_accepted=rows - n_bad, rows_quarantined=n_bad)
     return accepted, rejected, summary, problems
+
+
+def _computed_once(accepted: ibis.Table) -> ibis.Table:
+    """The accepted rows held by the engine, so that later queries do not check them again.
+
+    Every other table's unknown-customer check and the feature build read the
+    accepted customers; when some were quarantined, the lazy table would repeat
+    every check (the duplicate key's group-by too) in each of those queries.
+    The accepted customers are one row per customer, small beside the events.
+    """
+    return accepted.cache()
 
 
 def _as_records(frame: pd.DataFrame) -> list[dict]:
