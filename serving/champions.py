@@ -149,6 +149,8 @@ def load_models(
                 raise ScoringError(str(exc)) from None
             model = mlflow.sklearn.load_model(str(local))
             info = Model.load(str(local))
+        if hasattr(model, "use_threads"):  # uplift learners train on one thread; predict on all
+            model.use_threads(-1)
         inputs = tuple(info.signature.inputs.input_names()) if info.signature else ()
         loaded[role] = LoadedModel(
             role=role,

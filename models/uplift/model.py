@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from upseg.models.encoding import feature_matrix
 from upseg.models.uplift.learners import make_learner
 
 if TYPE_CHECKING:
     from upseg.models.uplift.calibrator import UpliftCalibration
 
-__all__ = ["UpliftModel", "encode_features"]
+__all__ = ["UpliftModel", "encode_features", "lgbm_estimators"]
 
 
 def encode_features(
@@ -40,17 +41,9 @@ def encode_features(
         raise ValueError(
             f"The table lacks {len(missing)} feature column(s) the model was trained on: {missing}."
         )
-    columns = {}
-    for name in feature_names:
-        if name in categories:
-            labels = X[name].astype("string")
-            codes = pd.Categorical(labels.where(labels.isin(categories[name])), categories[name])
-            columns[name] = np.where(codes.codes < 0, np.nan, codes.codes).astype("float64")
-        else:
-            columns[name] = (
-                pd.to_numeric(X[name].astype("Float64"), errors="raise").astype("float64")
-            ).to_numpy()
-    return pd.DataFrame(columns, index=X.index)
+    return pd.DataFrame(
+        feature_matrix(X, feature_names, categories), columns=list(feature_names), index=X.index
+    )
 
 
 class UpliftModel(BaseEstimator):
@@ -143,8 +136,36 @@ class UpliftModel(BaseEstimator):
             )
         return self
 
-    def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
-        return encode_features(X, list(self.feature_names_in_), self.categories_)
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        """``X`` as the float matrix the learners read (:func:`upseg.models.encoding.feature_matrix`).
+
+        :meth:`predict_frame` also takes this matrix, so a caller that scores
+        several models on the same columns encodes a chunk once.
+        """
+        return feature_matrix(X, list(self.feature_names_in_), self.categories_)
+
+    def _encode(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            return encode_features(X, list(self.feature_names_in_), self.categories_)
+        matrix = np.asarray(X, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.feature_names_in_):
+            raise ValueError(
+                f"An encoded matrix must have one column per feature "
+                f"({len(self.feature_names_in_)}); got shape {matrix.shape}."
+            )
+        # The learners were fitted on named columns: keep the names (no copy of the data).
+        return pd.DataFrame(matrix, columns=list(self.feature_names_in_), copy=False)
+
+    def use_threads(self, n_jobs: int | None) -> UpliftModel:
+        """Set the threads every LightGBM base learner predicts with; returns self.
+
+        Training keeps one thread per learner (cross-fitting runs many at once);
+        a scorer predicting one large chunk at a time gains from all cores (``-1``).
+        """
+        for learner in getattr(self, "learners_", {}).values():
+            for estimator in lgbm_estimators(learner):
+                estimator.set_params(n_jobs=n_jobs)
+        return self
 
     def calibrate(self, calibration: UpliftCalibration) -> UpliftModel:
         """Attach ``calibration`` (:func:`~upseg.models.uplift.calibrator.fit_calibration`)."""
@@ -156,7 +177,7 @@ class UpliftModel(BaseEstimator):
         self.calibration_ = calibration
         return self
 
-    def predict_frame(self, X: pd.DataFrame, *, raw: bool = False) -> pd.DataFrame:
+    def predict_frame(self, X: pd.DataFrame | np.ndarray, *, raw: bool = False) -> pd.DataFrame:
         """``uplift_<variant>`` for each variant, then ``uplift`` and ``best_variant``.
 
         ``uplift`` is the largest variant uplift and ``best_variant`` the arm
@@ -165,7 +186,8 @@ class UpliftModel(BaseEstimator):
         ``evidence_of_uplift`` (:meth:`UpliftCalibration.apply
         <upseg.models.uplift.calibrator.UpliftCalibration.apply>`); ``raw=True``
         gives the learners' own predictions, which rank customers the same
-        way whenever the calibration keeps a slope.
+        way whenever the calibration keeps a slope. ``X`` is a feature frame or
+        its :meth:`encode` matrix (then the result has a range index).
         """
         calibration = getattr(self, "calibration_", None)
         if not raw and calibration is not None:
@@ -173,7 +195,7 @@ class UpliftModel(BaseEstimator):
         encoded = self._encode(X)
         per_variant = pd.DataFrame(
             {f"uplift_{v}": self.learners_[v].predict(encoded) for v in self.variants_},
-            index=X.index,
+            index=encoded.index,
         )
         values = per_variant.to_numpy()
         best = np.argmax(values, axis=1)
@@ -190,3 +212,27 @@ class UpliftModel(BaseEstimator):
         if variant not in getattr(self, "learners_", {}):
             raise ValueError(f"variant {variant!r} is not one of {list(self.variants_)}.")
         return self.learners_[variant].predict(self._encode(X))
+
+
+def lgbm_estimators(obj: Any, depth: int = 0) -> list[Any]:
+    """The fitted LightGBM scikit-learn models inside a learner, each once."""
+    import lightgbm as lgb
+
+    if isinstance(obj, lgb.LGBMModel):
+        return [obj] if obj.__sklearn_is_fitted__() else []
+    if depth > 4 or isinstance(obj, np.ndarray | pd.DataFrame | pd.Series | str | type):
+        return []
+    if isinstance(obj, dict):
+        children = list(obj.values())
+    elif isinstance(obj, list | tuple):
+        children = list(obj)
+    elif hasattr(obj, "__dict__"):
+        children = list(vars(obj).values())
+    else:
+        return []
+    found: list[Any] = []
+    for child in children:
+        for estimator in lgbm_estimators(child, depth + 1):
+            if all(estimator is not seen for seen in found):
+                found.append(estimator)
+    return found
