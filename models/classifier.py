@@ -23,6 +23,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from upseg.models.attributions import PathAttributions, tree_contributions
+from upseg.models.encoding import feature_matrix, missing_columns_error
+
 __all__ = ["DEFAULT_PARAMS", "CalibratedLGBMClassifier", "model_frame"]
 
 #: Parameters used when tuning is off; a sound default for tabular churn data.
@@ -56,12 +59,9 @@ def model_frame(
     Categories are pinned to those seen in training, so a label seen only at
     scoring time becomes missing instead of silently taking another's code.
     """
-    missing = [c for c in feature_names if c not in X.columns]
-    if missing:
-        raise ValueError(
-            f"The feature frame lacks {len(missing)} column(s) the model was trained on: "
-            f"{missing[:10]}{' …' if len(missing) > 10 else ''}."
-        )
+    error = missing_columns_error(X, feature_names)
+    if error is not None:
+        raise error
     columns = {}
     for name in feature_names:
         col = X[name]
@@ -203,15 +203,37 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         return model_frame(X, list(self.feature_names_in_), self.categories_)
 
-    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated log-odds of the booster, shape (n_samples,)."""
-        # A frame in gives a dense array out (sparse matrices only come from sparse input).
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        """``X`` as the float matrix the booster reads (:func:`upseg.models.encoding.feature_matrix`).
+
+        Every method that takes ``X`` also takes this matrix, so a caller that
+        scores several models on the same columns encodes a chunk once.
+        """
+        return feature_matrix(X, list(self.feature_names_in_), self.categories_)
+
+    def _matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            return self.encode(X)
+        matrix = np.asarray(X, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.feature_names_in_):
+            raise ValueError(
+                f"An encoded matrix must have one column per feature "
+                f"({len(self.feature_names_in_)}); got shape {matrix.shape}."
+            )
+        return matrix
+
+    def raw_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Uncalibrated log-odds of the booster, shape (n_samples,).
+
+        ``X`` is a feature frame or its :meth:`encode` matrix.
+        """
+        # A dense matrix in gives a dense array out (sparse matrices only come from sparse input).
         raw = self.booster_.predict(
-            self._frame(X), num_iteration=self.best_iteration_, raw_score=True
+            self._matrix(X), num_iteration=self.best_iteration_, raw_score=True
         )
         return np.asarray(raw)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Calibrated probabilities, shape (n_samples, 2): ``[P(0), P(1)]``."""
         raw = self.raw_score(X)
         if self.calibration == "isotonic":
@@ -221,19 +243,42 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
         p = np.clip(p, 0.0, 1.0)
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """1 where the calibrated probability is at least 0.5."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
-    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """TreeSHAP contributions per feature plus ``bias``, in log-odds.
+    def contributions(
+        self, X: pd.DataFrame | np.ndarray, *, method: str = "exact"
+    ) -> pd.DataFrame:
+        """Contributions per feature plus ``bias``, in log-odds; each row sums to :meth:`raw_score`.
 
-        Each row sums to :meth:`raw_score`.
+        Parameters
+        ----------
+        X : pandas.DataFrame or ndarray
+            Features, or their :meth:`encode` matrix.
+        method : {"exact", "hybrid"}, default "exact"
+            Exact TreeSHAP (LightGBM's ``pred_contrib``), or path attributions with
+            exact TreeSHAP where the two strongest drivers are close
+            (:func:`upseg.models.attributions.tree_contributions`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            On ``X``'s index (a range for a matrix).
         """
-        values = self.booster_.predict(
-            self._frame(X), num_iteration=self.best_iteration_, pred_contrib=True
+        paths = self.__dict__.get("_paths")
+        if method == "hybrid" and (paths is None or paths.num_iteration != self.best_iteration_):
+            paths = PathAttributions.from_booster(self.booster_, self.best_iteration_)
+            self.__dict__["_paths"] = paths  # built once per loaded model
+        values, _ = tree_contributions(
+            self.booster_,
+            self._matrix(X),
+            num_iteration=self.best_iteration_,
+            method=method,
+            paths=paths,
         )
-        return pd.DataFrame(values, columns=[*self.feature_names_in_, "bias"], index=X.index)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(values, columns=[*self.feature_names_in_, "bias"], index=index)
 
 
 def _binary(y: Sequence[int], name: str) -> np.ndarray:

@@ -78,6 +78,7 @@ class ScoreSettings:
     psi_fail: float = 0.25
     strict_drift: bool = False
     reasons: str = "targeted"
+    reasons_method: str = "hybrid"
     chunk_rows: int = CHUNK_ROWS
     quarantine_dir: Path | None = None
     given_by: dict[str, str] = field(default_factory=dict)

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from pandas.api.types import union_categoricals
 
 from upseg.files import write_atomically
 from upseg.models.drift import DRIFT_SAMPLE, REPORT_COLUMNS
@@ -36,7 +37,13 @@ from upseg.serving.audience import (
 )
 from upseg.serving.champions import LoadedModel, ScoringError
 from upseg.serving.policy import CampaignLimits, Policy, PolicyError, assign_segments, value_cuts
-from upseg.serving.scorer import LIFETIME_VALUE_COLUMNS, lifetime_value, reasons, score_chunk
+from upseg.serving.scorer import (
+    LIFETIME_VALUE_COLUMNS,
+    ChunkMatrices,
+    lifetime_value,
+    reasons,
+    score_chunk,
+)
 
 if TYPE_CHECKING:
     from upseg.serving.uplift_source import UpliftFallback
@@ -113,6 +120,10 @@ class BatchOptions(Protocol):
     @property
     def reasons(self) -> str:
         """``"targeted"`` (reasons for customers the policy would send) or ``"all"``."""
+
+    @property
+    def reasons_method(self) -> str:
+        """``"hybrid"`` or ``"exact"``: how reasons attribute the score (:func:`reasons`)."""
 
     @property
     def chunk_rows(self) -> int:
@@ -255,12 +266,14 @@ def score_features_file(
     for batch in pq.ParquetFile(features_file).iter_batches(batch_size=s.chunk_rows):
         chunk = batch.to_pandas()
         chunk.index = pd.RangeIndex(scored_rows, scored_rows + len(chunk))
+        matrices = ChunkMatrices(chunk)
         scores = score_chunk(
             chunk,
             models,
             value_per_conversion=s.value_per_conversion,
             with_reasons=False,
             uplift_fallback=uplift_fallback,
+            matrices=matrices,
         )
         segments = assign_segments(pd.concat([chunk, scores], axis=1), segmenting, value_cuts=cuts)
         suppressed = suppression_reason(
@@ -270,7 +283,13 @@ def score_features_file(
             min_gap_hours=None if cap is None else cap.min_gap_hours,
         )
         targeted = (segments["policy_action"] == "send").to_numpy() & (suppressed == "").to_numpy()
-        scores["reasons"] = reasons(chunk, models, None if s.reasons == "all" else targeted)
+        scores["reasons"] = reasons(
+            chunk,
+            models,
+            None if s.reasons == "all" else targeted,
+            method=s.reasons_method,
+            matrices=matrices,
+        )
         scored = pd.concat([chunk[["customer_id"]], scores], axis=1)
         out = pd.concat(
             [
@@ -286,7 +305,7 @@ def score_features_file(
             axis=1,
         )
         decisions.append(
-            pd.DataFrame(
+            _compact(
                 {
                     "customer_id": chunk["customer_id"].astype(str),
                     "suppression": suppressed.to_numpy(),
@@ -313,6 +332,7 @@ def score_features_file(
         if writer is None:
             writer = pq.ParquetWriter(stage1, table.schema)
         writer.write_table(table)
+        del matrices, scores, segments, scored, out, table  # nothing per customer outlives its chunk
         scored_rows += len(chunk)
         on_stage(f"Scoring: {scored_rows:,} of {eligible:,} customers")
     if writer is not None:
@@ -322,7 +342,8 @@ def score_features_file(
         drift, notes = check_drift(pd.concat(drift_frames))
     else:
         drift, notes = pd.DataFrame(columns=list(REPORT_COLUMNS)), []
-    decided = pd.concat(decisions) if decisions else pd.DataFrame()
+    decided = _stacked(decisions)
+    del decisions
     on_stage("Choosing the audience")
     holdout = holdout_mask(decided["draw"].to_numpy(), limits.holdout)
     actions = choose_actions(
@@ -343,6 +364,35 @@ def score_features_file(
     on_stage(f"Writing {s.out}")
     _write_audience(stage1, actions, s, versions)
     return decided.assign(action=actions["action"].to_numpy()), drift, notes
+
+
+#: Columns of the audience-wide decisions kept as numbers or the customer id; the rest are
+#: labels, kept as category codes so that 5 million customers hold no Python string each.
+_DECISION_NUMBERS = ("customer_id", "draw", "value", "uplift", "clv")
+
+
+def _compact(columns: dict, index: pd.Index) -> pd.DataFrame:
+    """One chunk's decisions, labels as categoricals."""
+    return pd.DataFrame(
+        {
+            name: values if name in _DECISION_NUMBERS else pd.Categorical(values)
+            for name, values in columns.items()
+        },
+        index=index,
+    )
+
+
+def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The chunks' decisions as one frame, categories united rather than turned into objects."""
+    if not parts:
+        return pd.DataFrame()
+    columns = {}
+    for name, dtype in parts[0].dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            columns[name] = union_categoricals([p[name] for p in parts])
+        else:  # pandas keeps the ids in Arrow, not as Python strings
+            columns[name] = pd.concat([p[name] for p in parts], ignore_index=True)
+    return pd.DataFrame(columns, index=pd.RangeIndex(sum(len(p) for p in parts)))
 
 
 def _write_audience(stage1: Path, actions: pd.DataFrame, s: BatchOptions, versions: str) -> None:

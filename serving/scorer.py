@@ -7,7 +7,7 @@ chunks of any size and memory stays flat as the customer base grows.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLUSTER_COLUMNS",
+    "ChunkMatrices",
     "CLV_FALLBACK",
     "LIFETIME_VALUE_COLUMNS",
     "SCORE_COLUMNS",
@@ -54,6 +55,29 @@ LIFETIME_VALUE_COLUMNS = ("clv", "p_alive", "source_of_clv")
 #: ``source_of_clv`` without a ``clv`` champion: last year's spend, discounted over a year at
 #: ``train clv``'s default rate (the naive baseline every CLV model is gated against).
 CLV_FALLBACK = "last_year_spend"
+
+
+class ChunkMatrices:
+    """The float matrices the models read for one chunk, each encoded once.
+
+    Models that read the same columns with the same categories (churn,
+    propensity and uplift usually do) share one matrix; calling with a model
+    that has no ``encode`` method is an error.
+    """
+
+    def __init__(self, features: pd.DataFrame) -> None:
+        self.features = features
+        self._encoded: dict[tuple, np.ndarray] = {}
+
+    def __call__(self, model: Any) -> np.ndarray:
+        """``model.encode(features)``, computed at the first call for that encoding."""
+        key = (
+            tuple(model.feature_names_in_),
+            tuple(sorted((name, tuple(cats)) for name, cats in model.categories_.items())),
+        )
+        if key not in self._encoded:
+            self._encoded[key] = model.encode(self.features)
+        return self._encoded[key]
 
 
 def expected_incremental_value(
@@ -112,18 +136,26 @@ def reasons(
     rows: np.ndarray | None = None,
     *,
     reasons_from: str = "propensity",
+    method: str = "hybrid",
+    matrices: ChunkMatrices | None = None,
 ) -> pd.Series:
-    """Top three TreeSHAP drivers of ``reasons_from``'s score, for ``rows`` (a mask) or all.
+    """Top three drivers of ``reasons_from``'s score, for ``rows`` (a mask) or all.
 
     Exact TreeSHAP costs about a hundred times a prediction, so the scorer asks
-    only for the customers a campaign acts on; the others get ``""``.
+    only for the customers a campaign acts on; the others get ``""``. The
+    default ``method="hybrid"`` takes path attributions and exact TreeSHAP
+    where the two strongest drivers are close
+    (:func:`upseg.models.attributions.tree_contributions`); ``"exact"`` is
+    TreeSHAP for every row. ``matrices`` reuses the chunk's encoding.
     """
     out = pd.Series("", index=features.index, dtype=object)
-    chosen = features if rows is None else features[rows]
-    if len(chosen):
-        explainer = models[reasons_from].model
-        contributions = explainer.contributions(chosen).drop(columns="bias")
-        out.loc[chosen.index] = top_drivers(contributions.to_numpy(), list(contributions.columns))
+    explainer = models[reasons_from].model
+    matrix = (matrices or ChunkMatrices(features))(explainer)
+    chosen = np.ones(len(features), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+    if chosen.any():
+        contributions = explainer.contributions(matrix[chosen], method=method)
+        values = contributions.drop(columns="bias")
+        out.iloc[np.flatnonzero(chosen)] = top_drivers(values.to_numpy(), list(values.columns))
     return out
 
 
@@ -135,6 +167,8 @@ def score_chunk(
     reasons_from: str = "propensity",
     with_reasons: bool = True,
     uplift_fallback: UpliftFallback | None = None,
+    reasons_method: str = "hybrid",
+    matrices: ChunkMatrices | None = None,
 ) -> pd.DataFrame:
     """Score one chunk of customers with the churn, propensity, uplift, CLV and clusters models.
 
@@ -154,6 +188,10 @@ def score_chunk(
     uplift_fallback : UpliftFallback, optional
         The uplift of every customer when ``models`` has no ``uplift``
         (:func:`upseg.serving.uplift_source.fallback_uplift`); ignored when it has.
+    reasons_method : {"hybrid", "exact"}, default "hybrid"
+        How :func:`reasons` attributes the score.
+    matrices : ChunkMatrices, optional
+        The chunk's encodings, to share them with a later :func:`reasons` call.
 
     Returns
     -------
@@ -171,10 +209,13 @@ def score_chunk(
     ValueError
         When ``models`` has no ``uplift`` and no ``uplift_fallback`` is given.
     """
-    churn = models["churn"].model.predict_proba(features)[:, 1]
-    purchase = models["propensity"].model.predict_proba(features)[:, 1]
+    matrices = matrices or ChunkMatrices(features)
+    churn = models["churn"].model.predict_proba(matrices(models["churn"].model))[:, 1]
+    purchase = models["propensity"].model.predict_proba(matrices(models["propensity"].model))[:, 1]
     if "uplift" in models:
-        uplift, source = models["uplift"].model.predict_frame(features), "model"
+        uplift_model = models["uplift"].model
+        uplift = uplift_model.predict_frame(matrices(uplift_model)).set_axis(features.index)
+        source = "model"
     elif uplift_fallback is not None:
         uplift, source = uplift_fallback.predict_frame(features), uplift_fallback.source
     else:
@@ -193,7 +234,11 @@ def score_chunk(
             "expected_incremental_value": expected_incremental_value(
                 uplift["uplift"].to_numpy(), order_value, value_per_conversion
             ),
-            "reasons": reasons(features, models, reasons_from=reasons_from) if with_reasons else "",
+            "reasons": reasons(
+                features, models, reasons_from=reasons_from, method=reasons_method, matrices=matrices
+            )
+            if with_reasons
+            else "",
             "source_of_uplift": np.full(len(features), source, dtype=object),
             "evidence_of_uplift": uplift["evidence_of_uplift"].to_numpy(dtype=object)
             if "evidence_of_uplift" in uplift

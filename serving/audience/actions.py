@@ -184,37 +184,35 @@ def choose_actions(
     """
     ids = _id_text(customer_ids)
     n = len(ids)
-    suppression = pd.Series(suppression, copy=False).astype(str).to_numpy(dtype=object)
-    policy_values = pd.Series(policy, copy=False).astype(str).to_numpy(dtype=object)
+    # Category codes, not a Python string per customer: 5 million rows stay a few MB each.
+    suppression_labels = _labels(suppression)
+    policy_labels = _labels(policy)
     holdout = np.asarray(holdout)
     value = np.asarray(incremental_value, dtype=float)
-    reasons = (
-        np.full(n, "policy", dtype=object)
+    reason_labels = (
+        pd.Categorical(np.full(n, "policy", dtype=object))
         if policy_reason is None
-        else pd.Series(policy_reason, copy=False)
-        .astype("string")
-        .fillna("policy")
-        .to_numpy(dtype=object)
+        else _labels(policy_reason, missing="policy")
     )
     problems = [
-        f"{name} has {len(array)} rows, customer_ids {n}"
-        for name, array in (
-            ("suppression", suppression),
-            ("policy", policy_values),
-            ("holdout", holdout),
-            ("incremental_value", value),
-            ("policy_reason", reasons),
+        f"{name} has {shape[0] if shape else 0} rows, customer_ids {n}"
+        for name, shape in (
+            ("suppression", suppression_labels.shape),
+            ("policy", policy_labels.shape),
+            ("holdout", holdout.shape),
+            ("incremental_value", value.shape),
+            ("policy_reason", reason_labels.shape),
         )
-        if array.shape != (n,)
+        if shape != (n,)
     ]
     if problems:
         raise ValueError(f"{len(problems)} length mismatch(es): " + "; ".join(problems) + ".")
     if holdout.dtype != bool:
         raise ValueError(f"holdout must be a boolean array; got dtype {holdout.dtype}.")
-    unknown = sorted(set(pd.unique(policy_values)) - set(POLICY_ACTIONS))
+    unknown = sorted(_present(policy_labels) - set(POLICY_ACTIONS))
     if unknown:
         raise ValueError(f"policy actions must be among {list(POLICY_ACTIONS)}; got {unknown}.")
-    unknown = sorted(set(pd.unique(suppression)) - {"", *SUPPRESSION_REASONS})
+    unknown = sorted(_present(suppression_labels) - {"", *SUPPRESSION_REASONS})
     if unknown:
         raise ValueError(
             f"suppression reasons must be '' or among {list(SUPPRESSION_REASONS)}; got {unknown}."
@@ -230,10 +228,27 @@ def choose_actions(
             f"cost_per_send must be a finite number of 0 or more; got {cost_per_send!r}."
         )
 
-    suppressed = suppression != ""
-    targeted = ~suppressed & (policy_values == "send")
-    action = np.where(suppressed, "suppress", "skip").astype(object)
-    reason = np.where(suppressed, suppression, np.where(targeted, "", reasons)).astype(object)
+    suppressed = _is(suppression_labels, SUPPRESSION_REASONS)
+    targeted = ~suppressed & _is(policy_labels, ("send",))
+    # Reasons as codes into one list of labels: "", the suppression reasons, the policy's,
+    # then the two decided here.
+    labels = list(
+        dict.fromkeys(
+            [
+                "",
+                *suppression_labels.categories,
+                *reason_labels.categories,
+                "unprofitable",
+                "budget",
+            ]
+        )
+    )
+    position = {label: i for i, label in enumerate(labels)}
+    reason = np.where(
+        suppressed,
+        _recoded(suppression_labels, position),
+        np.where(targeted, 0, _recoded(reason_labels, position)),
+    )
     if budget is not None or cost_per_send is not None:
         unusable = targeted & ~np.isfinite(value)
         if unusable.any():
@@ -243,13 +258,52 @@ def choose_actions(
             )
     if cost_per_send is not None:
         unprofitable = targeted & ~(value > cost_per_send)
-        reason[unprofitable] = "unprofitable"
+        reason[unprofitable] = position["unprofitable"]
         targeted &= ~unprofitable
     if budget is not None:
         within = _within_budget(ids, value, targeted, holdout, int(budget))
-        reason[targeted & ~within] = "budget"
+        reason[targeted & ~within] = position["budget"]
         targeted = within
-    action[targeted] = np.where(holdout[targeted], "holdout", "send")
+    action = np.where(suppressed, ACTIONS.index("suppress"), ACTIONS.index("skip")).astype(np.int8)
+    action[targeted] = np.where(
+        holdout[targeted], ACTIONS.index("holdout"), ACTIONS.index("send")
+    )
     return pd.DataFrame(
-        {"action": pd.Series(action, dtype=str), "reason": pd.Series(reason, dtype=str)}
-    ).set_axis(pd.Series(customer_ids, copy=False).index)
+        {
+            "action": pd.Categorical.from_codes(action, categories=list(ACTIONS)),
+            "reason": pd.Categorical.from_codes(reason, categories=labels),
+        },
+        index=pd.Series(customer_ids, copy=False).index,
+    )
+
+
+def _labels(values: ArrayLike, missing: str | None = None) -> pd.Categorical:
+    """``values`` as a categorical of strings; missing values become ``missing`` when given."""
+    series = pd.Series(values, copy=False)
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype("category")
+    codes = series.cat.codes.to_numpy()
+    categories = [str(c) for c in series.cat.categories]
+    if missing is not None and (codes < 0).any():
+        if missing not in categories:
+            categories.append(missing)
+        codes = np.where(codes < 0, categories.index(missing), codes)
+    return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _present(labels: pd.Categorical) -> set[str]:
+    """The labels that occur, with ``"<missing>"`` for a missing value."""
+    codes = np.unique(labels.codes)
+    return {"<missing>" if c < 0 else str(labels.categories[c]) for c in codes}
+
+
+def _is(labels: pd.Categorical, accepted: tuple[str, ...]) -> np.ndarray:
+    """Whether each label is one of ``accepted``."""
+    wanted = [i for i, c in enumerate(labels.categories) if c in accepted]
+    return np.isin(labels.codes, wanted)
+
+
+def _recoded(labels: pd.Categorical, position: dict[str, int]) -> np.ndarray:
+    """Each label's position in another list of labels (every label must be there)."""
+    lookup = np.array([position[c] for c in labels.categories], dtype=np.int64)
+    return lookup[labels.codes] if len(lookup) else np.zeros(len(labels), dtype=np.int64)
