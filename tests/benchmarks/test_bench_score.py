@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.bench_score import (
+    MODEL_PARTS,
+    REASONS,
     SCORE_CHUNK_PARTS,
     STAGES,
     main,
@@ -54,61 +56,86 @@ def test_the_json_holds_every_figure_of_the_report(run):
     results, written, _ = run
     assert written == json.loads(json.dumps(results))
     assert written["customers"] == [CUSTOMERS]
+    assert written["reasons"] == list(REASONS) and written["reasons_method"] == "hybrid"
     assert set(written["models"]) == {"churn", "propensity", "uplift"}
     assert all(m["trees"] > 0 and m["features"] > 0 for m in written["models"].values())
-    r = written["populations"][str(CUSTOMERS)]
-    for key in ("customers_per_second", "bare_customers_per_second", "lightgbm_in_scorer_seconds"):
-        assert _positive_finite(r[key]), key
-    assert math.isfinite(r["overhead"])
-    scorer, bare = r["scorer"], r["bare"]
-    for key in ("seconds", "seconds_without_loading", "peak_rss_mb", "rss_after_loading_mb"):
-        assert _positive_finite(scorer[key]), key
-    for key in ("seconds", "peak_rss_mb", "encoding_seconds_not_counted"):
-        assert _positive_finite(bare[key]), key
-    assert set(scorer["stages"]) == set(STAGES)
-    assert set(scorer["score_chunk_parts"]) == set(SCORE_CHUNK_PARTS)
-    assert all(_positive_finite(v) for v in scorer["stages"].values() if v != 0)
-    assert sum(scorer["stages"].values()) <= scorer["seconds"]
-    assert sum(scorer["score_chunk_parts"].values()) <= scorer["stages"]["score_features_file"]
-    assert r["overhead"] == pytest.approx(scorer["seconds_without_loading"] / bare["seconds"] - 1)
+    assert set(written["populations"][str(CUSTOMERS)]) == set(REASONS)
+    for r in written["populations"][str(CUSTOMERS)].values():
+        for key in ("customers_per_second", "bare_customers_per_second"):
+            assert _positive_finite(r[key]), key
+        assert math.isfinite(r["overhead"])
+        scorer, bare = r["scorer"], r["bare"]
+        for key in ("seconds", "seconds_without_loading", "peak_rss_mb", "rss_after_loading_mb"):
+            assert _positive_finite(scorer[key]), key
+        for key in ("seconds", "peak_rss_mb", "encoding_seconds_not_counted"):
+            assert _positive_finite(bare[key]), key
+        assert set(scorer["stages"]) == set(STAGES)
+        assert set(scorer["score_chunk_parts"]) == set(SCORE_CHUNK_PARTS)
+        assert sum(scorer["stages"].values()) <= scorer["seconds"]
+        assert sum(scorer["score_chunk_parts"].values()) <= scorer["stages"]["score_features_file"]
+        assert r["model_work_in_scorer_seconds"] == pytest.approx(
+            sum(scorer["score_chunk_parts"][p] for p in MODEL_PARTS)
+        )
+        assert r["overhead"] == pytest.approx(scorer["seconds_without_loading"] / bare["seconds"] - 1)
     # Only the overhead target can be judged without 1,000,000 and 5,000,000 customers.
     assert set(written["targets"]) == {"overhead"}
     assert written["stopped"] is None
+    assert len(written["load_average"]["before"]) == 3
 
 
-def test_the_baseline_replays_the_scorers_lightgbm_calls(run):
-    bare = run[1]["populations"][str(CUSTOMERS)]["bare"]
-    # churn predict; propensity predict and pred_contrib; two T-learners of two boosters each
-    assert bare["calls_per_chunk"] == {"churn": 1, "propensity": 2, "uplift": 4}
-    assert set(bare["by_call"]) == {
-        "churn_predict",
-        "propensity_predict",
-        "propensity_pred_contrib",
-        "uplift_predict",
-    }
-    assert bare["customers"] == CUSTOMERS
-    assert bare["max_abs_difference_vs_scorer"] < 1e-9
+def test_the_baseline_does_the_scorers_model_work_on_the_same_rows(run):
+    modes = run[1]["populations"][str(CUSTOMERS)]
+    for mode, r in modes.items():
+        scorer, bare = r["scorer"], r["bare"]
+        # churn and propensity predict; two T-learners of two boosters each
+        assert bare["calls_per_chunk"] == {"churn": 1, "propensity": 1, "uplift": 4}, mode
+        assert {"churn_predict", "propensity_predict", "uplift_predict"} <= set(bare["by_call"])
+        assert {"propensity_pred_leaf", "propensity_path_lookup"} <= set(bare["by_call"])
+        assert bare["customers"] == CUSTOMERS
+        assert bare["max_abs_difference_vs_scorer"] < 1e-9
+        assert bare["explained"] == scorer["explained"]
+        assert bare["explained_exactly"] == scorer["explained_exactly"]
+        assert 0 < scorer["explained_exactly"] < scorer["explained"]
+    assert modes["all"]["scorer"]["explained"] == CUSTOMERS
+    targeted = modes["targeted"]["scorer"]
+    acted_on = targeted["actions"].get("send", 0) + targeted["actions"].get("holdout", 0)
+    # Explained: whom the policy would send before the budget; the budget then cuts.
+    assert acted_on <= targeted["explained"] < CUSTOMERS
+
+
+def test_the_hybrid_reasons_are_compared_with_exact_treeshap(run):
+    agreement = run[1]["agreement"]
+    assert agreement["customers"] > 500
+    assert agreement["top_driver"] >= 0.95
+    assert agreement["sign_of_driver"] >= 0.99
+    assert 0 < agreement["exact_share"] < 1
+    assert "Hybrid reasons against exact TreeSHAP" in markdown_table(run[0])
 
 
 def test_the_audience_has_one_row_per_customer(run):
     _, written, work = run
-    scorer = written["populations"][str(CUSTOMERS)]["scorer"]
-    assert scorer["customers_scored"] == scorer["audience_rows"] == CUSTOMERS
-    assert scorer["audience_unique_ids"] == CUSTOMERS
-    assert sum(scorer["actions"].values()) == CUSTOMERS
-    assert scorer["actions"].get("send", 0) <= int(0.1 * CUSTOMERS)
-    audience = pd.read_parquet(work / f"score_audience_{CUSTOMERS}.parquet")
-    assert len(audience) == CUSTOMERS and audience["customer_id"].is_unique
-    assert [c for c in audience.columns if not c.startswith("uplift_")] == list(OUTPUT_COLUMNS)
-    assert audience["churn_probability"].between(0, 1).all()
-    acted_on = audience["action"].isin(["send", "holdout"])
-    assert audience.loc[acted_on, "reasons"].str.len().gt(0).all()
+    for mode, r in written["populations"][str(CUSTOMERS)].items():
+        scorer = r["scorer"]
+        assert scorer["customers_scored"] == scorer["audience_rows"] == CUSTOMERS
+        assert scorer["audience_unique_ids"] == CUSTOMERS
+        assert sum(scorer["actions"].values()) == CUSTOMERS
+        assert scorer["actions"].get("send", 0) <= int(0.1 * CUSTOMERS)
+        audience = pd.read_parquet(work / f"score_audience_{CUSTOMERS}_{mode}.parquet")
+        assert len(audience) == CUSTOMERS and audience["customer_id"].is_unique
+        assert [c for c in audience.columns if not c.startswith("uplift_")] == list(OUTPUT_COLUMNS)
+        assert audience["churn_probability"].between(0, 1).all()
+        acted_on = audience["action"].isin(["send", "holdout"])
+        assert audience.loc[acted_on, "reasons"].str.len().gt(0).all()
+        explained = audience["reasons"].str.len().gt(0)
+        assert explained.sum() == scorer["explained"]
+        if mode == "all":
+            assert explained.all()
 
 
 def test_the_markdown_table_has_a_row_per_size_and_stage(run):
     results = run[0]
     table = markdown_table(results)
-    assert f"| {CUSTOMERS:,} |" in table
+    assert f"| {CUSTOMERS:,} | targeted |" in table and f"| {CUSTOMERS:,} | all |" in table
     assert all(f"| {stage} |" in table for stage in STAGES)
 
 
