@@ -67,7 +67,11 @@ def feature_matrix(
         elif is_numeric_dtype(col.dtype) or is_bool_dtype(col.dtype):
             out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
         else:  # text that should hold numbers: parse, and refuse what is not a number
-            out[:, j] = pd.to_numeric(col.astype("Float64"), errors="raise").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
+            try:
+                parsed = pd.to_numeric(col.astype("Float64"), errors="raise")
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"Feature column {name!r} must hold numbers; got dtype {col.dtype} ({exc})."
+                ) from None
+            out[:, j] = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
     return out

@@ -99,8 +99,8 @@ def score(
         str,
         typer.Option(
             help="hybrid: path attributions, with exact TreeSHAP for customers whose two "
-            "strongest drivers are close (about 10x faster; agrees with exact TreeSHAP on the top "
-            "driver for 95%+ of customers); exact: TreeSHAP for every explained customer."
+            "strongest drivers are close (faster; agrees with exact TreeSHAP on the top driver "
+            "for 95%+ of customers); exact: TreeSHAP for every explained customer."
         ),
     ] = "hybrid",
     strict_drift: Annotated[
