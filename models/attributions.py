@@ -196,7 +196,7 @@ def tree_contributions(
         return _pred_contrib(booster, X, num_iteration), exact
     if paths is None or paths.num_iteration != num_iteration:
         paths = PathAttributions.from_booster(booster, num_iteration)
-    leaves = booster.predict(X, num_iteration=num_iteration, pred_leaf=True)
+    leaves = np.asarray(booster.predict(X, num_iteration=num_iteration, pred_leaf=True))
     values = paths.contributions(leaves)
     out = np.column_stack([values, np.full(n, paths.bias)])
     exact = runner_up_close(values)

@@ -204,7 +204,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
         return model_frame(X, list(self.feature_names_in_), self.categories_)
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
-        """``X`` as the float matrix the booster reads (:func:`upseg.models.encoding.feature_matrix`).
+        """The booster's float matrix of ``X`` (:func:`~upseg.models.encoding.feature_matrix`).
 
         Every method that takes ``X`` also takes this matrix, so a caller that
         scores several models on the same columns encodes a chunk once.
@@ -247,9 +247,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
         """1 where the calibrated probability is at least 0.5."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
-    def contributions(
-        self, X: pd.DataFrame | np.ndarray, *, method: str = "exact"
-    ) -> pd.DataFrame:
+    def contributions(self, X: pd.DataFrame | np.ndarray, *, method: str = "exact") -> pd.DataFrame:
         """Contributions per feature plus ``bias``, in log-odds; each row sums to :meth:`raw_score`.
 
         Parameters

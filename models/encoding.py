@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-__all__ = ["feature_matrix", "missing_columns_error"]
+__all__ = ["category_codes", "feature_matrix", "missing_columns_error", "recoded_categories"]
 
 
 def missing_columns_error(frame: pd.DataFrame, feature_names: Sequence[str]) -> ValueError | None:
@@ -60,10 +60,7 @@ def feature_matrix(
     for j, name in enumerate(feature_names):
         col = frame[name]
         if name in categories:
-            known = list(categories[name])
-            labels = col.astype("string")
-            codes = pd.Categorical(labels.where(labels.isin(known)), categories=known).codes
-            out[:, j] = np.where(codes < 0, np.nan, codes)
+            out[:, j] = category_codes(col, categories[name])
         elif is_numeric_dtype(col.dtype) or is_bool_dtype(col.dtype):
             out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
         else:  # text that should hold numbers: parse, and refuse what is not a number
@@ -74,4 +71,30 @@ def feature_matrix(
                     f"Feature column {name!r} must hold numbers; got dtype {col.dtype} ({exc})."
                 ) from None
             out[:, j] = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+def category_codes(column: pd.Series, known: Sequence[str]) -> np.ndarray:
+    """Each label's position in ``known`` as a float, missing (NaN) when it is not there."""
+    labels = column.astype("string")
+    codes = pd.Categorical(labels.where(labels.isin(list(known))), categories=list(known)).codes
+    return np.where(codes < 0, np.nan, codes)
+
+
+def recoded_categories(
+    matrix: np.ndarray,
+    frame: pd.DataFrame,
+    feature_names: Sequence[str],
+    categories: Mapping[str, Sequence[str]],
+) -> np.ndarray:
+    """Another model's matrix of the same columns: a copy of ``matrix`` with ``categories``' codes.
+
+    ``matrix`` is :func:`feature_matrix` of ``frame`` for ``feature_names`` and
+    some categories of the same categorical columns; models trained on different
+    customers share every number but may code a category differently (a label
+    one of them never saw), so only those columns are encoded again.
+    """
+    out = matrix.copy()
+    for name, known in categories.items():
+        out[:, list(feature_names).index(name)] = category_codes(frame[name], known)
     return out

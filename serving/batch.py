@@ -332,7 +332,8 @@ def score_features_file(
         if writer is None:
             writer = pq.ParquetWriter(stage1, table.schema)
         writer.write_table(table)
-        del matrices, scores, segments, scored, out, table  # nothing per customer outlives its chunk
+        # Nothing per customer outlives its chunk.
+        del matrices, scores, segments, scored, out, table
         scored_rows += len(chunk)
         on_stage(f"Scoring: {scored_rows:,} of {eligible:,} customers")
     if writer is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from upseg.models.clv.baseline import carried_forward_spend
+from upseg.models.encoding import recoded_categories
 from upseg.models.explain import top_drivers
 from upseg.serving.champions import LoadedModel
 
@@ -70,13 +71,28 @@ class ChunkMatrices:
         self._encoded: dict[tuple, np.ndarray] = {}
 
     def __call__(self, model: Any) -> np.ndarray:
-        """``model.encode(features)``, computed at the first call for that encoding."""
-        key = (
-            tuple(model.feature_names_in_),
-            tuple(sorted((name, tuple(cats)) for name, cats in model.categories_.items())),
-        )
+        """``model.encode(features)``, computed at the first call for that encoding.
+
+        A model reading the same columns with other categories (trained on
+        other customers, it may not know every label) reuses the numbers and
+        codes only its categorical columns again.
+        """
+        names = tuple(model.feature_names_in_)
+        key = (names, tuple(sorted((c, tuple(v)) for c, v in model.categories_.items())))
         if key not in self._encoded:
-            self._encoded[key] = model.encode(self.features)
+            same_columns = next(
+                (
+                    matrix
+                    for (other, cats), matrix in self._encoded.items()
+                    if other == names and {c for c, _ in cats} == set(model.categories_)
+                ),
+                None,
+            )
+            self._encoded[key] = (
+                model.encode(self.features)
+                if same_columns is None
+                else recoded_categories(same_columns, self.features, names, model.categories_)
+            )
         return self._encoded[key]
 
 
@@ -235,7 +251,11 @@ def score_chunk(
                 uplift["uplift"].to_numpy(), order_value, value_per_conversion
             ),
             "reasons": reasons(
-                features, models, reasons_from=reasons_from, method=reasons_method, matrices=matrices
+                features,
+                models,
+                reasons_from=reasons_from,
+                method=reasons_method,
+                matrices=matrices,
             )
             if with_reasons
             else "",

@@ -137,7 +137,7 @@ class UpliftModel(BaseEstimator):
         return self
 
     def encode(self, X: pd.DataFrame) -> np.ndarray:
-        """``X`` as the float matrix the learners read (:func:`upseg.models.encoding.feature_matrix`).
+        """The learners' float matrix of ``X`` (:func:`~upseg.models.encoding.feature_matrix`).
 
         :meth:`predict_frame` also takes this matrix, so a caller that scores
         several models on the same columns encodes a chunk once.

@@ -265,9 +265,7 @@ def choose_actions(
         reason[targeted & ~within] = position["budget"]
         targeted = within
     action = np.where(suppressed, ACTIONS.index("suppress"), ACTIONS.index("skip")).astype(np.int8)
-    action[targeted] = np.where(
-        holdout[targeted], ACTIONS.index("holdout"), ACTIONS.index("send")
-    )
+    action[targeted] = np.where(holdout[targeted], ACTIONS.index("holdout"), ACTIONS.index("send"))
     return pd.DataFrame(
         {
             "action": pd.Categorical.from_codes(action, categories=list(ACTIONS)),

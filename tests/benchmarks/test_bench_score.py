@@ -76,7 +76,9 @@ def test_the_json_holds_every_figure_of_the_report(run):
         assert r["model_work_in_scorer_seconds"] == pytest.approx(
             sum(scorer["score_chunk_parts"][p] for p in MODEL_PARTS)
         )
-        assert r["overhead"] == pytest.approx(scorer["seconds_without_loading"] / bare["seconds"] - 1)
+        assert r["overhead"] == pytest.approx(
+            scorer["seconds_without_loading"] / bare["seconds"] - 1
+        )
     # Only the overhead target can be judged without 1,000,000 and 5,000,000 customers.
     assert set(written["targets"]) == {"overhead"}
     assert written["stopped"] is None

@@ -120,5 +120,7 @@ def test_an_unknown_method_is_named():
         lgb.Dataset(np.arange(100.0).reshape(50, 2), np.arange(50.0)),
         num_boost_round=1,
     )
-    with pytest.raises(ValueError, match=r"method must be one of \['exact', 'hybrid'\]; got 'fast'"):
+    with pytest.raises(
+        ValueError, match=r"method must be one of \['exact', 'hybrid'\]; got 'fast'"
+    ):
         tree_contributions(booster, np.zeros((1, 2)), num_iteration=1, method="fast")

@@ -62,3 +62,19 @@ def test_numbers_written_as_text_are_parsed_and_other_text_is_named():
 def test_a_matrix_of_the_wrong_width_is_refused(fitted):
     with pytest.raises(ValueError, match=r"one column per feature \(4\); got shape \(2, 3\)"):
         fitted.predict_proba(np.zeros((2, 3)))
+
+
+def test_a_chunk_is_encoded_once_and_recoded_only_where_categories_differ(fitted):
+    from upseg.serving.scorer import ChunkMatrices
+
+    X, y = frame(3_000, 4)
+    # Trained on customers without "west": the same columns, another coding of region.
+    other = CalibratedLGBMClassifier(categorical=["region"], n_estimators=20).fit(
+        X[X["region"] != "west"], y[X["region"] != "west"], X_valid=X, y_valid=y
+    )
+    assert other.categories_ != fitted.categories_
+    matrices = ChunkMatrices(X)
+    first = matrices(fitted)
+    assert matrices(fitted) is first  # once per encoding
+    np.testing.assert_array_equal(first, fitted.encode(X))
+    np.testing.assert_array_equal(matrices(other), other.encode(X))
