@@ -177,10 +177,11 @@ def choose_actions(
     Returns
     -------
     pandas.DataFrame of shape (n_customers, 2)
-        Indexed like ``customer_ids``: ``action`` (one of :data:`ACTIONS`) and
-        ``reason`` — the suppression reason for ``suppress``; the policy's
-        reason, ``"unprofitable"`` or ``"budget"`` for ``skip``; ``""`` for
-        ``send`` and ``holdout``.
+        Indexed like ``customer_ids``, both columns categorical (codes, so that
+        millions of customers hold no string each): ``action`` (one of
+        :data:`ACTIONS`) and ``reason`` — the suppression reason for
+        ``suppress``; the policy's reason, ``"unprofitable"`` or ``"budget"``
+        for ``skip``; ``""`` for ``send`` and ``holdout``.
     """
     ids = _id_text(customer_ids)
     n = len(ids)
