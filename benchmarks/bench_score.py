@@ -179,11 +179,6 @@ def _load(registry: str) -> dict:
     return load_models(MlflowClient(registry))
 
 
-def _matrix(model: Any, chunk: pd.DataFrame) -> np.ndarray:
-    """The float matrix a served model's boosters read, as the scorer encodes it."""
-    return model.encode(chunk)
-
-
 def _explained_file(audience: Path) -> Path:
     return audience.with_name(f"{audience.name}.explained.npz")
 
@@ -384,7 +379,7 @@ def _bare_worker(population: Path, registry: str, audience: Path, args) -> dict:
     calls = _record_calls(models, sample)
     worst = 0.0
     for role, recorded in calls.items():
-        X = _matrix(models[role].model, sample)
+        X = models[role].model.encode(sample)
         for booster, kwargs, output in recorded:
             if booster.num_feature() != X.shape[1]:
                 raise ValueError(
@@ -407,7 +402,7 @@ def _bare_worker(population: Path, registry: str, audience: Path, args) -> dict:
         n = len(chunk)
         for role, recorded in calls.items():
             started = time.perf_counter()
-            X = _matrix(models[role].model, chunk)
+            X = models[role].model.encode(chunk)
             encoding += time.perf_counter() - started
             for booster, kwargs, _ in recorded:
                 started = time.perf_counter()

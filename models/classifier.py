@@ -24,7 +24,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from upseg.models.attributions import PathAttributions, tree_contributions
-from upseg.models.encoding import feature_matrix, missing_columns_error
+from upseg.models.encoding import encoded_matrix, feature_matrix, missing_columns_error
 
 __all__ = ["DEFAULT_PARAMS", "CalibratedLGBMClassifier", "model_frame"]
 
@@ -214,13 +214,7 @@ class CalibratedLGBMClassifier(ClassifierMixin, BaseEstimator):
     def _matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         if isinstance(X, pd.DataFrame):
             return self.encode(X)
-        matrix = np.asarray(X, dtype=np.float64)
-        if matrix.ndim != 2 or matrix.shape[1] != len(self.feature_names_in_):
-            raise ValueError(
-                f"An encoded matrix must have one column per feature "
-                f"({len(self.feature_names_in_)}); got shape {matrix.shape}."
-            )
-        return matrix
+        return encoded_matrix(X, len(self.feature_names_in_))
 
     def raw_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Uncalibrated log-odds of the booster, shape (n_samples,).

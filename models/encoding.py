@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-__all__ = ["category_codes", "feature_matrix", "missing_columns_error", "recoded_categories"]
+__all__ = [
+    "category_codes",
+    "encoded_matrix",
+    "feature_matrix",
+    "missing_columns_error",
+    "recoded_categories",
+]
 
 
 def missing_columns_error(frame: pd.DataFrame, feature_names: Sequence[str]) -> ValueError | None:
@@ -27,6 +33,20 @@ def missing_columns_error(frame: pd.DataFrame, feature_names: Sequence[str]) -> 
         f"The feature frame lacks {len(missing)} column(s) the model was trained on: "
         f"{missing[:10]}{' …' if len(missing) > 10 else ''}."
     )
+
+
+def encoded_matrix(X: np.ndarray, n_features: int) -> np.ndarray:
+    """``X`` (a :func:`feature_matrix`) as float64, refused unless 2-D and ``n_features`` wide.
+
+    The check keeps a matrix of another model's columns from being read silently.
+    """
+    matrix = np.asarray(X, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[1] != n_features:
+        raise ValueError(
+            f"An encoded matrix must have one column per feature ({n_features}); "
+            f"got shape {matrix.shape}."
+        )
+    return matrix
 
 
 def feature_matrix(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from upseg.models.encoding import feature_matrix
+from upseg.models.encoding import encoded_matrix, feature_matrix
 from upseg.models.uplift.learners import make_learner
 
 if TYPE_CHECKING:
@@ -147,12 +147,7 @@ class UpliftModel(BaseEstimator):
     def _encode(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
             return encode_features(X, list(self.feature_names_in_), self.categories_)
-        matrix = np.asarray(X, dtype=np.float64)
-        if matrix.ndim != 2 or matrix.shape[1] != len(self.feature_names_in_):
-            raise ValueError(
-                f"An encoded matrix must have one column per feature "
-                f"({len(self.feature_names_in_)}); got shape {matrix.shape}."
-            )
+        matrix = encoded_matrix(X, len(self.feature_names_in_))
         # The learners were fitted on named columns: keep the names (no copy of the data).
         return pd.DataFrame(matrix, columns=list(self.feature_names_in_), copy=False)
 

@@ -191,7 +191,7 @@ def choose_actions(
     holdout = np.asarray(holdout)
     value = np.asarray(incremental_value, dtype=float)
     reason_labels = (
-        pd.Categorical(np.full(n, "policy", dtype=object))
+        pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=["policy"])
         if policy_reason is None
         else _labels(policy_reason, missing="policy")
     )
