@@ -97,7 +97,14 @@ def report_uplift_run(run, uri: str) -> None:
             title=f"Approach by cross-validated {criterion}, lower is better (training customers)",
             title_justify="left",
         )
-        columns = (f"mean {criterion}", "gap to lowest", "SE of gap", "within 1 SE", "mean Qini")
+        columns = (
+            f"mean {criterion}",
+            "gap to lowest",
+            "SE of gap",
+            "within 1 SE",
+            "mean Qini",
+            "trees/variant",
+        )
         choice.add_column("approach")
         for column in columns:
             choice.add_column(column, justify="right")
@@ -110,6 +117,7 @@ def report_uplift_run(run, uri: str) -> None:
                 f"{row.se_gap:.2g}",
                 "yes" if row.within_one_se else "no",
                 f"{row.qini_mean:.4f}",
+                f"{row.trees:,.0f}" if row.trees == row.trees else "?",
             )
     console.print(choice)
     console.print(f"Chose {selection.best}: {selection.chosen_by}.", highlight=False)

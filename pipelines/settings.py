@@ -124,6 +124,7 @@ def uplift_settings(
         approaches=tuple(model.approaches) if model.approaches else None,
         n_folds=model.n_folds,
         criterion=model.criterion,
+        prefer=model.prefer,
         seed=config.seed,
         trials=model.trials,
         experiment=experiment,

@@ -65,6 +65,13 @@ class Calibration(StrEnum):
     isotonic = "isotonic"
 
 
+class Preference(StrEnum):
+    """What ``upseg train uplift`` takes among equals: ``models.uplift.criteria.PREFERENCES``."""
+
+    cheapest = "cheapest"
+    simplest = "simplest"
+
+
 class Criterion(StrEnum):
     """How ``upseg train uplift`` chooses and tunes: ``models.uplift.selection.CRITERIA``."""
 
@@ -213,12 +220,21 @@ def uplift(
         Criterion,
         typer.Option(
             help="How the approach is chosen and tuned. dr_loss: the doubly robust loss of each "
-            "customer's predicted uplift over 2 repeats of the folds, the simplest approach "
-            "within one standard error of the lowest whose CV Qini is above 0. r_loss: the "
+            "customer's predicted uplift over 2 repeats of the folds; among the approaches "
+            "within one standard error of the lowest, the first (see --prefer) whose CV Qini "
+            "is above 0. r_loss: the "
             "same with Nie & Wager's R-loss. qini: the highest CV Qini over one set of folds "
             "(the choice before dr_loss became the default; noisier with small effects)."
         ),
     ] = Criterion.dr_loss,
+    prefer: Annotated[
+        Preference,
+        typer.Option(
+            help="Among approaches within one standard error of the lowest loss, take first "
+            "the cheapest to score (fewest trees per customer; ties by simplicity) or the "
+            "simplest (S-learner, T-learners, class transformation, X, DR)."
+        ),
+    ] = Preference.cheapest,
     trials: Annotated[
         int,
         typer.Option(
@@ -251,8 +267,8 @@ def uplift(
     --outcome COL). Every variant is compared with control. The approach
     (S-, T-, X-, DR-learner, class transformation) is chosen on 70% of customers
     by a cross-validated loss (--criterion, by default the doubly robust loss:
-    the simplest approach within one standard error of the lowest loss whose
-    cross-validated Qini is above 0); the other 30% give the held-out Qini with
+    the approach cheapest to score within one standard error of the lowest loss
+    whose cross-validated Qini is above 0); the other 30% give the held-out Qini with
     a bootstrap interval, uplift@k and deciles. The version becomes @champion
     only if it beats random targeting and the current champion on those
     customers.
@@ -281,6 +297,7 @@ def uplift(
         approaches=tuple(a.strip() for a in approaches.split(",")) if approaches else None,
         n_folds=folds,
         criterion=criterion.value,
+        prefer=prefer.value,
         trials=trials,
         seed=seed,
         experiment=experiment,

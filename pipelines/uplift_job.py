@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,10 @@ class UpliftSettings:
     #: How the approach is chosen and tuned: "dr_loss", "r_loss" or "qini"
     #: (:data:`models.uplift.selection.CRITERIA`).
     criterion: str = "dr_loss"
+    #: Which approach within one standard error of the lowest loss is taken first:
+    #: "cheapest" (fewest trees per customer to predict) or "simplest"
+    #: (:data:`models.uplift.criteria.PREFERENCES`).
+    prefer: str = "cheapest"
     test_size: float = 0.3
     seed: int = 0
     n_boot: int = 200
@@ -283,6 +288,7 @@ def _run_uplift(
         n_folds=settings.n_folds,
         random_state=settings.seed,
         criterion=criterion,
+        prefer=settings.prefer,
         on_fit=lambda a, f: on_stage(
             f"Choosing the approach by {criterion}: {a}, fold {f + 1} of {settings.n_folds}"
         ),
@@ -393,6 +399,7 @@ def _run_uplift(
         "variants": ",".join(data.variants),
         "n_folds": settings.n_folds,
         "criterion": criterion,
+        "prefer": settings.prefer,
         "chosen_by": selection.chosen_by,
         "test_size": settings.test_size,
         "seed": settings.seed,
@@ -423,6 +430,18 @@ def _run_uplift(
             if selection.losses is not None
             else {}
         ),
+        # What scoring costs: trees per customer and variant of every candidate with
+        # the default parameters (the choice's folds), and of the model registered.
+        **(
+            {
+                f"cv_trees_{r.approach}": float(r.trees)
+                for r in selection.losses.itertuples()
+                if math.isfinite(r.trees)
+            }
+            if selection.losses is not None
+            else {}
+        ),
+        "prediction_trees": float(sum(model.prediction_trees().values())),
         **truth,
         "shap_surrogate_r2": r2,
         **_calibration_metrics(calibration, sizes),

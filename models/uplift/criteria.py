@@ -25,6 +25,10 @@ never biased towards one approach.
 standard errors, and :func:`one_se_choice` applies the one-standard-error rule;
 :func:`guarded_choice` applies it with a guard against flat models: among the
 approaches the rule accepts, the first whose cross-fitted Qini is above 0.
+Among approaches the data cannot tell apart the rule prefers the cheapest to
+predict (fewest trees per customer, then the simplest; :data:`PREFERENCES`): a
+scorer runs the model on every customer of every campaign, and an approach that
+walks four times the trees for no measurable gain is four times the bill.
 
 References
 ----------
@@ -40,7 +44,7 @@ Learning, 2nd ed., section 7.10 (the one-standard-error rule).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,6 +56,7 @@ from upseg.models.uplift.pseudo_outcomes import dr_pseudo_outcome
 
 __all__ = [
     "LOSSES",
+    "PREFERENCES",
     "RULES",
     "cross_fitted_outcomes",
     "dr_loss",
@@ -59,6 +64,7 @@ __all__ = [
     "guarded_choice",
     "loss_table",
     "one_se_choice",
+    "preferred_order",
     "r_loss",
     "r_loss_terms",
 ]
@@ -69,6 +75,11 @@ LOSSES: tuple[str, ...] = ("dr_loss", "r_loss")
 #: How :func:`one_se_choice` picks: the lowest mean loss, or the simplest approach
 #: within one standard error of it.
 RULES: tuple[str, ...] = ("best", "one_se")
+
+#: Which of the approaches within one standard error the rule takes first: the one
+#: that evaluates the fewest trees per customer to predict (ties and unknown costs
+#: by simplicity), or the simplest, the order before costs were measured.
+PREFERENCES: tuple[str, ...] = ("cheapest", "simplest")
 
 
 def _arrays(where: str, **columns: ArrayLike) -> dict[str, np.ndarray]:
@@ -240,7 +251,9 @@ def cross_fitted_outcomes(
     return mu[0], mu[1]
 
 
-def loss_table(losses: pd.DataFrame, *, order: Sequence[str]) -> pd.DataFrame:
+def loss_table(
+    losses: pd.DataFrame, *, order: Sequence[str], trees: Mapping[str, float] | None = None
+) -> pd.DataFrame:
     """Mean loss of each approach, its standard error, and its gap to the best.
 
     Each customer's loss is first averaged over the repeats of the cross-fitting
@@ -260,13 +273,16 @@ def loss_table(losses: pd.DataFrame, *, order: Sequence[str]) -> pd.DataFrame:
         ``repeat``; every approach must score the same customers.
     order : sequence of str
         The approaches from the simplest to the most elaborate.
+    trees : mapping of str to float, optional
+        Trees each approach evaluates per customer and variant to predict; NaN
+        (unknown) for approaches it does not name.
 
     Returns
     -------
     pandas.DataFrame
         ``approach``, ``loss``, ``se``, ``gap`` (loss minus the best loss),
-        ``se_gap``, ``within_one_se`` (``gap <= se_gap``) and ``simplicity`` (0 the
-        simplest), lowest loss first.
+        ``se_gap``, ``within_one_se`` (``gap <= se_gap``), ``simplicity`` (0 the
+        simplest) and ``trees``, lowest loss first.
     """
     missing = sorted(set(losses["approach"]) - set(order))
     if missing:
@@ -298,30 +314,67 @@ def loss_table(losses: pd.DataFrame, *, order: Sequence[str]) -> pd.DataFrame:
                 "se_gap": se_gap,
                 "within_one_se": bool(gap <= se_gap),
                 "simplicity": list(order).index(a),
+                "trees": float((trees or {}).get(a, np.nan)),
             }
         )
     table = pd.DataFrame(rows).sort_values(["loss", "simplicity"], ignore_index=True)
     return table
 
 
-def one_se_choice(table: pd.DataFrame, *, rule: str = "one_se") -> str:
+def _check_rule(where: str, rule: str, prefer: str) -> None:
+    problems = []
+    if rule not in RULES:
+        problems.append(f"'rule' must be one of {list(RULES)}; got {rule!r}")
+    if prefer not in PREFERENCES:
+        problems.append(f"'prefer' must be one of {list(PREFERENCES)}; got {prefer!r}")
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems) + ".")
+
+
+def preferred_order(table: pd.DataFrame, prefer: str = "cheapest") -> pd.DataFrame:
+    """The rows of a :func:`loss_table` in the order the one-SE rule considers them.
+
+    ``prefer="cheapest"``: fewest ``trees`` first, unknown costs last, ties by
+    ``simplicity``; ``prefer="simplest"``: by ``simplicity`` alone.
+    """
+    if prefer not in PREFERENCES:
+        raise ValueError(
+            f"The 'prefer' argument must be one of {list(PREFERENCES)}; got {prefer!r}."
+        )
+    if prefer == "simplest":
+        return table.sort_values("simplicity")
+    trees = table["trees"] if "trees" in table else pd.Series(np.nan, index=table.index)
+    return (
+        table.assign(_cost=trees.fillna(np.inf))
+        .sort_values(["_cost", "simplicity"])
+        .drop(columns="_cost")
+    )
+
+
+def _words(table: pd.DataFrame, prefer: str) -> str:
+    """How the rule's order is named: by cost only when some cost is known."""
+    known = "trees" in table and bool(table["trees"].notna().any())
+    return "cheapest to predict" if prefer == "cheapest" and known else "simplest"
+
+
+def one_se_choice(table: pd.DataFrame, *, rule: str = "one_se", prefer: str = "cheapest") -> str:
     """The approach a :func:`loss_table` recommends.
 
-    ``rule="best"`` takes the lowest mean loss; ``rule="one_se"`` the simplest
-    approach whose loss is within one standard error (``se_gap``) of the lowest
-    (Hastie, Tibshirani & Friedman 2009, section 7.10): when the data cannot tell
-    two approaches apart, the simpler one is the safer bet.
+    ``rule="best"`` takes the lowest mean loss; ``rule="one_se"`` the preferred
+    approach (:func:`preferred_order`) whose loss is within one standard error
+    (``se_gap``) of the lowest (Hastie, Tibshirani & Friedman 2009, section
+    7.10): when the data cannot tell two approaches apart, the cheaper (or
+    simpler) one is the better bet.
     """
-    if rule not in RULES:
-        raise ValueError(f"The 'rule' argument must be one of {list(RULES)}; got {rule!r}.")
+    _check_rule("one_se_choice", rule, prefer)
     if rule == "best":
         return str(table.sort_values(["loss", "simplicity"])["approach"].iloc[0])
     within = table[table["within_one_se"]]
-    return str(within.sort_values("simplicity")["approach"].iloc[0])
+    return str(preferred_order(within, prefer)["approach"].iloc[0])
 
 
 def guarded_choice(
-    table: pd.DataFrame, *, rule: str = "one_se", loss: str = "loss"
+    table: pd.DataFrame, *, rule: str = "one_se", loss: str = "loss", prefer: str = "cheapest"
 ) -> tuple[str, str]:
     """The approach the rule accepts first whose mean Qini is above 0, and how it was picked.
 
@@ -329,7 +382,7 @@ def guarded_choice(
     an approach that predicts nearly the same uplift for everyone: a constant at
     the average effect errs less than a noisy ranking, yet it ranks nobody. This
     flat-model guard walks the approaches the rule accepts (``rule="one_se"``:
-    those within one standard error of the lowest loss, the simplest first;
+    those within one standard error of the lowest loss, in :func:`preferred_order`;
     ``rule="best"``: the lowest loss) and takes the first whose mean cross-fitted
     Qini is positive. When none is, it falls back on the lowest loss.
 
@@ -340,6 +393,8 @@ def guarded_choice(
     rule : {"best", "one_se"}, default "one_se"
     loss : str, default "loss"
         How the reason names the loss, e.g. ``"mean dr_loss over 2 x 3 folds"``.
+    prefer : {"cheapest", "simplest"}, default "cheapest"
+        Which approach within one standard error comes first; see :data:`PREFERENCES`.
 
     Returns
     -------
@@ -347,8 +402,7 @@ def guarded_choice(
     reason : str
         The rule, the guard, and the approaches the guard skipped, in words.
     """
-    if rule not in RULES:
-        raise ValueError(f"The 'rule' argument must be one of {list(RULES)}; got {rule!r}.")
+    _check_rule("guarded_choice", rule, prefer)
     if "qini_mean" not in table:
         raise ValueError(
             "guarded_choice: the table needs each approach's mean Qini, 'qini_mean'; got "
@@ -356,8 +410,9 @@ def guarded_choice(
         )
     by_loss = table.sort_values(["loss", "simplicity"])
     if rule == "one_se":
-        accepted = table[table["within_one_se"]].sort_values("simplicity")
-        words, among = f"simplest within one SE of the lowest {loss}", "within one SE"
+        accepted = preferred_order(table[table["within_one_se"]], prefer)
+        words = f"{_words(accepted, prefer)} within one SE of the lowest {loss}"
+        among = "within one SE"
     else:
         accepted = by_loss.head(1)
         words, among = f"lowest {loss}", "with the lowest loss"

@@ -173,7 +173,9 @@ def cross_fitted_losses(
     Returns
     -------
     scores : pandas.DataFrame
-        ``approach``, ``repeat``, ``fold``, ``variant``, ``qini_auc``, ``loss``.
+        ``approach``, ``repeat``, ``fold``, ``variant``, ``qini_auc``, ``loss``,
+        ``trees`` (trees the fold's model evaluates per customer to predict the
+        variant, :meth:`UpliftModel.prediction_trees`).
     losses : pandas.DataFrame
         One row per approach, repeat, variant and customer: ``approach``,
         ``repeat``, ``variant``, ``row`` (position in ``frame``), ``loss``.
@@ -208,6 +210,7 @@ def cross_fitted_losses(
             for approach in approaches:
                 on_fit(approach, k)
                 model = fit(approach, fit_idx)
+                trees = model.prediction_trees()
                 for variant, (rows, treated, e, mu0, mu1) in nuisances.items():
                     held, sub = rows & (fold == k), fold[rows] == k
                     uplift = model.variant_uplift(X[held], variant)
@@ -226,6 +229,7 @@ def cross_fitted_losses(
                             "variant": variant,
                             "qini_auc": qini,
                             "loss": terms.mean(),
+                            "trees": trees[variant],
                         }
                     )
                     rows_held = np.flatnonzero(held)

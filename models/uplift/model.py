@@ -10,6 +10,7 @@ fixed at training (an unseen category is missing).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +162,19 @@ class UpliftModel(BaseEstimator):
             for estimator in lgbm_estimators(learner):
                 estimator.set_params(n_jobs=n_jobs)
         return self
+
+    def prediction_trees(self) -> dict[str, float]:
+        """Trees evaluated per customer to predict each variant's uplift: the cost of scoring.
+
+        Summed over the variants it is what :meth:`predict_frame` walks per
+        customer. A variant's value is NaN when its learner cannot say (a learner
+        without ``prediction_trees``, or base estimators other than LightGBM).
+        """
+        trees = {}
+        for variant, learner in self.learners_.items():
+            count = getattr(learner, "prediction_trees", None)
+            trees[variant] = float(count()) if callable(count) else math.nan
+        return trees
 
     def calibrate(self, calibration: UpliftCalibration) -> UpliftModel:
         """Attach ``calibration`` (:func:`~upseg.models.uplift.calibrator.fit_calibration`)."""

@@ -4,8 +4,9 @@ The training customers are split into folds stratified by arm and outcome; each
 approach is fitted on the other folds and scored on the held-out fold. By
 default the criterion is the doubly robust loss (:mod:`models.uplift.criteria`),
 which scores each customer's predicted uplift against the AIPW pseudo-outcome,
-over 2 repetitions of the folds; the simplest approach within one standard
-error of the lowest loss is taken, provided its cross-fitted Qini is above 0
+over 2 repetitions of the folds; among the approaches within one standard
+error of the lowest loss the cheapest to predict (fewest trees per customer,
+then the simplest) is taken, provided its cross-fitted Qini is above 0
 (a flat-model guard: a squared loss can prefer an approach that predicts nearly
 the same uplift for everyone, which ranks nobody). ``criterion="r_loss"`` does
 the same with Nie & Wager's R-loss. The Qini of every approach is computed on
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from upseg.models.uplift.criteria import LOSSES, RULES, guarded_choice, loss_table
+from upseg.models.uplift.criteria import LOSSES, PREFERENCES, RULES, guarded_choice, loss_table
 from upseg.models.uplift.cross_fitting import (
     cross_fitted_losses,
     cross_validated_qini,
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: What :func:`select_approach` can choose by: the Qini AUC (highest wins) or a loss
-#: of :mod:`models.uplift.criteria` (lowest wins, simplest within one standard error).
+#: of :mod:`models.uplift.criteria` (lowest wins; the cheapest within one standard error).
 CRITERIA: tuple[str, ...] = ("qini", *LOSSES)
 
 #: Repetitions of the folds when a loss chooses and none are given: the loss of each
@@ -56,9 +57,10 @@ CRITERIA: tuple[str, ...] = ("qini", *LOSSES)
 LOSS_REPEATS = 2
 
 #: The approaches from the simplest to the most elaborate, for the one-standard-error
-#: rule: one model (S-learner) before two (T-learner) before a transformed target
-#: before the two-stage learners (X, DR) whose effect model is fitted on estimates.
-#: It is the order of :data:`models.uplift.learners.APPROACHES`.
+#: rule (it breaks ties of cost, or decides alone with ``prefer="simplest"``): one
+#: model (S-learner) before two (T-learner) before a transformed target before the
+#: two-stage learners (X, DR) whose effect model is fitted on estimates. It is the
+#: order of :data:`models.uplift.learners.APPROACHES`.
 SIMPLICITY: tuple[str, ...] = APPROACHES
 
 
@@ -94,7 +96,8 @@ class Selection:
     losses : pandas.DataFrame or None
         With a loss criterion, :func:`models.uplift.criteria.loss_table` of every
         approach (``loss``, ``se``, ``gap``, ``se_gap``, ``within_one_se``,
-        ``simplicity``) joined with its Qini ``qini_mean`` and ``qini_std``.
+        ``simplicity``, ``trees`` per customer and variant) joined with its Qini
+        ``qini_mean`` and ``qini_std``.
     """
 
     best: str
@@ -112,7 +115,12 @@ class Selection:
 
 
 def _check_selection(
-    approaches: Sequence[str], criterion: str, rule: str | None, n_folds: int, n_repeats: int
+    approaches: Sequence[str],
+    criterion: str,
+    rule: str | None,
+    n_folds: int,
+    n_repeats: int,
+    prefer: str,
 ) -> None:
     """Every problem with the arguments of :func:`select_approach`, in one ValueError.
 
@@ -130,6 +138,8 @@ def _check_selection(
             "'rule' 'one_se' needs a loss criterion (standard errors are per customer); "
             f"choose criterion among {list(LOSSES)} or rule='best'"
         )
+    if prefer not in PREFERENCES:
+        problems.append(f"'prefer' must be one of {list(PREFERENCES)}; got {prefer!r}")
     if not isinstance(n_folds, int) or n_folds < 2:
         problems.append(f"'n_folds' must be an integer of at least 2; got {n_folds!r}")
     if not isinstance(n_repeats, int) or n_repeats < 1:
@@ -155,15 +165,17 @@ def select_approach(
     rule: str | None = None,
     simplicity: Sequence[str] = SIMPLICITY,
     nuisance: Any = None,
+    prefer: str = "cheapest",
 ) -> Selection:
     """Score every approach by cross-validation and pick one.
 
     With a loss (``"dr_loss"``, the default, or ``"r_loss"``;
     :func:`cross_fitted_losses`) the approach with the lowest mean loss is the
-    best, and by default (``rule="one_se"``) the simplest approach within one
-    standard error of it is chosen, provided its mean cross-fitted Qini is above
-    0; otherwise the next simplest within one standard error whose Qini is, and
-    the lowest loss when none is
+    best, and by default (``rule="one_se"``) the approach within one standard
+    error of it that evaluates the fewest trees per customer to predict
+    (``prefer="cheapest"``; ties by simplicity) is chosen, provided its mean
+    cross-fitted Qini is above 0; otherwise the next within one standard error
+    whose Qini is, and the lowest loss when none is
     (:func:`models.uplift.criteria.guarded_choice`). The Qini of every approach
     is computed on the same fits and reported beside the loss. With
     ``criterion="qini"`` each approach is scored by the mean Qini AUC over folds
@@ -189,6 +201,10 @@ def select_approach(
         elaborate than those in it, in the order of ``approaches``.
     nuisance : estimator, optional
         Outcome model of the losses; see :func:`cross_fitted_losses`.
+    prefer : {"cheapest", "simplest"}, default "cheapest"
+        Which approach within one standard error the rule takes first
+        (:data:`models.uplift.criteria.PREFERENCES`); the trees each approach
+        evaluates are the mean over its cross-fitted models, per variant.
 
     Returns
     -------
@@ -196,7 +212,7 @@ def select_approach(
     """
     if n_repeats is None:
         n_repeats = LOSS_REPEATS if criterion in LOSSES else 1
-    _check_selection(approaches, criterion, rule, n_folds, n_repeats)
+    _check_selection(approaches, criterion, rule, n_folds, n_repeats, prefer)
     options: dict[str, Any] = {
         "features": features,
         "categorical": categorical,
@@ -231,8 +247,12 @@ def select_approach(
     known = [a for a in simplicity if a in approaches]
     order = known + [a for a in approaches if a not in known]
     qini = Selection("", scores).summary().rename(columns={"mean": "qini_mean", "std": "qini_std"})
-    table = loss_table(losses, order=order).merge(qini, on="approach", how="left")
+    trees = scores.groupby("approach")["trees"].mean().to_dict()
+    table = loss_table(losses, order=order, trees=trees).merge(qini, on="approach", how="left")
     best, chosen_by = guarded_choice(
-        table, rule=rule or "one_se", loss=f"mean {criterion} over {n_repeats} x {n_folds} folds"
+        table,
+        rule=rule or "one_se",
+        loss=f"mean {criterion} over {n_repeats} x {n_folds} folds",
+        prefer=prefer,
     )
     return Selection(best, scores, criterion=criterion, chosen_by=chosen_by, losses=table)

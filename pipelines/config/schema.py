@@ -97,6 +97,7 @@ _Approach = Literal[APPROACHES]  # type: ignore[valid-type]
 # models.uplift.selection.CRITERIA, the default first (a test checks; the selection
 # module loads LightGBM, which validating a file should not).
 _Criterion = Literal["dr_loss", "r_loss", "qini"]
+_Preference = Literal["cheapest", "simplest"]
 # models.clv.training.GATE_METRICS and models.clv.lgbm.LOSSES (a test checks; naming them
 # here keeps LightGBM out of loading a configuration).
 _CLVMetric = Literal["gini", "spearman", "top_decile_capture", "decile_error", "mae", "rmse"]
@@ -213,6 +214,7 @@ class UpliftConfig(_Section):
     approaches: tuple[_Approach, ...] | None = Field(None, min_length=1)
     n_folds: _Int = Field(3, ge=2)
     criterion: _Criterion = "dr_loss"
+    prefer: _Preference = "cheapest"
 
     @model_validator(mode="after")
     def _campaign_when_enabled(self) -> UpliftConfig:

@@ -132,6 +132,11 @@ def test_train_uplift_offers_every_criterion_of_the_selection():
     assert result.exit_code == 0
     assert "--criterion" in result.text and "[default: dr_loss]" in result.text
     assert "Nie & Wager's R-loss" in result.text
+    from upseg.models.uplift.criteria import PREFERENCES
+    from upseg.pipelines.train_cli import Preference
+
+    assert tuple(p.value for p in Preference) == PREFERENCES
+    assert "--prefer" in result.text and "[default: cheapest]" in result.text
 
 
 def test_train_help_names_the_tasks_and_metrics_of_the_models():

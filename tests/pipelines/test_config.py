@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -133,6 +134,20 @@ def test_the_uplift_criteria_are_those_of_the_selection_with_the_jobs_default():
     assert sorted(get_args(field.annotation)) == sorted(CRITERIA)
     assert field.default == get_args(field.annotation)[0]  # named first in the error
     assert field.default == UpliftSettings.__dataclass_fields__["criterion"].default
+
+
+def test_the_uplift_preferences_are_those_of_the_rule_with_the_jobs_default():
+    from typing import get_args
+
+    from upseg.models.uplift.criteria import PREFERENCES
+    from upseg.models.uplift.selection import select_approach
+    from upseg.pipelines.config.schema import UpliftConfig
+    from upseg.pipelines.uplift_job import UpliftSettings
+
+    field = UpliftConfig.model_fields["prefer"]
+    assert get_args(field.annotation) == PREFERENCES
+    default = inspect.signature(select_approach).parameters["prefer"].default
+    assert field.default == UpliftSettings.__dataclass_fields__["prefer"].default == default
 
 
 def test_the_clv_metrics_and_losses_are_those_of_the_models_with_the_jobs_defaults():

@@ -62,9 +62,19 @@ def test_table_form_chooses_an_approach_and_reports_the_holdout(trained, workdir
     assert run.data.params["approach"] in ("t_learner", "x_learner")
     assert run.data.params["criterion"] == "dr_loss"
     assert "mean dr_loss over 2 x 2 folds" in run.data.params["chosen_by"]
+    assert run.data.params["prefer"] == "cheapest"
+    assert "cheapest to predict within one SE" in run.data.params["chosen_by"]
+    assert "trees/variant" in out
     for approach in ("t_learner", "x_learner"):
         assert f"cv_loss_{approach}" in run.data.metrics
         assert f"cv_qini_{approach}" in run.data.metrics
+    # What scoring costs: 2 x 200 trees for the T-learner, 2 x 100 for the X-learner's
+    # effect models, per variant; the registered model's over both variants.
+    assert (run.data.metrics["cv_trees_t_learner"], run.data.metrics["cv_trees_x_learner"]) == (
+        400, 200,
+    )  # fmt: skip
+    chosen = run.data.metrics[f"cv_trees_{run.data.params['approach']}"]
+    assert run.data.metrics["prediction_trees"] == 2 * chosen
     assert "test_Womens E-Mail_qini_auc" in run.data.metrics
     assert "test_qini_auc_weighted" in run.data.metrics
     assert "shap_surrogate_r2" in run.data.metrics

@@ -12,6 +12,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from upseg.models.uplift.learners._checks import _check_fit_inputs
+from upseg.models.uplift.learners._trees import trees_per_row
 
 __all__ = ["DRLearner", "XLearner"]
 
@@ -174,6 +175,15 @@ class XLearner(BaseEstimator):
         tau0 = np.asarray(self.control_effect_model_.predict(X), dtype=float)
         tau1 = np.asarray(self.treated_effect_model_.predict(X), dtype=float)
         return e * tau0 + (1 - e) * tau1
+
+    def prediction_trees(self) -> float:
+        """Trees :meth:`predict` evaluates per customer: both effect models and the propensity.
+
+        The outcome models are only used in fitting. NaN when a model is not LightGBM.
+        """
+        check_is_fitted(self, "treated_effect_model_")
+        models = (self.control_effect_model_, self.treated_effect_model_, self.propensity_model_)
+        return sum(trees_per_row(m) for m in models)
 
 
 # --------------------------------------------------------------------------- DR-learner
@@ -338,3 +348,11 @@ class DRLearner(BaseEstimator):
         check_is_fitted(self, "effect_model_")
         validate_data(self, X, reset=False, skip_check_array=True)
         return np.asarray(self.effect_model_.predict(X), dtype=float)
+
+    def prediction_trees(self) -> float:
+        """Trees :meth:`predict` evaluates per customer: the effect model's.
+
+        The nuisance models are discarded after fitting. NaN when it is not LightGBM.
+        """
+        check_is_fitted(self, "effect_model_")
+        return trees_per_row(self.effect_model_)

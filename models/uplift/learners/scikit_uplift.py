@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sklift.models import ClassTransformation, SoloModel, TwoModels
 
 from upseg.models.uplift.learners._checks import _check_fit_inputs
+from upseg.models.uplift.learners._trees import trees_per_row
 
 __all__ = ["SkliftLearner"]
 
@@ -178,3 +179,14 @@ class SkliftLearner(BaseEstimator):
         check_is_fitted(self, "model_")
         validate_data(self, X, reset=False, skip_check_array=True)
         return np.asarray(self.model_.predict(X), dtype=float)
+
+    def prediction_trees(self) -> float:
+        """Trees :meth:`predict` evaluates per customer: the cost of predicting.
+
+        The S-learners predict their one model twice (treated and not), the
+        T-learners each arm's model once, the class transformation its one
+        model. NaN when a base estimator is not LightGBM.
+        """
+        check_is_fitted(self, "model_")
+        trees = sum(trees_per_row(e) for e in _estimators_of(self.model_).values())
+        return 2 * trees if isinstance(self.model_, SoloModel) else trees

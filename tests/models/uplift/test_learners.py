@@ -405,3 +405,80 @@ def test_x_learner_with_estimated_propensity_runs():
     ).fit(X, y, t)
     assert learner.propensity_model_ is not None
     assert learner.predict(X).shape == (3_000,)
+
+
+# ---------------------------------------------------------------- the cost of predicting
+
+
+def _trees_walked(monkeypatch: pytest.MonkeyPatch, predict) -> float:
+    """Trees LightGBM's boosters evaluated per row while ``predict()`` ran, counted by them."""
+    import lightgbm as lgb
+
+    walked: list[float] = []
+    original = lgb.Booster.predict
+
+    def counting(self, data, start_iteration=0, num_iteration=None, **kwargs):
+        used = self.best_iteration if num_iteration is None else num_iteration
+        if used <= 0:
+            used = self.current_iteration() - start_iteration
+        walked.append(used * self.num_model_per_iteration() * data.shape[0])
+        return original(
+            self, data, start_iteration=start_iteration, num_iteration=num_iteration, **kwargs
+        )
+
+    monkeypatch.setattr(lgb.Booster, "predict", counting)
+    predict()
+    monkeypatch.undo()
+    return sum(walked)
+
+
+@pytest.mark.parametrize(
+    ("approach", "outcome"),
+    [(a, o) for o in ("binary", "continuous") for a in approaches_for(o)],
+)
+def test_prediction_trees_are_the_trees_predict_walks(monkeypatch, approach, outcome):
+    X, y, t, _ = simulate(2_000, seed=19, outcome=outcome)
+    params = {"n_estimators": 23}  # every base learner, effect models included
+    learner = make_learner(approach, outcome=outcome, params=params).fit(X, y, t)
+    walked = _trees_walked(monkeypatch, lambda: learner.predict(X))
+    assert learner.prediction_trees() == walked / len(X)
+    # What the approaches cost relative to one model of 23 trees.
+    expected = {"class_transformation": 1, "dr_learner": 1, "x_learner": 2}.get(approach, 2)
+    assert learner.prediction_trees() == expected * 23
+
+
+def test_prediction_trees_count_the_propensity_model_and_stop_where_training_stopped(
+    monkeypatch,
+):
+    import lightgbm as lgb
+
+    X, y, t, _ = simulate(3_000, seed=20, outcome="continuous", observational=True)
+    learner = XLearner(
+        outcome_learner=LGBMRegressor(**DEFAULT_PARAMS),
+        effect_learner=LGBMRegressor(**{**DEFAULT_PARAMS, "n_estimators": 40}),
+        propensity=LGBMClassifier(**{**DEFAULT_PARAMS, "n_estimators": 30}),
+    ).fit(X, y, t)
+    walked = _trees_walked(monkeypatch, lambda: learner.predict(X))
+    assert learner.prediction_trees() == walked / len(X) == 40 + 40 + 30
+    stopped = LGBMRegressor(**{**DEFAULT_PARAMS, "n_estimators": 400, "learning_rate": 0.3})
+    stopped.fit(
+        X[:2_000], y[:2_000], eval_X=X[2_000:], eval_y=y[2_000:],
+        callbacks=[lgb.early_stopping(5, verbose=False)],
+    )  # fmt: skip
+    assert 0 < stopped.best_iteration_ < 400
+    drl = DRLearner(outcome_learner=LGBMRegressor(**DEFAULT_PARAMS), effect_learner=stopped)
+    drl.effect_model_ = stopped  # a fitted effect model that stopped early
+    assert drl.prediction_trees() == stopped.best_iteration_
+    walked = _trees_walked(monkeypatch, lambda: stopped.predict(X))
+    assert walked / len(X) == stopped.best_iteration_
+
+
+def test_prediction_trees_are_unknown_for_base_learners_other_than_lightgbm():
+    from sklearn.linear_model import LinearRegression
+
+    X, y, t, _ = simulate(1_000, seed=21, outcome="continuous")
+    learner = DRLearner(outcome_learner=LinearRegression(), effect_learner=LinearRegression())
+    assert np.isnan(learner.fit(X.fillna(0), y, t).prediction_trees())
+    unfitted = XLearner(outcome_learner=LinearRegression(), effect_learner=LinearRegression())
+    with pytest.raises(NotFittedError):
+        unfitted.prediction_trees()

@@ -17,6 +17,7 @@ from upseg.models.uplift.criteria import (
     guarded_choice,
     loss_table,
     one_se_choice,
+    preferred_order,
     r_loss,
     r_loss_terms,
 )
@@ -148,8 +149,9 @@ def test_losses_are_averaged_over_repeats_before_the_standard_error():
 class _Planted(BaseEstimator):
     """A learner that ignores its training data and returns planted uplifts by row label."""
 
-    def __init__(self, *, uplift: pd.Series | None = None) -> None:
+    def __init__(self, *, uplift: pd.Series | None = None, trees: float | None = None) -> None:
         self.uplift = uplift
+        self.trees = trees
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, treatment: np.ndarray) -> _Planted:
         self.fitted_ = True
@@ -158,6 +160,9 @@ class _Planted(BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         assert self.uplift is not None
         return self.uplift.loc[X.index].to_numpy()
+
+    def prediction_trees(self) -> float:
+        return np.nan if self.trees is None else self.trees
 
 
 def _small_effects(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -170,10 +175,17 @@ def _small_effects(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
     return X.assign(arm=np.where(t == 1, "A", "control"), outcome=y), tau
 
 
-def _plant(monkeypatch: pytest.MonkeyPatch, uplifts: dict[str, np.ndarray]) -> None:
+def _plant(
+    monkeypatch: pytest.MonkeyPatch,
+    uplifts: dict[str, np.ndarray],
+    trees: dict[str, float] | None = None,
+) -> None:
+    """Learners named like ``uplifts``' keys that predict them, at a cost of ``trees``."""
     monkeypatch.setattr(
         "upseg.models.uplift.model.make_learner",
-        lambda approach, **_: _Planted(uplift=pd.Series(uplifts[approach])),
+        lambda approach, **_: _Planted(
+            uplift=pd.Series(uplifts[approach]), trees=(trees or {}).get(approach)
+        ),
     )
 
 
@@ -250,6 +262,36 @@ def test_the_one_se_rule_follows_the_simplicity_order(monkeypatch):
         "s_learner", "dr_learner", "mine",
     ]  # fmt: skip
     assert {"qini_mean", "qini_std", "loss", "se", "se_gap"} <= set(selection.losses.columns)
+
+
+def test_the_one_se_rule_takes_the_cheapest_to_predict_among_those_it_cannot_tell_apart(
+    monkeypatch,
+):
+    frame, tau = _small_effects(2_000, seed=3)
+    noise = np.random.default_rng(4).normal(0, 0.05, len(tau))
+    options = {**OPTIONS, "criterion": "dr_loss", "nuisance": LinearRegression()}
+    approaches = ["s_learner", "t_learner", "dr_learner"]
+    cost = {"s_learner": 400, "t_learner": 400, "dr_learner": 100}
+    # Three names for the same predictions: the one that walks the fewest trees wins.
+    _plant(monkeypatch, dict.fromkeys(approaches, tau), cost)
+    selection = select_approach(frame, approaches=approaches, **options)
+    assert selection.best == "dr_learner"
+    assert selection.chosen_by.startswith("cheapest to predict within one SE")
+    assert selection.losses is not None
+    assert selection.losses.set_index("approach")["trees"].to_dict() == cost
+    assert set(selection.scores["trees"]) == {100, 400}  # every fold's model, every variant
+    # The former order on request, from the same fits.
+    simplest = select_approach(frame, approaches=approaches, prefer="simplest", **options)
+    assert simplest.best == "s_learner" and simplest.chosen_by.startswith("simplest within")
+    # Equal costs: the simpler; unknown costs come after known ones.
+    _plant(monkeypatch, dict.fromkeys(approaches, tau), {"s_learner": 400, "t_learner": 400})
+    assert select_approach(frame, approaches=approaches, **options).best == "s_learner"
+    # Cheaper but more than one SE worse: not chosen.
+    _plant(monkeypatch, {**dict.fromkeys(approaches, tau), "dr_learner": tau + noise}, cost)
+    selection = select_approach(frame, approaches=approaches, **options)
+    assert selection.best == "s_learner"
+    assert selection.losses is not None
+    assert not selection.losses.set_index("approach").loc["dr_learner", "within_one_se"]
 
 
 def test_a_loss_selection_reports_the_qini_of_the_qini_selection(monkeypatch):
@@ -342,6 +384,26 @@ def test_the_guard_takes_the_first_approach_the_rule_accepts_that_ranks(qini, ch
     assert guarded_choice(table, loss="mean dr_loss") == (chosen, reason)
 
 
+def test_the_guard_walks_the_approaches_within_one_se_from_the_cheapest():
+    table = _table(
+        ("s", 0.2902, 0.0004, True, 0.02),
+        ("t", 0.2905, 0.0006, True, 0.03),
+        ("x", 0.2900, 0.0, True, 0.0),  # the cheapest, but flat
+        ("dr", 0.2990, 0.0008, False, 0.05),  # the cheapest of all, more than one SE worse
+    ).assign(trees=[400.0, np.nan, 200.0, 100.0])
+    assert guarded_choice(table, loss="mean dr_loss") == (
+        "s",
+        "cheapest to predict within one SE of the lowest mean dr_loss with a mean Qini "
+        "above 0; skipped x (mean Qini not above 0: a flat or backward ranking)",
+    )
+    assert list(preferred_order(table)["approach"]) == ["dr", "x", "s", "t"]
+    assert list(preferred_order(table, "simplest")["approach"]) == ["s", "t", "x", "dr"]
+    assert guarded_choice(table, prefer="simplest")[0] == "s"
+    assert one_se_choice(table) == "x" and one_se_choice(table, prefer="simplest") == "s"
+    with pytest.raises(ValueError, match=r"'prefer' must be one of \['cheapest', 'simplest'\]"):
+        guarded_choice(table, prefer="fastest")
+
+
 def test_with_the_best_rule_the_guard_can_only_say_the_lowest_loss_is_flat():
     ranks = _table(("s", 0.30, 0.001, False, 0.05), ("x", 0.29, 0.0, True, 0.02))
     assert guarded_choice(ranks, rule="best") == ("x", "lowest loss, with a mean Qini above 0")
@@ -367,6 +429,10 @@ def test_by_default_the_dr_loss_chooses_over_two_repeats_with_the_guard():
     assert selection.losses is not None
     assert set(selection.losses["approach"]) == {"s_learner", "t_learner"}
     assert selection.losses["qini_mean"].notna().all()  # the Qini is still reported
+    # Both walk 2 x 200 trees (one model predicted twice; two models once each).
+    assert selection.losses.set_index("approach")["trees"].to_dict() == {
+        "s_learner": 400, "t_learner": 400,
+    }  # fmt: skip
     once = select_approach(frame, n_repeats=1, **options)
     assert set(once.scores["repeat"]) == {0} and "over 1 x 3 folds" in once.chosen_by
 
@@ -402,6 +468,10 @@ def test_the_qini_criterion_still_makes_the_former_choice():
             r"'rule' must be one of \['best', 'one_se'\] or None; got 'min'",
         ),
         ({"criterion": "qini", "rule": "one_se"}, r"'rule' 'one_se' needs a loss criterion"),
+        (
+            {"prefer": "fewest"},
+            r"'prefer' must be one of \['cheapest', 'simplest'\]; got 'fewest'",
+        ),
         ({"n_repeats": 0}, r"'n_repeats' must be an integer of at least 1; got 0"),
         ({"approaches": []}, r"'approaches' must name at least one approach"),
         (
@@ -442,11 +512,11 @@ BAD_LOSS_INPUTS = [
     ),
     (
         lambda: one_se_choice(pd.DataFrame(), rule="lowest"),
-        r"'rule' argument must be one of \['best', 'one_se'\]; got 'lowest'",
+        r"one_se_choice: 'rule' must be one of \['best', 'one_se'\]; got 'lowest'",
     ),
     (
         lambda: guarded_choice(_table(("s", 0.3, 0.0, True, 0.1)), rule="min"),
-        r"'rule' argument must be one of \['best', 'one_se'\]; got 'min'",
+        r"guarded_choice: 'rule' must be one of \['best', 'one_se'\]; got 'min'",
     ),
     (
         lambda: guarded_choice(loss_table(_losses(Y, Y), order=["simple", "elaborate"])),
