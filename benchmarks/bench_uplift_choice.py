@@ -4,13 +4,15 @@
         [--cases womens mens three_arm] [--rows N]
 
 ``upseg train uplift`` chose its approach by the highest cross-validated Qini
-before issue 13 and by the doubly robust loss (simplest within one standard
-error with a positive Qini) since. :mod:`benchmarks.bench_uplift` fits every
+before issue 13, by the doubly robust loss (simplest within one standard error
+with a positive Qini) since, and since issue 19 by the same loss taking the
+cheapest to score within one standard error. :mod:`benchmarks.bench_uplift` fits every
 approach with fixed defaults, so it cannot see the change. Here, per target,
 case and seed: Hillstrom's customers of the case are split 70/30 (stratified,
 seed ``s``), :func:`select_approach` runs once with its default criterion on
 the 70% (the Qini choice is read from the same call's first repeat, whose folds
-are the Qini's), each choice is refitted on the 70% and scored by its held-out
+are the Qini's; the simplest choice from the same loss table with
+``prefer="simplest"``), each choice is refitted on the 70% and scored by its held-out
 Qini AUC (mean over the case's variants); the default's model is then
 calibrated on the 70% (:func:`fit_calibration`) and its summed sizes compared
 with the held-out realised incremental outcomes (:func:`heldout_check`), for
@@ -39,12 +41,16 @@ from benchmarks.bench_uplift import (
     hillstrom_data,
 )
 from upseg.models.uplift.calibrator import fit_calibration, heldout_check
+from upseg.models.uplift.criteria import guarded_choice
 from upseg.models.uplift.learners import approaches_for
 from upseg.models.uplift.metrics import qini_auc
 from upseg.models.uplift.model import UpliftModel
 from upseg.models.uplift.selection import Selection, holdout_split, select_approach
 
 REPO = Path(__file__).resolve().parents[1]
+#: The choices compared: the Qini's (before issue 13), the DR loss's simplest within
+#: one standard error (issue 13 to 19), its cheapest to score (the default since).
+CHOICES = ("qini", "simplest", "default")
 
 
 def run_case(data, case: str, seed: int, rows: int | None) -> dict[str, Any]:
@@ -65,7 +71,12 @@ def run_case(data, case: str, seed: int, rows: int | None) -> dict[str, Any]:
         random_state=seed,
     )
     first = selection.scores[selection.scores["repeat"] == 0].drop(columns=["repeat", "loss"])
-    picks = {"qini": Selection("", first).summary()["approach"].iloc[0], "default": selection.best}
+    assert selection.losses is not None
+    picks = {
+        "qini": Selection("", first).summary()["approach"].iloc[0],
+        "simplest": guarded_choice(selection.losses, prefer="simplest")[0],
+        "default": selection.best,
+    }
     arm, y = test["arm"].to_numpy(dtype=object), test["outcome"].to_numpy(dtype=float)
     out: dict[str, Any] = {"case": case, "seed": seed}
     for name, approach in picks.items():
@@ -81,7 +92,11 @@ def run_case(data, case: str, seed: int, rows: int | None) -> dict[str, Any]:
             keep = (arm == CONTROL) | (arm == variant)
             uplift = model.variant_uplift(test.loc[keep, features], variant)
             qini.append(qini_auc(y[keep], uplift, (arm[keep] == variant).astype(int)))
-        out[name] = {"approach": approach, "qini_auc": float(np.mean(qini))}
+        out[name] = {
+            "approach": approach,
+            "qini_auc": float(np.mean(qini)),
+            "trees": float(np.mean(list(model.prediction_trees().values()))),
+        }
         if name == "default":
             model.calibrate(
                 fit_calibration(train, model, features=data.features, random_state=seed)
@@ -115,33 +130,36 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             results[f"{target} / {case}"] = runs
     lines = []
     for key, runs in results.items():
-        q = {c: [r[c]["qini_auc"] for r in runs] for c in ("qini", "default")}
-        chosen = {c: ", ".join(r[c]["approach"] for r in runs) for c in ("qini", "default")}
+        cells = []
+        for c in CHOICES:
+            q = [r[c]["qini_auc"] for r in runs]
+            trees = np.mean([r[c]["trees"] for r in runs])
+            chosen = ", ".join(r[c]["approach"] for r in runs)
+            cells.append(f"{np.mean(q):.4f} ± {np.std(q):.4f} ({chosen}; {trees:.0f} trees)")
         lines.append(
-            f"| {key} | {np.mean(q['qini']):.4f} ± {np.std(q['qini']):.4f} ({chosen['qini']}) | "
-            f"{np.mean(q['default']):.4f} ± {np.std(q['default']):.4f} ({chosen['default']}) | "
+            f"| {key} | {' | '.join(cells)} | "
             f"{np.mean([r['default']['ratio'] for r in runs]):.2f} | "
             f"{np.mean([r['default']['top_ratio'] for r in runs]):.2f} |"
         )
-    mean = {
-        c: float(np.mean([r[c]["qini_auc"] for runs in results.values() for r in runs]))
-        for c in ("qini", "default")
-    }
+    everyone = [r for runs in results.values() for r in runs]
+    mean = {c: float(np.mean([r[c]["qini_auc"] for r in everyone])) for c in CHOICES}
+    trees = {c: float(np.mean([r[c]["trees"] for r in everyone])) for c in CHOICES}
     seconds = time.perf_counter() - started
     m = machine()
     print(
         f"\nmachine: {m['arch']}, {m['cores']} cores; total {seconds:.0f} s; seeds {args.seeds}\n"
     )
     print(
-        "| target / case | Qini choice: held-out Qini (approach per seed) | DR-loss choice | "
-        "calibrated pred ÷ realised | top 20% |\n| --- | --- | --- | --- | --- |"
+        "| target / case | Qini choice: held-out Qini (approach per seed; trees per variant) | "
+        "DR-loss, simplest within one SE | DR-loss, cheapest within one SE (the default) | "
+        "calibrated pred ÷ realised | top 20% |\n| --- | --- | --- | --- | --- | --- |"
     )
     print("\n".join(lines))
     print(
-        f"\nmean held-out Qini: Qini choice {mean['qini']:.4f}, "
-        f"DR-loss choice {mean['default']:.4f}"
+        "\nmean held-out Qini (trees per variant): "
+        + ", ".join(f"{c} {mean[c]:.4f} ({trees[c]:.0f})" for c in CHOICES)
     )
-    payload = {"results": results, "mean": mean, "seconds": seconds, "machine": m}
+    payload = {"results": results, "mean": mean, "trees": trees, "seconds": seconds, "machine": m}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload, indent=2))
     print(f"wrote {args.out}")

@@ -13,13 +13,19 @@ by arm and outcome, seed ``s``). On the 70% three configurations are fitted:
   every approach with :data:`DEFAULT_PARAMS` (3 folds), the winner refitted;
 - ``default``: what ``upseg train uplift`` does now, :func:`select_approach`
   with its default criterion (the doubly robust loss over ``--n-repeats`` x 3
-  cross-fitted folds, simplest within one standard error with a positive Qini);
+  cross-fitted folds; the cheapest to predict within one standard error with a
+  positive Qini);
+- ``simplest``: the default before issue 19, the same loss table read with
+  ``prefer="simplest"`` (the simplest within one standard error with a positive
+  Qini);
 - ``s_small``: one LightGBM S-learner with settings for small effects chosen
   before any world was looked at (:data:`SMALL_EFFECT_PARAMS`): no selection.
 
-Both selections come from one call: the loss's first repeat uses the folds and
-model seeds of the Qini's cross-validation, so its Qini scores are the Qini
-choice's (checked by ``tests/benchmarks/test_bench_uplift_family.py``).
+The three selections come from one call: the loss's first repeat uses the folds
+and model seeds of the Qini's cross-validation, so its Qini scores are the Qini
+choice's (checked by ``tests/benchmarks/test_bench_uplift_family.py``). Each
+configuration's **trees** are what its refitted model walks per customer and
+variant to predict (:meth:`UpliftModel.prediction_trees`), the cost of scoring.
 
 Every configuration is then calibrated as ``upseg train uplift`` calibrates its
 model (:func:`upseg.models.uplift.calibrator.fit_calibration` on the 70%, never
@@ -74,6 +80,7 @@ import pandas as pd
 from benchmarks._common import machine, progress, stage
 from upseg.features.sources import connect
 from upseg.models.uplift.calibrator import fit_calibration
+from upseg.models.uplift.criteria import guarded_choice
 from upseg.models.uplift.data import UpliftData, campaign_data
 from upseg.models.uplift.learners import DEFAULT_PARAMS, approaches_for
 from upseg.models.uplift.metrics import spearman
@@ -99,7 +106,8 @@ SMALL_EFFECT_PARAMS: dict[str, Any] = {
 }
 CONFIGS: dict[str, str] = {
     "qini": "select_approach, criterion qini, 3 folds, DEFAULT_PARAMS (the default before #13)",
-    "default": "select_approach's default: dr_loss, one-SE rule with a positive Qini",
+    "default": "select_approach's default: dr_loss, cheapest within one SE with a positive Qini",
+    "simplest": "the same loss table, simplest within one SE with a positive Qini (before #19)",
     "s_small": f"s_learner with {SMALL_EFFECT_PARAMS} over DEFAULT_PARAMS, no selection",
 }
 GOALS = {"policy_share": 0.75, "ratio": (0.8, 1.25), "dog_precision": 0.5}
@@ -121,6 +129,7 @@ METRICS = (
     "dogs_cal_recall",
     "dogs_cal_flagged",
     "true_dogs",
+    "trees",
 )
 
 
@@ -248,9 +257,12 @@ def choose(
     )
     first = by_loss.scores[by_loss.scores["repeat"] == 0].drop(columns=["repeat", "loss"])
     by_qini = Selection("", first).summary()["approach"].iloc[0]
+    assert by_loss.losses is not None
+    simplest, _ = guarded_choice(by_loss.losses, prefer="simplest")
     return {
         "qini": {"approach": by_qini, "params": None},
         "default": {"approach": by_loss.best, "params": None},
+        "simplest": {"approach": simplest, "params": None},
         "s_small": {"approach": "s_learner", "params": dict(SMALL_EFFECT_PARAMS)},
     }
 
@@ -317,6 +329,7 @@ def run_world(
         summary = calibration.summary()
         metrics["blp_slope"] = float(summary["blp_slope"].mean())
         metrics["slope_applied"] = float(summary["slope_applied"].mean())
+        metrics["trees"] = float(np.mean(list(model.prediction_trees().values())))
         out["configs"][config] = {
             "approach": approach,
             "calibration": summary.reset_index().to_dict(orient="records"),
@@ -402,8 +415,8 @@ def table(results: dict) -> str:
         "served share | "
         "Spearman (ceiling) | pred ÷ true, raw | pred ÷ true, calibrated | BLP slope (applied) | "
         "dogs raw: precision / recall (flagged) | dogs on evidence: precision / recall "
-        "(flagged) | true dogs |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "(flagged) | true dogs | trees/variant |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def row(world: str, config: str, approach: str, m: dict) -> str:
@@ -415,7 +428,8 @@ def table(results: dict) -> str:
             f"{_f(m['ratio_calibrated'])} | {_f(m['blp_slope'])} ({_f(m['slope_applied'])}) | "
             f"{_f(m['dogs_raw_precision'])} / {_f(m['dogs_raw_recall'])} "
             f"({m['dogs_raw_flagged']:.1%}) | {_f(m['dogs_cal_precision'])} / "
-            f"{_f(m['dogs_cal_recall'])} ({m['dogs_cal_flagged']:.1%}) | {m['true_dogs']:.1%} |"
+            f"{_f(m['dogs_cal_recall'])} ({m['dogs_cal_flagged']:.1%}) | {m['true_dogs']:.1%} | "
+            f"{_f(m['trees'], 0)} |"
         )
 
     summary = results["summary"]

@@ -119,6 +119,18 @@ def test_qini_choice_is_what_select_approach_picks_by_the_qini(tmp_path):
         criterion="qini",
     )
     assert chosen["qini"]["approach"] == today.best
+    options = {
+        "features": data.features,
+        "categorical": data.categorical,
+        "control": data.control,
+        "outcome": data.kind,
+        "approaches": approaches,
+        "random_state": 0,
+        "n_repeats": 1,
+    }
+    for config, prefer in (("default", "cheapest"), ("simplest", "simplest")):
+        picked = select_approach(train, prefer=prefer, **options)
+        assert chosen[config]["approach"] == picked.best, config
     assert chosen["s_small"] == {
         "approach": "s_learner",
         "params": {
@@ -153,6 +165,10 @@ def test_a_tiny_run_writes_every_world_config_and_goal(tmp_path, capsys):
         assert -1 <= m["policy_share"] <= 1
         assert 0 <= m["dogs_raw_flagged"] <= 1 and 0 <= m["dogs_cal_flagged"] <= 1
         assert 0.1 < m["true_dogs"] < 0.2  # medium-dogs: 15% sleeping dogs
+    # The candidates walk 2 x 200 trees per variant; s_small's 300-customer leaves
+    # cannot split this tiny world, and LightGBM stops after its first tree.
+    trees = {name: config["metrics"]["trees"] for name, config in run["configs"].items()}
+    assert trees == {"qini": 400, "default": 400, "simplest": 400, "s_small": 2}
     summary = results["summary"]
     assert summary["family_worlds"] == ["medium-dogs"]
     assert summary["family_mean"]["s_small"] == summary["per_world"]["medium-dogs"]["s_small"]
