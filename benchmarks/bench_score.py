@@ -17,9 +17,12 @@ that logs the summary (a fixed cost).
 
 Setup, not measured and kept in ``<workdir>/score_world_<world>_<seed>`` for
 the next run: a synthetic world of ``--world`` customers, the churn and
-propensity models (``snapshots=1``) and a T-learner uplift model trained into
-an MLflow store there, and the features of the world built once as
-``run_scoring`` builds them. Each population of ``--customers`` is made by
+propensity models (``snapshots=1``) and an uplift model trained into an MLflow
+store there (as ``upseg train uplift`` chooses it by default, among every
+approach; ``--uplift-approaches t_learner`` for the T-learner, the most
+expensive to score, which the figures before issue 19's cost-aware choice
+used; the model is retrained when the candidates change), and the features of
+the world built once as ``run_scoring`` builds them. Each population of ``--customers`` is made by
 drawing feature rows of the world with replacement under new customer ids, so
 that 5 million customers need no 5-million-customer world (about 4 GB per
 million customers to generate).
@@ -166,6 +169,8 @@ def _model_info(models: dict) -> dict[str, dict]:
             info[role]["best_iteration"] = int(loaded.model.best_iteration_)
         if hasattr(loaded.model, "approach"):
             info[role]["approach"] = loaded.model.approach
+            # What predicting walks per customer (the S-learner walks its trees twice).
+            info[role]["trees_per_customer"] = float(sum(loaded.model.prediction_trees().values()))
     return info
 
 
@@ -478,13 +483,21 @@ def _setup(args: argparse.Namespace) -> dict:
     from upseg.models.tracking import local_tracking_uri
     from upseg.pipelines.jobs import load_source
     from upseg.pipelines.train_job import TrainSettings, run_training
-    from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
-    from upseg.synthetic import CAMPAIGN_ID, generate_world, write_world
+    from upseg.synthetic import generate_world, write_world
 
     home = args.workdir / f"score_world_{args.world}_{args.seed}"
     done = home / "setup.json"
+    candidates = list(args.uplift_approaches or ["default"])
     if done.exists():
-        return json.loads(done.read_text())
+        setup = json.loads(done.read_text())
+        # Setups from before the choice was an option trained a T-learner.
+        if setup.get("uplift_approaches", ["t_learner"]) != candidates:
+            started = time.perf_counter()
+            _train_uplift(Path(setup["home"]) / "world", setup["registry"], args)
+            setup["uplift_approaches"] = candidates
+            setup["seconds"]["uplift"] = time.perf_counter() - started
+            done.write_text(json.dumps(setup, indent=2))
+        return setup
     if home.exists():  # a setup that did not finish
         shutil.rmtree(home)
     home.mkdir(parents=True)
@@ -513,20 +526,7 @@ def _setup(args: argparse.Namespace) -> dict:
         )
         timings[task] = time.perf_counter() - started
     started = time.perf_counter()
-    progress("training uplift (T-learner)")
-    run_uplift(
-        UpliftSettings(
-            tracking_uri=registry,
-            workdir=home,
-            data_dir=world,
-            campaign=CAMPAIGN_ID,
-            approaches=("t_learner",),
-            n_folds=2,
-            n_boot=20,
-            seed=args.seed,
-            promote=True,
-        )
-    )
+    _train_uplift(world, registry, args)
     timings["uplift"] = time.perf_counter() - started
 
     # The features step of run_scoring, as it is written there.
@@ -548,10 +548,33 @@ def _setup(args: argparse.Namespace) -> dict:
         "features": str(home / "features.parquet"),
         "world_customers": args.world,
         "feature_rows": pq.ParquetFile(home / "features.parquet").metadata.num_rows,
+        "uplift_approaches": candidates,
         "seconds": timings,
     }
     done.write_text(json.dumps(setup, indent=2))
     return setup
+
+
+def _train_uplift(world: Path, registry: str, args: argparse.Namespace) -> None:
+    """The uplift model of the campaign, among ``--uplift-approaches``, promoted to champion."""
+    from upseg.pipelines.uplift_job import UpliftSettings, run_uplift
+    from upseg.synthetic import CAMPAIGN_ID
+
+    approaches = tuple(args.uplift_approaches) if args.uplift_approaches else None
+    progress(f"training uplift ({', '.join(approaches) if approaches else 'every approach'})")
+    run_uplift(
+        UpliftSettings(
+            tracking_uri=registry,
+            workdir=world.parent,
+            data_dir=world,
+            campaign=CAMPAIGN_ID,
+            approaches=approaches,
+            n_folds=2,
+            n_boot=20,
+            seed=args.seed,
+            promote=True,
+        )
+    )
 
 
 def resample_population(features: Path, out: Path, customers: int, *, seed: int = 0) -> Path:
@@ -826,7 +849,13 @@ def _print_report(results: dict) -> None:
     print(f"\nmachine: {m['arch']}, {m['cores']} cores, Python {m['python']}")
     print(f"load average before {load['before']}, after {load['after']}")
     for role, info in results["models"].items():
-        print(f"  {role}: {info['version']} {info['type']}, {info['trees']} trees")
+        walked = info.get("trees_per_customer")
+        print(
+            f"  {role}: {info['version']} {info['type']}"
+            + (f" ({info['approach']})" if "approach" in info else "")
+            + f", {info['trees']} trees"
+            + (f", {walked:.0f} walked per customer" if walked is not None else "")
+        )
     for n, modes in results["populations"].items():
         for mode, r in modes.items():
             b = r["bare"]
@@ -886,6 +915,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="a send budget of this share of the customers (default: the policy's, no cap)",
+    )
+    parser.add_argument(
+        "--uplift-approaches",
+        nargs="+",
+        default=None,
+        help="candidates of the uplift model (default: every approach, upseg's choice)",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per worker")
     parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "output")

@@ -43,6 +43,8 @@ def run(tmp_path_factory):
             "--out",
             str(out),
             "--keep-audience",
+            "--uplift-approaches",
+            "t_learner",
         ]  # fmt: skip
     )
     return results, json.loads(out.read_text()), work
@@ -59,6 +61,10 @@ def test_the_json_holds_every_figure_of_the_report(run):
     assert written["reasons"] == list(REASONS) and written["reasons_method"] == "hybrid"
     assert set(written["models"]) == {"churn", "propensity", "uplift"}
     assert all(m["trees"] > 0 and m["features"] > 0 for m in written["models"].values())
+    # A T-learner per variant: two 200-tree models each, both walked for every customer.
+    uplift = written["models"]["uplift"]
+    assert uplift["approach"] == "t_learner"
+    assert uplift["trees_per_customer"] == uplift["trees"] == 2 * 2 * 200
     assert set(written["populations"][str(CUSTOMERS)]) == set(REASONS)
     for r in written["populations"][str(CUSTOMERS)].values():
         for key in ("customers_per_second", "bare_customers_per_second"):
