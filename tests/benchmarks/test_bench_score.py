@@ -160,3 +160,29 @@ def test_a_population_draws_feature_rows_under_new_unique_ids(run, tmp_path):
     known = pd.util.hash_pandas_object(source.drop(columns="customer_id"), index=False)
     assert drawn.isin(known).all()
     assert drawn.nunique() > 100  # drawn across the source, not one row repeated
+
+
+def test_boosters_of_an_s_learner_are_timed_through_its_own_predict():
+    from collections import defaultdict
+
+    import numpy as np
+
+    from benchmarks.bench_score import _boosters, _timed_boosters
+    from upseg.models.uplift.model import UpliftModel
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(2_000, 3)), columns=["a", "b", "c"])
+    arm = rng.choice(["control", "A", "B"], 2_000)
+    y = (rng.random(2_000) < 0.2 + 0.1 * (arm != "control")).astype(float)
+    model = UpliftModel(approach="s_learner", outcome="binary", control="control").fit(X, y, arm)
+    matrix = model.encode(X)
+    expected = model.predict_frame(matrix)
+    boosters = _boosters(model)
+    seconds: dict[str, float] = defaultdict(float)
+    with _timed_boosters(boosters, seconds, "uplift_predict") as outputs:
+        timed = model.predict_frame(matrix)
+    pd.testing.assert_frame_equal(timed, expected)
+    # Two variants, each booster read with the treatment column set to 1, then to 0.
+    assert len(outputs) == 4 and all(o.shape == (2_000,) for o in outputs)
+    assert seconds["uplift_predict"] > 0
+    assert all("predict" not in vars(b) for b in boosters)  # the class's method again
