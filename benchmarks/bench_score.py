@@ -446,10 +446,11 @@ def _bare_worker(population: Path, registry: str, audience: Path, args) -> dict:
             if role in through_learner:
                 with _timed_boosters(_boosters(models[role].model), seconds, f"{role}_predict"):
                     models[role].model.predict_frame(X)
-            for booster, kwargs, _ in [] if role in through_learner else recorded:
-                started = time.perf_counter()
-                booster.predict(X, **kwargs)
-                seconds[f"{role}_predict"] += time.perf_counter() - started
+            else:
+                for booster, kwargs, _ in recorded:
+                    started = time.perf_counter()
+                    booster.predict(X, **kwargs)
+                    seconds[f"{role}_predict"] += time.perf_counter() - started
             if role == "propensity":
                 here = (explained >= rows) & (explained < rows + n)
                 if here.any():

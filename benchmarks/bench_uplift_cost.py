@@ -67,13 +67,23 @@ def run(
     frame = data.frame
     X_fit = frame.loc[:, list(data.features)]
     candidates = [a for a in approaches_for(data.kind) if approaches is None or a in approaches]
+    if not candidates:
+        raise SystemExit(
+            f"--approaches must name approaches for a {data.kind} outcome, among "
+            f"{list(approaches_for(data.kind))}; got {list(approaches or [])}"
+        )
+    fitted = {}
+    for approach in candidates:
+        progress(f"{approach}: fitting on {len(frame):,} customers")
+        fitted[approach] = UpliftModel(
+            approach=approach, outcome=data.kind, control=data.control,
+            categorical=data.categorical, random_state=seed,
+        ).fit(X_fit, frame["outcome"], frame["arm"]).use_threads(-1)  # fmt: skip
+    # Every model encodes the same columns with the same categories: encode once.
+    encoder = next(iter(fitted.values()))
+    matrix = encoder.encode(scoring_rows(X_fit, rows))
+    encoded_fit = encoder.encode(X_fit)
     progress(f"baseline: {BASELINE}")
-    model = UpliftModel(
-        approach="t_learner", outcome=data.kind, control=data.control,
-        categorical=data.categorical, random_state=seed,
-    ).fit(X_fit, frame["outcome"], frame["arm"])  # fmt: skip
-    matrix = model.encode(scoring_rows(X_fit, rows))
-    encoded_fit = model.encode(X_fit)
     single = lgb.LGBMClassifier(**{**DEFAULT_PARAMS, "n_jobs": -1, "random_state": seed})
     single.fit(encoded_fit, frame["outcome"].to_numpy())
     base_seconds = median_seconds(lambda: single.predict_proba(matrix), repeats)
@@ -87,14 +97,10 @@ def run(
         },
         "approaches": {},
     }
-    for approach in candidates:
-        progress(f"{approach}: fitting on {len(frame):,} customers, predicting {rows:,}")
-        fitted = UpliftModel(
-            approach=approach, outcome=data.kind, control=data.control,
-            categorical=data.categorical, random_state=seed,
-        ).fit(X_fit, frame["outcome"], frame["arm"]).use_threads(-1)  # fmt: skip
-        trees = float(sum(fitted.prediction_trees().values()))
-        seconds = median_seconds(lambda m=fitted: m.predict_frame(matrix, raw=True), repeats)
+    for approach, model in fitted.items():
+        progress(f"{approach}: predicting {rows:,} customers")
+        trees = float(sum(model.prediction_trees().values()))
+        seconds = median_seconds(lambda m=model: m.predict_frame(matrix, raw=True), repeats)
         results["approaches"][approach] = {
             "trees": trees,
             "seconds": seconds,
