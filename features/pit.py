@@ -33,6 +33,7 @@ UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
 EVENT_AT = "event_at"
 WINDOW_STARTS = (30, 90, 180, 365)
 SECONDS_PER_DAY = 86_400
+MICROSECONDS_PER_DAY = SECONDS_PER_DAY * 1_000_000
 
 
 def since(days: int) -> str:
@@ -52,7 +53,9 @@ def days_between(later: ibis.TimestampValue, earlier: ibis.TimestampValue) -> ib
     Used on one row per customer, never per event: converting time zones row
     by row is the slowest thing an engine does here.
     """
-    return (later.epoch_seconds() - earlier.epoch_seconds()) / SECONDS_PER_DAY
+    # Microseconds apart, not epoch seconds: engines differ on whether an epoch keeps the
+    # fraction (Spark's does not), and every engine counts microseconds alike.
+    return later.delta(earlier, unit="microsecond") / MICROSECONDS_PER_DAY
 
 
 def customer_spine(customers: ibis.Table, as_of: str | pd.Timestamp) -> ibis.Table:

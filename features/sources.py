@@ -41,7 +41,8 @@ class TableFile:
     table : str
         Contract table name.
     path : Path
-        A ``.parquet`` or ``.csv`` file, or a directory of Parquet parts.
+        A ``.parquet`` or ``.csv`` file, or a directory of Parquet parts, flat
+        or partitioned Hive-style (``orders/ordered_date=2026-01-01/part-0.parquet``).
     fmt : {"parquet", "csv"}
         File format.
     """
@@ -110,7 +111,7 @@ def find_table_files(data_dir: Path) -> dict[str, TableFile]:
             TableFile(table, data_dir / table, "parquet"),
         ]
         present = [c for c in candidates if c.path.exists()]
-        if present and present[-1].path.is_dir() and not any(present[-1].path.glob("*.parquet")):
+        if present and present[-1].path.is_dir() and not _parts(present[-1].path):
             present = present[:-1]
         if len(present) > 1:
             names = ", ".join(repr(c.path.name) for c in present)
@@ -131,12 +132,13 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
     says: UTF-8, comma-separated, a header row, fields quoted with ``"``, so a
     quote that does not close or a row with too many fields names its line
     instead of being guessed around. The parts of a folder must agree on the
-    kind of every column they share.
+    kind of every column they share; a partitioned folder's partition columns
+    (``ordered_date=2026-01-01``) are columns of the table, on either engine.
 
     Parameters
     ----------
     con : BaseBackend
-        Connection from :func:`connect`.
+        Connection from :func:`connect` or :func:`upseg.features.engines.open_engine`.
     table_file : TableFile
         What to open.
 
@@ -153,6 +155,8 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
         If the file is empty, is not its format (a corrupt or truncated file, a
         CSV file in another encoding), or its parts clash.
     """
+    if con.name == "pyspark":
+        return _read_raw_spark(con, table_file)
     import duckdb
 
     name = f"raw_{table_file.table}"
@@ -165,15 +169,60 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
                 path, table_name=name, auto_detect=False, header=True, delim=",", quote='"',
                 escape='"', strict_mode=True, columns=columns,
             )  # fmt: skip
-        parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-        for part in parts:
-            _check_not_empty(table_file, part)
-        if len(parts) > 1:
-            _check_parts_agree(table_file, parts)
-        source = str(path / "*.parquet") if path.is_dir() else str(path)
-        return con.read_parquet(source, table_name=name, union_by_name=True)
+        parts = _checked_parts(table_file)
+        if not path.is_dir():
+            return con.read_parquet(str(path), table_name=name, union_by_name=True)
+        partitioned = any(p.parent != path for p in parts)
+        return con.read_parquet(
+            str(path / "**" / "*.parquet") if partitioned else str(path / "*.parquet"),
+            table_name=name, union_by_name=True, hive_partitioning=partitioned,
+        )  # fmt: skip
     except duckdb.Error as exc:
         raise table_read_error(table_file, exc) from exc
+
+
+def _read_raw_spark(con: BaseBackend, table_file: TableFile) -> ibis.Table:
+    """:func:`read_raw_table` on Spark: the same reading rules, by Spark's readers."""
+    from pyspark.errors import PySparkException
+    from pyspark.sql import types as T
+
+    session = con._session  # type: ignore[attr-defined]
+    path = table_file.path
+    try:
+        if table_file.fmt == "csv":
+            _check_not_empty(table_file, path)
+            schema = T.StructType(
+                [T.StructField(c, T.StringType()) for c in _csv_header(table_file)]
+            )
+            frame = session.read.csv(
+                str(path), header=True, schema=schema, sep=",", quote='"', escape='"',
+                mode="FAILFAST", encoding="UTF-8", enforceSchema=False,
+            )  # fmt: skip
+        else:
+            _checked_parts(table_file)
+            # Partition folders (name=value) are discovered and become columns.
+            frame = session.read.option("mergeSchema", "true").parquet(str(path))
+    except PySparkException as exc:
+        raise table_read_error(table_file, exc) from exc
+    name = f"raw_{table_file.table}"
+    frame.createOrReplaceTempView(name)
+    return con.table(name)
+
+
+def _parts(folder: Path) -> list[Path]:
+    """The Parquet parts of a table's folder, in its partition folders too, in a fixed order."""
+    return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
+
+
+def _checked_parts(table_file: TableFile) -> list[Path]:
+    """The table's Parquet files, refused when one is empty or they disagree on a type."""
+    path = table_file.path
+    parts = _parts(path) if path.is_dir() else [path]
+    for part in parts:
+        _check_not_empty(table_file, part)
+    if len(parts) > 1:
+        _check_parts_agree(table_file, parts)
+    return parts
 
 
 def table_read_error(table_file: TableFile, exc: Exception) -> DataSourceError:
@@ -316,9 +365,10 @@ def data_fingerprint(files: dict[str, TableFile]) -> str:
     digest = hashlib.sha256()
     for table in sorted(files):
         path = files[table].path
-        parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        parts = _parts(path) if path.is_dir() else [path]
         for part in parts:
-            digest.update(f"{table}/{part.name}\0".encode())
+            name = part.relative_to(path).as_posix() if path.is_dir() else part.name
+            digest.update(f"{table}/{name}\0".encode())
             with part.open("rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)

@@ -20,6 +20,7 @@ from upseg.pipelines._console import (
 )
 
 if TYPE_CHECKING:
+    from upseg.features.engines import EngineSettings
     from upseg.features.validation import ValidationResult
 
 app = typer.Typer()
@@ -28,6 +29,58 @@ app = typer.Typer()
 class FileFormat(StrEnum):
     parquet = "parquet"
     csv = "csv"
+
+
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        help="Where the checks and features run: embedded DuckDB, or Apache Spark "
+        "(the extra upseg[spark] and Java; SPARK_REMOTE or a running session is used first).",
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(metavar="URL", help="Spark master for a new session, e.g. local[4] or yarn."),
+]
+SparkConfOption = Annotated[
+    list[str] | None,
+    typer.Option(metavar="KEY=VALUE", help="A Spark setting; repeat for more."),
+]
+
+
+def engine_settings(
+    engine: Engine,
+    *,
+    master: str | None = None,
+    conf: list[str] | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> EngineSettings:
+    """The engine the options describe; a --spark-conf without ``=`` is a usage error."""
+    from upseg.features.engines import EngineSettings
+
+    pairs = {}
+    for item in conf or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(
+                f"expected KEY=VALUE such as spark.executor.memory=8g; got {item!r}",
+                param_hint="--spark-conf",
+            )
+        pairs[key.strip()] = value.strip()
+    if engine is not Engine.spark and (master or pairs):
+        raise typer.BadParameter(
+            f"--spark-master and --spark-conf apply to --engine spark; got --engine {engine.value}",
+            param_hint="--engine",
+        )
+    return EngineSettings(
+        engine.value, threads=threads, memory_limit=memory_limit, master=master, conf=pairs
+    )
 
 
 @app.command()
@@ -124,6 +177,9 @@ def validate(
         typer.Option(help="Reject timestamps at or after this instant (default: now)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    engine: EngineOption = Engine.duckdb,
+    spark_master: SparkMasterOption = None,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Check a data source against the data contract.
 
@@ -131,14 +187,16 @@ def validate(
     examples. Exits 1 when the data is unusable: a missing table or column, or
     bad rows without --quarantine.
     """
-    from upseg.features.sources import connect
+    from upseg.features.engines import open_engine
     from upseg.features.validation import write_quarantine
     from upseg.pipelines import jobs
 
     cutoff = instant_option(as_of, "--as-of")
     label = f"--as-of {as_of}" if as_of else "the current time"
-    with console.status(f"Validating {data}…"):
-        result = jobs.check_source(data, con=connect(), not_after=cutoff, not_after_label=label)
+    settings = engine_settings(engine, master=spark_master, conf=spark_conf)
+    with console.status(f"Validating {data} on {engine.value}…"):
+        con = open_engine(settings)
+        result = jobs.check_source(data, con=con, not_after=cutoff, not_after_label=label)
         written = {}
         if quarantine is not None and result.schema_ok:
             written = write_quarantine(result, quarantine)
@@ -201,25 +259,25 @@ def features(
     memory_limit: Annotated[
         str | None, typer.Option(help="Engine memory limit, e.g. 3GB; it spills beyond.")
     ] = None,
+    engine: EngineOption = Engine.duckdb,
+    spark_master: SparkMasterOption = None,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Build point-in-time features of every customer who signed up before --as-of.
 
     RFM, engagement and web-behaviour features over 30/90/365-day windows,
     RFM scores and segment, lifecycle stage and customer attributes; the
-    columns are listed in docs/features.md. The data is validated first.
+    columns are listed in docs/features.md. The data is validated first. On
+    --engine spark, --out is a folder of Parquet parts (see docs/scale.md).
     """
     from upseg.pipelines import jobs
 
     cutoff = instant_option(as_of, "--as-of")
+    settings = engine_settings(
+        engine, master=spark_master, conf=spark_conf, threads=threads, memory_limit=memory_limit
+    )
     with console.status(f"Validating {data} and building features as of {as_of}…"):
-        run = jobs.run_features(
-            data,
-            cutoff,
-            out,
-            quarantine_dir=quarantine,
-            threads=threads,
-            memory_limit=memory_limit,
-        )
+        run = jobs.run_features(data, cutoff, out, quarantine_dir=quarantine, engine=settings)
     console.print(validation_table(run.source.result))
     print_problems(run.source.result)
     report_features_run(run)

@@ -12,13 +12,17 @@ from pathlib import Path
 
 import ibis
 import pandas as pd
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 
 from upseg.features.build import build_features
+from upseg.features.engines import EngineSettings, open_engine
 from upseg.features.pit import as_utc, customer_spine
 from upseg.features.sources import connect, data_fingerprint, find_table_files
 from upseg.features.validation import ValidationResult, validate_source, write_quarantine
-from upseg.files import write_atomically  # re-exported: the jobs and CLIs import it from here
+from upseg.files import (  # write_atomically is re-exported: the jobs and CLIs import it from here
+    write_atomically,
+    write_folder_atomically,
+)
 
 __all__ = [
     "FeaturesRun",
@@ -124,13 +128,16 @@ class ValidatedData:
     digest: str
 
 
-def validated_data(data_dir: Path, *, quarantine_dir: Path | None = None) -> ValidatedData:
+def validated_data(
+    data_dir: Path, *, quarantine_dir: Path | None = None, engine: EngineSettings | None = None
+) -> ValidatedData:
     """Validate ``data_dir`` (see :func:`load_source`) and fingerprint its files.
 
     A job that runs several stages on the same data (``upseg retrain``) calls it
     once and hands the result to each stage instead of validating again.
     """
-    source = load_source(data_dir, con=connect(), quarantine_dir=quarantine_dir)
+    con = connect() if engine is None else open_engine(engine)
+    source = load_source(data_dir, con=con, quarantine_dir=quarantine_dir)
     return ValidatedData(source, data_fingerprint(find_table_files(data_dir)))
 
 
@@ -142,23 +149,31 @@ def run_features(
     quarantine_dir: Path | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    engine: EngineSettings | None = None,
 ) -> FeaturesRun:
     """Validate ``data_dir`` and write the features of every customer as of ``as_of``.
 
-    The Parquet file is written atomically: a crash leaves the old file or none.
+    On DuckDB ``out`` is one Parquet file, on Spark a folder of parts (with
+    Spark's ``_SUCCESS`` marker); either is written atomically: a crash leaves
+    the old one or none. ``threads`` and ``memory_limit`` are DuckDB's, used
+    when ``engine`` is not given.
     """
     started = time.perf_counter()
-    con = connect(threads=threads, memory_limit=memory_limit)
+    engine = engine or EngineSettings(threads=threads, memory_limit=memory_limit)
+    con = open_engine(engine)
     source = load_source(data_dir, con=con, quarantine_dir=quarantine_dir)
     tables = source.result.tables
     features = build_features(tables, customer_spine(tables["customers"], as_of))
-    write_atomically(out, lambda tmp: con.to_parquet(features, tmp))
+    if con.name == "pyspark":
+        write_folder_atomically(out, lambda tmp: con.to_parquet(features, tmp))
+    else:
+        write_atomically(out, lambda tmp: con.to_parquet(features, tmp))
     # Validation counted the accepted customers; counting them again would scan the file again.
     customers = source.result.summaries["customers"].rows_accepted
     not_yet = int(
         tables["customers"].filter(tables["customers"].signup_at >= as_of).count().execute()
     )
-    written = pq.ParquetFile(out).metadata.num_rows
+    written = ds.dataset(out, format="parquet").count_rows()
     return FeaturesRun(
         out=out,
         as_of=as_of,

@@ -21,7 +21,12 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["remove_stale_temporaries", "temporary_folder_beside", "write_atomically"]
+__all__ = [
+    "remove_stale_temporaries",
+    "temporary_folder_beside",
+    "write_atomically",
+    "write_folder_atomically",
+]
 
 _MARK = "upseg"
 
@@ -103,6 +108,35 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_folder_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp)`` to create a folder beside ``path``, then put it in ``path``'s place.
+
+    For writers that make a folder of parts themselves (Spark): ``tmp`` does
+    not exist when ``write`` is called. What was at ``path`` is moved aside and
+    removed after the new folder is in place, so ``path`` is the old data or
+    the new, never a mix; between the two renames it is briefly absent, and a
+    Spark writer's ``_SUCCESS`` marker tells readers the folder is complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(path), suffix=".tmp", dir=path.parent))
+    tmp.rmdir()
+    old = tmp.with_suffix(".old")
+    try:
+        write(tmp)
+        if path.exists() or path.is_symlink():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        _fsync(path.parent)
+    finally:
+        for leftover in (tmp, old):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            elif leftover.exists():
+                leftover.unlink()
 
 
 def _fsync(path: Path) -> None:

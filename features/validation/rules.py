@@ -239,7 +239,10 @@ def _row_checks(
                 "customer_id",
                 "unknown_customer",
                 "customer_id is not among the accepted rows of customers",
-                typed.customer_id.notnull() & ~typed.customer_id.isin(customers.customer_id),
+                # "not (in or null)", not "not in": a NOT IN subquery must honour nulls, which
+                # Spark does with a nested-loop join (customers × events); IN is a hash join.
+                typed.customer_id.notnull()
+                & ~typed.customer_id.isin(customers.customer_id).fill_null(False),
             )
         )
     return checks

@@ -18,8 +18,18 @@ __all__ = ["validate_source", "write_quarantine"]
 
 #: Example rows shown with each problem.
 N_EXAMPLES = 5
-#: What the engine raises when a file's rows cannot be read; its other errors are bugs.
+#: What DuckDB raises when a file's rows cannot be read; its other errors are bugs.
 _READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException)
+
+
+def _read_errors(con: ibis.BaseBackend) -> tuple[type[BaseException], ...]:
+    """What ``con`` raises when a file's rows cannot be read (Spark: any failed job)."""
+    if con.name != "pyspark":
+        return _READ_ERRORS
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    return (PySparkException, Py4JJavaError)
 
 
 def validate_source(
@@ -77,12 +87,12 @@ def validate_source(
                 continue  # customers unusable: nothing can be checked against it
             checks = _row_checks(typed, spec, cutoff, not_after_label, tables.get("customers"))
             accepted, rejected, summary, row_problems = _apply_checks(typed, raw, spec, checks)
-        except _READ_ERRORS as exc:
+        except _read_errors(con) as exc:
             # A corrupt page or a bad line deep in a CSV file shows only when the rows are read.
             raise table_read_error(files[name], exc) from exc
         summaries[name] = TableSummary(name, str(files[name].path), **summary)
         problems += row_problems
-        if name == "customers" and summary["rows_quarantined"]:
+        if _holds_tables(con) or (name == "customers" and summary["rows_quarantined"]):
             accepted = _computed_once(accepted)
         tables[name] = accepted
         quarantine[name] = rejected
@@ -90,17 +100,23 @@ def validate_source(
 
 
 def write_quarantine(result: ValidationResult, out_dir: Path) -> dict[str, Path]:
-    """Write each table's rejected rows to ``out_dir/<table>.parquet``.
+    """Write each table's rejected rows, as read, with a ``reason``, to ``out_dir/<table>.parquet``.
 
-    Only tables with rejected rows get a file. Returns the paths written.
+    Only tables with rejected rows get one: a file on DuckDB, a folder of parts
+    on Spark (written by the executors, never collected). Returns the paths written.
     """
+    from upseg.files import write_folder_atomically
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, rejected in result.quarantine.items():
         if result.summaries[name].rows_quarantined:
             path = out_dir / f"{name}.parquet"
-            rejected.to_parquet(path)
+            if rejected._find_backend().name == "pyspark":
+                write_folder_atomically(path, rejected.to_parquet)
+            else:
+                rejected.to_parquet(path)
             written[name] = path
     return written
 
@@ -160,6 +176,16 @@ def _computed_once(accepted: ibis.Table) -> ibis.Table:
     The accepted customers are one row per customer, small beside the events.
     """
     return accepted.cache()
+
+
+def _holds_tables(con: ibis.BaseBackend) -> bool:
+    """Whether every accepted table is held after validation, not only customers.
+
+    On Spark each query would otherwise run every check again (the feature build
+    reads the e-mail events a dozen times); Spark's cache spills to disk, so
+    holding the events costs memory only as far as there is room.
+    """
+    return con.name == "pyspark"
 
 
 def _as_records(frame: pd.DataFrame) -> list[dict]:
