@@ -17,6 +17,13 @@ AS_OF = "2024-06-01"
 
 @pytest.fixture
 def world(validated):
+    result = validated(edge_case_tables())
+    assert result.rows_ok, result.problems
+    return result.tables
+
+
+def edge_case_tables() -> dict[str, pd.DataFrame]:
+    """The hand-built source of these tests: events at, before and after as-of, and more."""
     customers = customers_frame(
         [
             ("A", "2024-01-01"),
@@ -68,11 +75,7 @@ def world(validated):
         ],
         "session_id",
     )
-    result = validated(
-        {"customers": customers, "orders": orders, "email_events": email, "web_events": web}
-    )
-    assert result.rows_ok, result.problems
-    return result.tables
+    return {"customers": customers, "orders": orders, "email_events": email, "web_events": web}
 
 
 def _features(tables, as_of=AS_OF) -> pd.DataFrame:
