@@ -57,7 +57,7 @@ def _both(source, spark, *, not_after=NOT_AFTER, as_of=None):
 
 
 def _plain(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Rows in key order, instants as naive UTC, missing values as None: comparable across engines."""
+    """Rows in key order, instants as naive UTC microseconds: comparable across engines."""
     frame = frame.copy()
     for column, dtype in frame.dtypes.items():
         if isinstance(dtype, pd.DatetimeTZDtype):
@@ -88,7 +88,7 @@ def assert_same_rows(duck: pd.DataFrame, spark: pd.DataFrame, key: list[str]) ->
 
 
 def _scalar(value):
-    """Integers of any width as int, instants as Timestamp: the engines' types differ, not values."""
+    """Integers of any width as int, instants as Timestamp: types differ, values must not."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
