@@ -186,7 +186,7 @@ def _read_raw_spark(con: BaseBackend, table_file: TableFile) -> ibis.Table:
     from pyspark.errors import PySparkException
     from pyspark.sql import types as T
 
-    session = con._session  # type: ignore[attr-defined]
+    session = con._session
     path = table_file.path
     try:
         if table_file.fmt == "csv":

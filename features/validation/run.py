@@ -22,7 +22,7 @@ N_EXAMPLES = 5
 _READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException)
 
 
-def _read_errors(con: ibis.BaseBackend) -> tuple[type[BaseException], ...]:
+def _read_errors(con: ibis.BaseBackend) -> tuple[type[Exception], ...]:
     """What ``con`` raises when a file's rows cannot be read (Spark: any failed job)."""
     if con.name != "pyspark":
         return _READ_ERRORS
