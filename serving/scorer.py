@@ -29,6 +29,7 @@ __all__ = [
     "behavioural_cluster",
     "expected_incremental_value",
     "lifetime_value",
+    "mean_order_value",
     "reasons",
     "score_chunk",
 ]
@@ -97,18 +98,37 @@ class ChunkMatrices:
 
 
 def expected_incremental_value(
-    uplift: np.ndarray, order_value: np.ndarray, value_per_conversion: float | None
+    uplift: np.ndarray,
+    order_value: np.ndarray,
+    value_per_conversion: float | None,
+    fill: float | None = None,
 ) -> np.ndarray:
     """Uplift × the value of a conversion: ``value_per_conversion`` when given, else the
-    customer's own average order value (customers who never ordered get the mean of those
-    who did).
+    customer's own average order value; customers who never ordered get ``fill``, by
+    default :func:`mean_order_value` of these ``order_value``.
+
+    The batch scorer gives the whole base's mean as ``fill``, so that a customer's value
+    does not depend on which chunk (or Spark partition) they were scored in.
     """
     if value_per_conversion is not None:
         return uplift * float(value_per_conversion)
     values = np.asarray(order_value, dtype=float)
-    known = values[np.isfinite(values)]
-    fill = known.mean() if len(known) else 0.0
+    if fill is None:
+        fill = mean_order_value(values)
     return uplift * np.where(np.isfinite(values), values, fill)
+
+
+def mean_order_value(order_value: np.ndarray) -> float:
+    """The mean of the finite values, summed exactly (``math.fsum``); 0.0 when there is none.
+
+    An exact sum does not depend on the order of the values, so every engine and
+    chunking gets the same bits.
+    """
+    import math
+
+    values = np.asarray(order_value, dtype=float)
+    known = values[np.isfinite(values)]
+    return math.fsum(known) / len(known) if len(known) else 0.0
 
 
 def lifetime_value(features: pd.DataFrame, models: Mapping[str, LoadedModel]) -> pd.DataFrame:
@@ -185,6 +205,7 @@ def score_chunk(
     uplift_fallback: UpliftFallback | None = None,
     reasons_method: str = "hybrid",
     matrices: ChunkMatrices | None = None,
+    order_value_fill: float | None = None,
 ) -> pd.DataFrame:
     """Score one chunk of customers with the churn, propensity, uplift, CLV and clusters models.
 
@@ -197,6 +218,9 @@ def score_chunk(
     value_per_conversion : float, optional
         Value of one incremental conversion; the customer's average order value
         when omitted.
+    order_value_fill : float, optional
+        The order value of customers who never ordered (the base's
+        :func:`mean_order_value`); the chunk's own mean when omitted.
     reasons_from : {"propensity", "churn"}
         Whose TreeSHAP contributions give the ``reasons``.
     with_reasons : bool, default True
@@ -248,7 +272,7 @@ def score_chunk(
             "uplift": uplift["uplift"].to_numpy(),
             "best_variant": uplift["best_variant"].to_numpy(),
             "expected_incremental_value": expected_incremental_value(
-                uplift["uplift"].to_numpy(), order_value, value_per_conversion
+                uplift["uplift"].to_numpy(), order_value, value_per_conversion, order_value_fill
             ),
             "reasons": reasons(
                 features,
