@@ -41,6 +41,7 @@ from upseg.serving.scorer import (
     LIFETIME_VALUE_COLUMNS,
     ChunkMatrices,
     lifetime_value,
+    mean_order_value,
     reasons,
     score_chunk,
 )
@@ -53,8 +54,13 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "BatchOptions",
     "DriftCheck",
+    "audience_columns",
+    "base_mean_order_value",
+    "decided_actions",
+    "decided_chunk",
     "score_distribution",
     "score_features_file",
+    "segmenting_policy",
     "value_thresholds",
 ]
 
@@ -137,6 +143,7 @@ def value_thresholds(
     *,
     chunk_rows: int = CHUNK_ROWS,
     uplift_fallback: UpliftFallback | None = None,
+    order_value_fill: float | None = None,
 ) -> tuple[float, float, float]:
     """The value tiers' cuts over the whole base: every chunk must share them.
 
@@ -157,7 +164,10 @@ def value_thresholds(
         if tier.column in LIFETIME_VALUE_COLUMNS:
             scored = lifetime_value(chunk, models)
         else:
-            scored = score_chunk(chunk, models, with_reasons=False, uplift_fallback=uplift_fallback)
+            scored = score_chunk(
+                chunk, models, with_reasons=False, uplift_fallback=uplift_fallback,
+                order_value_fill=order_value_fill,
+            )  # fmt: skip
         if tier.column not in scored:
             raise PolicyError(
                 [
@@ -168,6 +178,17 @@ def value_thresholds(
             )
         parts.append(pd.to_numeric(scored[tier.column]).to_numpy(dtype=float))
     return value_cuts(np.concatenate(parts) if parts else np.array([]), tier)
+
+
+def base_mean_order_value(features_file: Path) -> float | None:
+    """The order value of customers who never ordered: the whole base's mean, or None.
+
+    None when the features have no ``avg_order_value`` (the scorer then fills with 0).
+    """
+    if "avg_order_value" not in pq.read_schema(features_file).names:
+        return None
+    column = pq.read_table(features_file, columns=["avg_order_value"]).column(0)
+    return mean_order_value(column.to_numpy(zero_copy_only=False).astype(float))
 
 
 def score_distribution(values: np.ndarray) -> dict[str, float]:
@@ -253,77 +274,21 @@ def score_features_file(
     writer = None
     scored_rows = 0
     on_stage("Cutting the value tiers")
+    fill = base_mean_order_value(features_file)
     cuts = value_thresholds(
-        features_file, policy, models, chunk_rows=s.chunk_rows, uplift_fallback=uplift_fallback
-    )
-    segmenting = (
-        policy
-        if "uplift" in models or uplift_fallback is None
-        else uplift_fallback.segmenting_policy(policy)
-    )
-    cap = policy.suppression.frequency_cap  # None: the policy turned it off
+        features_file, policy, models, chunk_rows=s.chunk_rows, uplift_fallback=uplift_fallback,
+        order_value_fill=fill,
+    )  # fmt: skip
+    segmenting = segmenting_policy(policy, models, uplift_fallback)
     on_stage("Scoring")
     for batch in pq.ParquetFile(features_file).iter_batches(batch_size=s.chunk_rows):
         chunk = batch.to_pandas()
         chunk.index = pd.RangeIndex(scored_rows, scored_rows + len(chunk))
-        matrices = ChunkMatrices(chunk)
-        scores = score_chunk(
-            chunk,
-            models,
-            value_per_conversion=s.value_per_conversion,
-            with_reasons=False,
-            uplift_fallback=uplift_fallback,
-            matrices=matrices,
-        )
-        segments = assign_segments(pd.concat([chunk, scores], axis=1), segmenting, value_cuts=cuts)
-        suppressed = suppression_reason(
-            chunk,
-            soft_bounce_streak=policy.suppression.soft_bounce_streak,
-            max_emails=None if cap is None else cap.max_emails,
-            min_gap_hours=None if cap is None else cap.min_gap_hours,
-        )
-        targeted = (segments["policy_action"] == "send").to_numpy() & (suppressed == "").to_numpy()
-        scores["reasons"] = reasons(
-            chunk,
-            models,
-            None if s.reasons == "all" else targeted,
-            method=s.reasons_method,
-            matrices=matrices,
-        )
-        scored = pd.concat([chunk[["customer_id"]], scores], axis=1)
-        out = pd.concat(
-            [
-                scored,
-                # "quadrant", not the engine's uplift_quadrant: readers take uplift_* for variants
-                segments[
-                    ["priority_segment", "uplift_quadrant", "churn_risk", "value_tier"]
-                ].rename(columns={"uplift_quadrant": "quadrant"}),
-                chunk[["rfm_segment", "lifecycle_stage"]]
-                if "rfm_segment" in chunk
-                else pd.DataFrame(index=chunk.index, columns=["rfm_segment", "lifecycle_stage"]),
-            ],
-            axis=1,
-        )
-        decisions.append(
-            _compact(
-                {
-                    "customer_id": chunk["customer_id"].astype(str),
-                    "suppression": suppressed.to_numpy(),
-                    "policy": segments["policy_action"].to_numpy(),
-                    "policy_reason": segments["policy_reason"].to_numpy(),
-                    "draw": holdout_draw(chunk["customer_id"], s.campaign),
-                    "value": scores["expected_incremental_value"].to_numpy(),
-                    "uplift": scores["uplift"].to_numpy(),
-                    "source_of_uplift": scores["source_of_uplift"].to_numpy(),
-                    "evidence_of_uplift": scores["evidence_of_uplift"].to_numpy(),
-                    "segment": segments["priority_segment"].to_numpy(),
-                    "value_tier": segments["value_tier"].to_numpy(),
-                    "clv": scores["clv"].to_numpy(),
-                    "cluster_name": scores["cluster_name"].to_numpy(),
-                },
-                index=chunk.index,
-            )
-        )
+        out, decision, scores = decided_chunk(
+            chunk, models, policy, s, cuts=cuts, segmenting=segmenting,
+            uplift_fallback=uplift_fallback, order_value_fill=fill,
+        )  # fmt: skip
+        decisions.append(decision)
         if check_drift is not None:
             # The same share of every chunk, so the sample is spread over the whole base.
             sample = chunk.sample(frac=min(1.0, DRIFT_SAMPLE / max(eligible, 1)), random_state=0)
@@ -333,7 +298,7 @@ def score_features_file(
             writer = pq.ParquetWriter(stage1, table.schema)
         writer.write_table(table)
         # Nothing per customer outlives its chunk.
-        del matrices, scores, segments, scored, out, table
+        del scores, out, table
         scored_rows += len(chunk)
         on_stage(f"Scoring: {scored_rows:,} of {eligible:,} customers")
     if writer is not None:
@@ -346,6 +311,118 @@ def score_features_file(
     decided = _stacked(decisions)
     del decisions
     on_stage("Choosing the audience")
+    actions = decided_actions(decided, limits, eligible=eligible, scored=scored_rows)
+    on_stage(f"Writing {s.out}")
+    _write_audience(stage1, actions, s, versions)
+    return decided.assign(action=actions["action"].to_numpy()), drift, notes
+
+
+def segmenting_policy(
+    policy: Policy, models: Mapping[str, LoadedModel], uplift_fallback: UpliftFallback | None
+) -> Policy:
+    """The policy that segments: the fallback's version of it when there is no uplift model."""
+    if "uplift" in models or uplift_fallback is None:
+        return policy
+    return uplift_fallback.segmenting_policy(policy)
+
+
+def decided_chunk(
+    chunk: pd.DataFrame,
+    models: Mapping[str, LoadedModel],
+    policy: Policy,
+    s: BatchOptions,
+    *,
+    cuts: tuple[float, float, float],
+    segmenting: Policy,
+    uplift_fallback: UpliftFallback | None = None,
+    order_value_fill: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One chunk of customers scored, segmented, checked for suppression and explained.
+
+    Everything here depends on the customer's own row (and the base-wide value
+    cuts and ``order_value_fill``), so a chunk gives the same rows wherever it
+    is cut: in the scorer's loop or in a Spark partition.
+
+    Returns
+    -------
+    out : pandas.DataFrame
+        The audience's columns known before the actions (scores, segments, reasons).
+    decision : pandas.DataFrame
+        What the audience-wide decisions read (:func:`_compact` columns).
+    scores : pandas.DataFrame
+        The models' outputs, for the drift sample.
+    """
+    cap = policy.suppression.frequency_cap  # None: the policy turned it off
+    matrices = ChunkMatrices(chunk)
+    scores = score_chunk(
+        chunk,
+        models,
+        value_per_conversion=s.value_per_conversion,
+        with_reasons=False,
+        uplift_fallback=uplift_fallback,
+        matrices=matrices,
+        order_value_fill=order_value_fill,
+    )
+    segments = assign_segments(pd.concat([chunk, scores], axis=1), segmenting, value_cuts=cuts)
+    suppressed = suppression_reason(
+        chunk,
+        soft_bounce_streak=policy.suppression.soft_bounce_streak,
+        max_emails=None if cap is None else cap.max_emails,
+        min_gap_hours=None if cap is None else cap.min_gap_hours,
+    )
+    targeted = (segments["policy_action"] == "send").to_numpy() & (suppressed == "").to_numpy()
+    scores["reasons"] = reasons(
+        chunk,
+        models,
+        None if s.reasons == "all" else targeted,
+        method=s.reasons_method,
+        matrices=matrices,
+    )
+    scored = pd.concat([chunk[["customer_id"]], scores], axis=1)
+    out = pd.concat(
+        [
+            scored,
+            # "quadrant", not the engine's uplift_quadrant: readers take uplift_* for variants
+            segments[["priority_segment", "uplift_quadrant", "churn_risk", "value_tier"]].rename(
+                columns={"uplift_quadrant": "quadrant"}
+            ),
+            chunk[["rfm_segment", "lifecycle_stage"]]
+            if "rfm_segment" in chunk
+            else pd.DataFrame(index=chunk.index, columns=["rfm_segment", "lifecycle_stage"]),
+        ],
+        axis=1,
+    )
+    decision = _compact(
+        {
+            "customer_id": chunk["customer_id"].astype(str),
+            "suppression": suppressed.to_numpy(),
+            "policy": segments["policy_action"].to_numpy(),
+            "policy_reason": segments["policy_reason"].to_numpy(),
+            "draw": holdout_draw(chunk["customer_id"], s.campaign),
+            "value": scores["expected_incremental_value"].to_numpy(),
+            "uplift": scores["uplift"].to_numpy(),
+            "source_of_uplift": scores["source_of_uplift"].to_numpy(),
+            "evidence_of_uplift": scores["evidence_of_uplift"].to_numpy(),
+            "segment": segments["priority_segment"].to_numpy(),
+            "value_tier": segments["value_tier"].to_numpy(),
+            "clv": scores["clv"].to_numpy(),
+            "cluster_name": scores["cluster_name"].to_numpy(),
+        },
+        index=chunk.index,
+    )
+    return out, decision, scores
+
+
+def decided_actions(
+    decided: pd.DataFrame, limits: CampaignLimits, *, eligible: int, scored: int
+) -> pd.DataFrame:
+    """Every customer's action (:func:`~upseg.serving.audience.choose_actions`) over the base.
+
+    Raises
+    ------
+    upseg.serving.champions.ScoringError
+        When eligible, scored and decided customers are not the same number.
+    """
     holdout = holdout_mask(decided["draw"].to_numpy(), limits.holdout)
     actions = choose_actions(
         decided["customer_id"],
@@ -357,14 +434,20 @@ def score_features_file(
         budget=limits.max_sends,
         cost_per_send=limits.cost_per_send,
     )
-    if scored_rows != eligible or len(actions) != eligible:
+    if scored != eligible or len(actions) != eligible:
         raise ScoringError(
             f"customers do not reconcile: {eligible:,} signed up before as-of, "
-            f"{scored_rows:,} scored, {len(actions):,} with an action; nothing was written."
+            f"{scored:,} scored, {len(actions):,} with an action; nothing was written."
         )
-    on_stage(f"Writing {s.out}")
-    _write_audience(stage1, actions, s, versions)
-    return decided.assign(action=actions["action"].to_numpy()), drift, notes
+    return actions
+
+
+def audience_columns(columns: list[str]) -> list[str]:
+    """The audience's column order: :data:`OUTPUT_COLUMNS`, variants after ``best_variant``."""
+    variants = [c for c in columns if c.startswith("uplift_")]
+    order = [c for c in OUTPUT_COLUMNS if c in columns]
+    at = order.index("best_variant") + 1
+    return order[:at] + variants + order[at:]
 
 
 #: Columns of the audience-wide decisions kept as numbers or the customer id; the rest are
@@ -416,10 +499,7 @@ def _write_audience(stage1: Path, actions: pd.DataFrame, s: BatchOptions, versio
                 frame["skip_reason"] = skip[offset : offset + n]
                 frame["model_versions"] = versions
                 frame["as_of"] = s.as_of
-                variants = [c for c in frame.columns if c.startswith("uplift_")]
-                order = [c for c in OUTPUT_COLUMNS if c in frame.columns]
-                at = order.index("best_variant") + 1
-                frame = frame[order[:at] + variants + order[at:]]
+                frame = frame[audience_columns(list(frame.columns))]
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if writer is None:
                     writer = (
