@@ -13,6 +13,7 @@ The Spark session comes, in this order, from ``SPARK_REMOTE`` (Spark Connect:
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,8 @@ SPARK_DEFAULTS: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Instants as Parquet's UTC timestamps (not INT96), so readers see them as UTC.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
 
@@ -130,7 +133,12 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
             "engine 'spark' needs a Java runtime (17 or 21) and none was found: set "
             "JAVA_HOME or put `java` on the PATH (Debian: apt-get install default-jre-headless)"
         )
-    builder = SparkSession.builder.master(master or "local[*]").appName("upseg")
+    master = master or "local[*]"
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        # Local Python workers run this interpreter, which has upseg, not whatever `python3`
+        # is on the PATH; PySpark reads the variable when the session's context starts.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    builder = SparkSession.builder.master(master).appName("upseg")
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

@@ -13,6 +13,13 @@ import typer
 
 from upseg.pipelines._console import DEFAULT_WORKDIR, console, fail, instant_option, quiet_mlflow
 from upseg.pipelines._reports import report_scoring_run
+from upseg.pipelines.data_cli import (
+    Engine,
+    EngineOption,
+    SparkConfOption,
+    SparkMasterOption,
+    engine_settings,
+)
 
 app = typer.Typer()
 
@@ -109,13 +116,20 @@ def score(
     workdir: Annotated[
         Path, typer.Option(envvar="UPSEG_WORKDIR", help="Where the local MLflow store lives.")
     ] = DEFAULT_WORKDIR,
+    engine: EngineOption = Engine.duckdb,
+    spark_master: SparkMasterOption = None,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Score every customer with the champion models and write the campaign's audience.
 
     One row per customer who signed up before --as-of: scores, priority segment,
     reasons and an action (send, holdout, suppress or skip), written atomically,
-    with a JSON run summary beside it and a scoring run in MLflow.
+    with a JSON run summary beside it and a scoring run in MLflow. With --engine
+    spark the executors build the features and score them, and the audience is
+    a folder of Parquet parts (docs/scale.md).
     """
+    from dataclasses import replace
+
     from upseg.models.tracking import tracking_uri
     from upseg.pipelines.score_job import ScoreSettings, run_scoring
 
@@ -182,6 +196,15 @@ def score(
         )
     if settings.out.suffix not in (".parquet", ".csv"):
         raise fail(f"--out must end in .parquet or .csv; got {settings.out.name!r}.", code=2)
+    settings = replace(
+        settings, engine=engine_settings(engine, master=spark_master, conf=spark_conf)
+    )
+    if engine is Engine.spark and settings.out.suffix == ".csv":
+        raise fail(
+            f"--out must end in .parquet with --engine spark (a folder of parts); "
+            f"got {settings.out.name!r}.",
+            code=2,
+        )
     quiet_mlflow()
     with console.status("Scoring…") as status:
         run = run_scoring(settings, on_stage=lambda m: status.update(f"{m}…"))

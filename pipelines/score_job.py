@@ -20,8 +20,9 @@ from mlflow.tracking import MlflowClient
 from upseg.experiments.data import read_table
 from upseg.features.build import build_features
 from upseg.features.deliverability import DELIVERABILITY_COLUMNS, deliverability_inputs
+from upseg.features.engines import EngineSettings, open_engine
 from upseg.features.pit import customer_spine
-from upseg.features.sources import connect, data_fingerprint, find_table_files
+from upseg.features.sources import data_fingerprint, find_table_files
 from upseg.files import temporary_folder_beside
 from upseg.locks import job_locks, lock_timeout
 from upseg.models.drift import DriftError, scoring_drift
@@ -60,6 +61,10 @@ class ScoreSettings:
     to do when ``uplift`` has no ``@champion`` and no version is given:
     ``average`` scores with the best variant's measured average effect,
     ``none`` with 0, ``refuse`` stops the run.
+
+    ``engine`` says where validation, features and the per-customer scoring run:
+    DuckDB and this process, or Spark's executors (:mod:`upseg.serving.spark_batch`),
+    which write the audience as a folder of Parquet parts.
     """
 
     data_dir: Path
@@ -83,6 +88,7 @@ class ScoreSettings:
     quarantine_dir: Path | None = None
     given_by: dict[str, str] = field(default_factory=dict)
     uplift_fallback: str = "average"
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
 
 @dataclass(frozen=True)
@@ -194,8 +200,8 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
             fallback = fallback_uplift(client, s.uplift_fallback, name="uplift")
     versions = ",".join(m.label for m in models.values())
 
-    on_stage(f"Validating {s.data_dir}")
-    con = connect()
+    on_stage(f"Validating {s.data_dir} on {s.engine.name}")
+    con = open_engine(s.engine)
     source = load_source(s.data_dir, con=con, quarantine_dir=s.quarantine_dir)
     tables = source.result.tables
     # Read before anything is written: an unreadable --previous must not cost the audience.
@@ -236,15 +242,30 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
 
     # Beside the audience, named as its own: a killed run's folder goes at the next run.
     with temporary_folder_beside(s.out) as tmp:
-        on_stage(f"Building the features of {eligible:,} customers")
-        features_file = Path(tmp) / "features.parquet"
-        # Sorted, so that a rerun writes the same file, row for row.
-        con.to_parquet(features.order_by("customer_id"), features_file)
-        decided, drift, notes = score_features_file(
-            features_file, models, policy, s, limits=limits, eligible=eligible,
-            work_dir=Path(tmp), check_drift=lambda sample: _drift(models, sample, s),
-            on_stage=on_stage, uplift_fallback=fallback,
-        )  # fmt: skip
+        if con.name == "pyspark":
+            from upseg.serving.spark_batch import score_features_on_spark
+
+            # Never collected: the executors build the features and score them. Held, since
+            # the value cuts, the scoring and the drift sample each read them.
+            frame = con._session.sql(con.compile(features)).persist()  # type: ignore[attr-defined]
+            try:
+                decided, drift, notes = score_features_on_spark(
+                    frame, models, policy, s, limits=limits, eligible=eligible,
+                    work_dir=Path(tmp), check_drift=lambda sample: _drift(models, sample, s),
+                    on_stage=on_stage, uplift_fallback=fallback,
+                )  # fmt: skip
+            finally:
+                frame.unpersist()
+        else:
+            on_stage(f"Building the features of {eligible:,} customers")
+            features_file = Path(tmp) / "features.parquet"
+            # Sorted, so that a rerun writes the same file, row for row.
+            con.to_parquet(features.order_by("customer_id"), features_file)
+            decided, drift, notes = score_features_file(
+                features_file, models, policy, s, limits=limits, eligible=eligible,
+                work_dir=Path(tmp), check_drift=lambda sample: _drift(models, sample, s),
+                on_stage=on_stage, uplift_fallback=fallback,
+            )  # fmt: skip
     notes = [*extra_notes, *notes]
     scored_rows = len(decided)
 
@@ -303,6 +324,7 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
         "uplift_source": uplift_source,
         "policy": policy_digest(policy),
         "feature_set": feature_set.key,
+        "engine": s.engine.name,
         "holdout_share": s.holdout,
         "holdout_share_from": limits.sources["holdout"],
         "budget": s.budget,
