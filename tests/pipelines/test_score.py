@@ -601,3 +601,54 @@ def test_without_a_clusters_champion_the_cluster_columns_are_empty(world_dir, re
     assert frame["cluster"].isna().all() and frame["cluster_name"].isna().all()
     assert "clusters:" not in frame["model_versions"].iloc[0]
     assert "no clusters @champion" in result.text
+
+
+def test_the_audience_does_not_depend_on_how_the_customers_are_chunked(world_dir, registry):
+    from dataclasses import replace
+
+    from upseg.models.tracking import local_tracking_uri
+    from upseg.pipelines.score_job import ScoreSettings, run_scoring
+
+    out = registry / "chunked" / "audience.parquet"
+    settings = ScoreSettings(
+        data_dir=world_dir, as_of=pd.Timestamp("2026-05-01", tz="UTC"), campaign="JUNE-PROMO",
+        out=out, tracking_uri=local_tracking_uri(registry), workdir=registry, budget=300,
+    )  # fmt: skip
+    run_scoring(settings)
+    whole = pd.read_parquet(out)
+    # Small chunks: every base-wide quantity (value cuts, the order value of customers who
+    # never ordered, the budget's cut) must still be the whole base's.
+    run_scoring(replace(settings, chunk_rows=700))
+    chunked = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_score_on_spark_writes_the_same_audience_as_duckdb(world_dir, registry, tmp_path):
+    from tests.features.test_spark import assert_same_rows
+
+    duck_out, spark_out = tmp_path / "duck.parquet", tmp_path / "spark.parquet"
+    budget = ("--budget", 300, "--holdout", 0.1)
+    duck = score(world_dir, registry, duck_out, *budget)
+    assert duck.exit_code == 0, duck.output
+    spark = score(
+        world_dir, registry, spark_out, *budget, "--engine", "spark",
+        "--spark-master", "local[2]", "--spark-conf", "spark.sql.shuffle.partitions=2",
+    )  # fmt: skip
+    assert spark.exit_code == 0, spark.output
+    assert spark_out.is_dir() and (spark_out / "_SUCCESS").exists()
+    ours, theirs = pd.read_parquet(duck_out), pd.read_parquet(spark_out)
+    # Written sorted by customer id on both engines, every column in the same order.
+    assert theirs["customer_id"].is_monotonic_increasing
+    assert_same_rows(ours, theirs, key=["customer_id"])
+    assert (theirs["action"] == "send").sum() == 300
+    assert (theirs["action"] == "holdout").sum() > 0
+    summaries = [
+        json.loads((tmp_path / f"{name}_summary.json").read_text()) for name in ("duck", "spark")
+    ]
+    for key in ("customers_in_audience", "reconciles", "actions", "suppression", "segments",
+                "value_tiers", "clusters"):  # fmt: skip
+        assert summaries[0][key] == summaries[1][key], key
+    # Sums of money: the engines add a customer's orders in their own order (to 1e-9).
+    for group, figures in summaries[0]["economics"].items():
+        assert summaries[1]["economics"][group] == pytest.approx(figures, rel=1e-9), group
+    assert summaries[1]["engine"] == "spark" and summaries[1]["reconciles"]
