@@ -18,6 +18,17 @@ __all__ = ["ORDER_AGGREGATES", "ORDER_COUNTS", "ORDER_DERIVED", "favourite_categ
 
 WINDOWS = (30, 90, 365)
 
+#: Amounts are summed in millionths of the currency, as integers: an integer sum is the
+#: same in any order, so every engine (and every partitioning) gets the same bits, where
+#: a sum of floats differs in its last bits with the order the rows arrive in.
+MONEY_UNITS = 1_000_000
+
+
+def _money_sum(amount: ibis.FloatingValue, where: ibis.BooleanValue) -> ibis.FloatingValue:
+    """The sum of ``amount`` where ``where``, exact to a millionth; 0 when nothing matches."""
+    units = (amount * MONEY_UNITS).round().cast("int64")
+    return (units.sum(where=where) / MONEY_UNITS).fill_null(0)
+
 
 def _completed(o: ibis.Table) -> ibis.BooleanValue:
     return o.status == "completed"
@@ -30,7 +41,7 @@ def frequency(o: ibis.Table, days: int | None) -> ibis.IntegerValue:
 
 def monetary(o: ibis.Table, days: int | None) -> ibis.FloatingValue:
     """Amount of completed orders in the last ``days`` days (ever, if None)."""
-    return o.amount.sum(where=_completed(o) & within(o, days)).fill_null(0)
+    return _money_sum(o.amount, _completed(o) & within(o, days))
 
 
 def last_order_at(o: ibis.Table) -> ibis.TimestampValue:
@@ -54,7 +65,7 @@ def frequency_prev_90d(o: ibis.Table) -> ibis.IntegerValue:
 
 def monetary_prev_90d(o: ibis.Table) -> ibis.FloatingValue:
     """Amount of completed orders 90 to 180 days before as-of."""
-    return o.amount.sum(where=_previous_90d(o)).fill_null(0)
+    return _money_sum(o.amount, _previous_90d(o))
 
 
 def returns_365d(o: ibis.Table) -> ibis.IntegerValue:
