@@ -58,7 +58,7 @@ def _tree_rss_mb(root) -> tuple[float, float]:
 
 
 def measured(cmd: list[str], timeout: float) -> dict[str, float]:
-    """Run ``cmd``; its wall time and the peaks of the driver's and the rest of the tree's memory."""
+    """Run ``cmd``; its wall time and the peak memory of the driver and of the rest of its tree."""
     import psutil
 
     started = time.perf_counter()
