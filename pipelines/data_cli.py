@@ -53,6 +53,20 @@ SparkConfOption = Annotated[
 ]
 
 
+def spark_conf_pairs(items: list[str] | None) -> dict[str, str]:
+    """``--spark-conf KEY=VALUE`` options as a mapping; one without ``=`` is a usage error."""
+    pairs = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(
+                f"expected KEY=VALUE such as spark.executor.memory=8g; got {item!r}",
+                param_hint="--spark-conf",
+            )
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
 def engine_settings(
     engine: Engine,
     *,
@@ -64,15 +78,7 @@ def engine_settings(
     """The engine the options describe; a --spark-conf without ``=`` is a usage error."""
     from upseg.features.engines import EngineSettings
 
-    pairs = {}
-    for item in conf or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(
-                f"expected KEY=VALUE such as spark.executor.memory=8g; got {item!r}",
-                param_hint="--spark-conf",
-            )
-        pairs[key.strip()] = value.strip()
+    pairs = spark_conf_pairs(conf)
     if engine is not Engine.spark and (master or pairs):
         raise typer.BadParameter(
             f"--spark-master and --spark-conf apply to --engine spark; got --engine {engine.value}",

@@ -7,7 +7,7 @@ configuration. The errors end in :class:`upseg.pipelines._console.UpsegGroup`.
 """
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,8 +18,11 @@ from upseg.pipelines.data_cli import (
     EngineOption,
     SparkConfOption,
     SparkMasterOption,
-    engine_settings,
+    spark_conf_pairs,
 )
+
+if TYPE_CHECKING:
+    from upseg.features.engines import EngineSettings
 
 app = typer.Typer()
 
@@ -116,7 +119,7 @@ def score(
     workdir: Annotated[
         Path, typer.Option(envvar="UPSEG_WORKDIR", help="Where the local MLflow store lives.")
     ] = DEFAULT_WORKDIR,
-    engine: EngineOption = Engine.duckdb,
+    engine: Annotated[Engine | None, EngineOption.__metadata__[0]] = None,
     spark_master: SparkMasterOption = None,
     spark_conf: SparkConfOption = None,
 ) -> None:
@@ -196,10 +199,8 @@ def score(
         )
     if settings.out.suffix not in (".parquet", ".csv"):
         raise fail(f"--out must end in .parquet or .csv; got {settings.out.name!r}.", code=2)
-    settings = replace(
-        settings, engine=engine_settings(engine, master=spark_master, conf=spark_conf)
-    )
-    if engine is Engine.spark and settings.out.suffix == ".csv":
+    settings = replace(settings, engine=_engine(settings.engine, engine, spark_master, spark_conf))
+    if settings.engine.name == "spark" and settings.out.suffix == ".csv":
         raise fail(
             f"--out must end in .parquet with --engine spark (a folder of parts); "
             f"got {settings.out.name!r}.",
@@ -209,3 +210,24 @@ def score(
     with console.status("Scoring…") as status:
         run = run_scoring(settings, on_stage=lambda m: status.update(f"{m}…"))
     report_scoring_run(run)
+
+
+def _engine(
+    configured: "EngineSettings",
+    engine: Engine | None,
+    master: str | None,
+    conf: list[str] | None,
+) -> "EngineSettings":
+    """The configuration's engine (DuckDB without one) with the command line's options over it."""
+    from upseg.features.engines import EngineSettings
+
+    name = engine.value if engine is not None else configured.name
+    pairs = spark_conf_pairs(conf)
+    if name != "spark" and (master or pairs):
+        raise typer.BadParameter(
+            f"--spark-master and --spark-conf apply to --engine spark; the engine is {name}",
+            param_hint="--engine",
+        )
+    return EngineSettings(
+        name, master=master or configured.master, conf={**configured.conf, **pairs}
+    )

@@ -247,7 +247,7 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
 
             # Never collected: the executors build the features and score them. Held, since
             # the value cuts, the scoring and the drift sample each read them.
-            frame = con._session.sql(con.compile(features)).persist()  # type: ignore[attr-defined]
+            frame = con._session.sql(con.compile(features)).persist()
             try:
                 decided, drift, notes = score_features_on_spark(
                     frame, models, policy, s, limits=limits, eligible=eligible,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from upseg.features.engines import EngineSettings
 from upseg.pipelines.config import UpsegConfig
 
 if TYPE_CHECKING:
@@ -245,6 +246,9 @@ def score_settings(config: UpsegConfig, as_of: pd.Timestamp, **overrides: Any) -
         "strict_drift": scoring.strict_drift,
         "uplift_fallback": scoring.uplift_fallback,
         "quarantine_dir": _path(config.data.quarantine),
+        "engine": EngineSettings(
+            config.engine.name, master=config.engine.spark_master, conf=config.engine.spark_conf
+        ),
     }
     # Where each override of the policy came from, by the policy's key, for its errors.
     where = f" in {config.source.name}" if config.source is not None else ""

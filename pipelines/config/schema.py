@@ -342,6 +342,14 @@ class ScoringConfig(_Section):
         return os.path.normpath(os.path.join(literal, template))
 
 
+class EngineConfig(_Section):
+    """Where ``upseg score`` validates, builds features and scores (docs/scale.md)."""
+
+    name: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str | None = Field(None, min_length=1)
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+
+
 class ReportsConfig(_Section):
     """Where the retraining job writes its reports."""
 
@@ -363,6 +371,7 @@ class UpsegConfig(_Section):
     models: ModelsConfig = _section()
     promotion: PromotionConfig = _section()
     scoring: ScoringConfig = _section()
+    engine: EngineConfig = _section()
     reports: ReportsConfig = _section()
 
     _environ: Mapping[str, str] | None = PrivateAttr(default=None)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer
 import yaml
 from pydantic import BaseModel
 
 from upseg.features.labels import CHURN_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
 from upseg.pipelines.config import ConfigError, UpsegConfig, load_config
+from upseg.pipelines.data_cli import Engine
 from upseg.pipelines.settings import score_settings, train_settings, uplift_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -294,7 +296,7 @@ BAD = [
     pytest.param(
         "models: {uplift: {campaign: C}}\ntrails: 3\n",
         r"trails: unknown key; allowed: version, data, features, tracking, seed, models, "
-        r"promotion, scoring, reports$",
+        r"promotion, scoring, engine, reports$",
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -578,3 +580,26 @@ def test_the_uplift_fallbacks_of_the_configuration_are_the_scorers():
 
     allowed = get_args(ScoringConfig.model_fields["uplift_fallback"].annotation)
     assert allowed == FALLBACKS
+
+
+def test_the_engine_section_reaches_the_scoring_settings_and_the_options_override_it(tmp_path):
+    from upseg.pipelines.score_cli import _engine
+
+    path = tmp_path / "upseg.yaml"
+    path.write_text(
+        "version: 1\ndata: {path: data}\nmodels: {uplift: {campaign: C}}\n"
+        "engine: {name: spark, spark_master: 'local[2]', "
+        "spark_conf: {spark.sql.shuffle.partitions: '4'}}\n"
+    )
+    configured = score_settings(load_config(path), pd.Timestamp("2026-01-01", tz="UTC")).engine
+    assert (configured.name, configured.master) == ("spark", "local[2]")
+    assert configured.conf == {"spark.sql.shuffle.partitions": "4"}
+    merged = _engine(configured, None, None, ["spark.executor.memory=2g"])
+    assert merged.name == "spark" and merged.master == "local[2]"
+    assert merged.conf == {"spark.sql.shuffle.partitions": "4", "spark.executor.memory": "2g"}
+    assert _engine(configured, Engine.duckdb, None, None).name == "duckdb"
+    with pytest.raises(typer.BadParameter, match="apply to --engine spark"):
+        _engine(configured, Engine.duckdb, "local[4]", None)
+    path.write_text("version: 1\ndata: {path: data}\nengine: {name: flink}\n")
+    with pytest.raises(ConfigError, match="engine.name"):
+        load_config(path)
