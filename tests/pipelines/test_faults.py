@@ -168,6 +168,31 @@ def test_another_live_process_temporary_file_is_left_alone(tmp_path):
             sleeper.kill()
 
 
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    from upseg.files import write_folder_atomically
+
+    target = tmp_path / "audience.parquet"
+    target.write_text("an earlier run's single file")
+
+    def parts(folder: Path) -> None:
+        folder.mkdir()  # the writer makes the folder itself, as Spark does
+        (folder / "part-0.parquet").write_text("new")
+        (folder / "_SUCCESS").write_text("")
+
+    write_folder_atomically(target, parts)
+    assert sorted(p.name for p in target.iterdir()) == ["_SUCCESS", "part-0.parquet"]
+
+    def fails(folder: Path) -> None:
+        folder.mkdir()
+        (folder / "part-0.parquet").write_text("half")
+        raise RuntimeError("executor lost")
+
+    with pytest.raises(RuntimeError, match="executor lost"):
+        write_folder_atomically(target, fails)
+    assert (target / "part-0.parquet").read_text() == "new"  # the old folder, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audience.parquet"]  # nothing left
+
+
 def _a_dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
