@@ -29,6 +29,7 @@ __all__ = [
     "SPARK_DEFAULTS",
     "EngineError",
     "EngineSettings",
+    "LOCAL_DEFAULTS",
     "open_engine",
     "spark_session",
 ]
@@ -36,17 +37,21 @@ __all__ = [
 #: The engines ``--engine`` accepts; the first is the default.
 ENGINES = ("duckdb", "spark")
 
-#: Spark settings upseg sets unless the configuration sets them: UTC as the data contract
-#: says, no web UI (a batch job, and no port to collide with), and small shuffles for
-#: ``local[N]`` (a cluster's own value wins when given in ``conf``).
+#: Spark settings upseg needs on every session, unless the configuration sets them: UTC as
+#: the data contract says, Arrow between Spark and pandas, and instants written as Parquet's
+#: UTC timestamps (not INT96), so that readers see them as UTC.
 SPARK_DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+#: And for a new ``local[N]`` session only: no web UI or progress bar (a batch job, and no
+#: port to collide with) and few shuffle partitions. A cluster's own values are left alone.
+LOCAL_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-    # Instants as Parquet's UTC timestamps (not INT96), so readers see them as UTC.
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
 
@@ -67,7 +72,8 @@ class EngineSettings:
         Spark master (``local[2]``, ``yarn``, ``spark://host:7077``); ignored
         when ``SPARK_REMOTE`` is set or a session is already running.
     conf : mapping of str to str
-        Spark settings, over :data:`SPARK_DEFAULTS`.
+        Spark settings, over :data:`SPARK_DEFAULTS` (and :data:`LOCAL_DEFAULTS`
+        for a new local session).
     """
 
     name: str = "duckdb"
@@ -134,10 +140,12 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
             "JAVA_HOME or put `java` on the PATH (Debian: apt-get install default-jre-headless)"
         )
     master = master or "local[*]"
-    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
-        # Local Python workers run this interpreter, which has upseg, not whatever `python3`
-        # is on the PATH; PySpark reads the variable when the session's context starts.
-        os.environ["PYSPARK_PYTHON"] = sys.executable
+    if master.startswith("local"):
+        settings = {**SPARK_DEFAULTS, **LOCAL_DEFAULTS, **(conf or {})}
+        if not os.environ.get("PYSPARK_PYTHON"):
+            # Local Python workers run this interpreter, which has upseg, not whatever
+            # `python3` is on the PATH; PySpark reads the variable when the context starts.
+            os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = SparkSession.builder.master(master).appName("upseg")
     for key, value in settings.items():
         builder = builder.config(key, value)

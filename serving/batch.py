@@ -61,6 +61,7 @@ __all__ = [
     "score_distribution",
     "score_features_file",
     "segmenting_policy",
+    "tier_values",
     "value_thresholds",
 ]
 
@@ -158,26 +159,51 @@ def value_thresholds(
     if tier.column in pq.read_schema(features_file).names:
         values = pq.read_table(features_file, columns=[tier.column]).column(0)
         return value_cuts(values.to_numpy(zero_copy_only=False).astype(float), tier)
-    parts = []
-    for batch in pq.ParquetFile(features_file).iter_batches(batch_size=chunk_rows):
-        chunk = batch.to_pandas()
-        if tier.column in LIFETIME_VALUE_COLUMNS:
-            scored = lifetime_value(chunk, models)
-        else:
-            scored = score_chunk(
-                chunk, models, with_reasons=False, uplift_fallback=uplift_fallback,
-                order_value_fill=order_value_fill,
-            )  # fmt: skip
-        if tier.column not in scored:
-            raise PolicyError(
-                [
-                    f"value_tier.column: no column {tier.column!r} among the features or the "
-                    f"scores; expected a numeric column; got {tier.column!r}"
-                ],
-                policy.source,
-            )
-        parts.append(pd.to_numeric(scored[tier.column]).to_numpy(dtype=float))
+    parts = [
+        tier_values(
+            batch.to_pandas(),
+            models,
+            policy,
+            uplift_fallback=uplift_fallback,
+            order_value_fill=order_value_fill,
+        )  # fmt: skip
+        for batch in pq.ParquetFile(features_file).iter_batches(batch_size=chunk_rows)
+    ]
     return value_cuts(np.concatenate(parts) if parts else np.array([]), tier)
+
+
+def tier_values(
+    chunk: pd.DataFrame,
+    models: Mapping[str, LoadedModel],
+    policy: Policy,
+    *,
+    uplift_fallback: UpliftFallback | None = None,
+    order_value_fill: float | None = None,
+) -> np.ndarray:
+    """The value tier's column of a chunk when it is a score: ``clv`` or another of the scorer's.
+
+    Raises
+    ------
+    upseg.serving.policy.PolicyError
+        When neither the features nor the scores have the policy's column.
+    """
+    column = policy.value_tier.column
+    if column in LIFETIME_VALUE_COLUMNS:
+        scored = lifetime_value(chunk, models)
+    else:
+        scored = score_chunk(
+            chunk, models, with_reasons=False, uplift_fallback=uplift_fallback,
+            order_value_fill=order_value_fill,
+        )  # fmt: skip
+    if column not in scored:
+        raise PolicyError(
+            [
+                f"value_tier.column: no column {column!r} among the features or the "
+                f"scores; expected a numeric column; got {column!r}"
+            ],
+            policy.source,
+        )
+    return pd.to_numeric(scored[column]).to_numpy(dtype=float)
 
 
 def base_mean_order_value(features_file: Path) -> float | None:

@@ -41,15 +41,11 @@ from upseg.serving.batch import (
     decided_actions,
     decided_chunk,
     segmenting_policy,
+    tier_values,
 )
 from upseg.serving.champions import LoadedModel, ScoringError
-from upseg.serving.policy import CampaignLimits, Policy, PolicyError, value_cuts
-from upseg.serving.scorer import (
-    LIFETIME_VALUE_COLUMNS,
-    lifetime_value,
-    mean_order_value,
-    score_chunk,
-)
+from upseg.serving.policy import CampaignLimits, Policy, value_cuts
+from upseg.serving.scorer import mean_order_value, score_chunk
 
 if TYPE_CHECKING:
     from upseg.serving.uplift_source import UpliftFallback
@@ -225,22 +221,10 @@ def _value_cuts(
 
     def column(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for chunk in batches:
-            if tier.column in LIFETIME_VALUE_COLUMNS:
-                scored = lifetime_value(chunk, models)
-            else:
-                scored = score_chunk(
-                    chunk, models, with_reasons=False, uplift_fallback=uplift_fallback,
-                    order_value_fill=fill,
-                )  # fmt: skip
-            if tier.column not in scored:
-                raise PolicyError(
-                    [
-                        f"value_tier.column: no column {tier.column!r} among the features or "
-                        f"the scores; expected a numeric column; got {tier.column!r}"
-                    ],
-                    policy.source,
-                )
-            yield pd.DataFrame({"v": pd.to_numeric(scored[tier.column]).to_numpy(dtype=float)})
+            values = tier_values(
+                chunk, models, policy, uplift_fallback=uplift_fallback, order_value_fill=fill
+            )
+            yield pd.DataFrame({"v": values})
 
     # A policy naming a column nobody makes fails here, on the driver, with its own error.
     next(column(iter([_first_rows(features)])))
