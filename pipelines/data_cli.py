@@ -39,7 +39,7 @@ class Engine(StrEnum):
 EngineOption = Annotated[
     Engine,
     typer.Option(
-        help="Where the checks and features run: embedded DuckDB, or Apache Spark "
+        help="Where validation, features and scoring run: embedded DuckDB, or Apache Spark "
         "(the extra upseg[spark] and Java; SPARK_REMOTE or a running session is used first).",
     ),
 ]
