@@ -57,7 +57,7 @@ def _tree_rss_mb(root) -> tuple[float, float]:
     return rss(root), sum(rss(c) for c in children)
 
 
-def measured(cmd: list[str], timeout: float) -> dict[str, float]:
+def measured(cmd: list[str], timeout: float, log: Path) -> dict[str, float]:
     """Run ``cmd``; its wall time and the peak memory of the driver and of the rest of its tree."""
     import psutil
 
@@ -75,8 +75,10 @@ def measured(cmd: list[str], timeout: float) -> dict[str, float]:
         driver, others = max(driver, mine), max(others, theirs)
         time.sleep(0.2)
     output = process.stdout.read() if process.stdout else ""
+    log.write_text(output)
     if process.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{output[-5000:]}")
+        causes = [line for line in output.splitlines() if "Error" in line or "Exception" in line]
+        sys.exit(f"{' '.join(cmd)} failed (its output: {log}):\n" + "\n".join(causes[:20]))
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "driver_peak_mb": round(driver, 1),
@@ -164,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         for engine in ENGINES:
             progress(f"{command} on {engine}")
             cmd = _command(engine, command, Path(world["path"]), scratch, args)
-            results["runs"][f"{command}/{engine}"] = measured(cmd, args.timeout)
+            log = scratch / f"{command}_{engine}.log"
+            results["runs"][f"{command}/{engine}"] = measured(cmd, args.timeout, log)
     results["load_average"]["end"] = os.getloadavg()
     results["agreement"] = agreement(
         scratch / "score_duckdb.parquet", scratch / "score_spark.parquet"

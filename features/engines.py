@@ -47,12 +47,23 @@ SPARK_DEFAULTS: dict[str, str] = {
 }
 
 #: And for a new ``local[N]`` session only: no web UI or progress bar (a batch job, and no
-#: port to collide with) and few shuffle partitions. A cluster's own values are left alone.
+#: port to collide with), few shuffle partitions, and a heap of half the machine's memory
+#: (the driver is the executor too; Spark's default of 1 GB fails at a million customers).
+#: A cluster's own values are left alone.
 LOCAL_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
 }
+
+
+def _local_driver_memory() -> str:
+    """Half the machine's memory, at least 1 GB, as Spark writes it (``12g``)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "1g"
+    return f"{max(1, total // 2**31)}g"
 
 
 class EngineError(UpsegError, RuntimeError):
@@ -141,7 +152,8 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         )
     master = master or "local[*]"
     if master.startswith("local"):
-        settings = {**SPARK_DEFAULTS, **LOCAL_DEFAULTS, **(conf or {})}
+        local = {**LOCAL_DEFAULTS, "spark.driver.memory": _local_driver_memory()}
+        settings = {**SPARK_DEFAULTS, **local, **(conf or {})}
         if not os.environ.get("PYSPARK_PYTHON"):
             # Local Python workers run this interpreter, which has upseg, not whatever
             # `python3` is on the PATH; PySpark reads the variable when the context starts.
