@@ -36,6 +36,7 @@ from upseg.models.drift import DRIFT_SAMPLE, REPORT_COLUMNS
 from upseg.serving.batch import (
     BatchOptions,
     DriftCheck,
+    _compact,
     _stacked,
     audience_columns,
     decided_actions,
@@ -52,12 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["score_features_on_spark"]
 
-#: The decisions' columns, by kind, as the executors hand them to the driver.
-_DECISION_TEXT = (
-    "suppression", "policy", "policy_reason", "source_of_uplift", "evidence_of_uplift",
-    "segment", "value_tier", "cluster_name",
-)  # fmt: skip
-_DECISION_NUMBERS = ("draw", "value", "uplift", "clv")
 #: Prefix of the decisions' columns in the executors' rows (no audience column starts so).
 _D = "__decision_"
 
@@ -115,7 +110,7 @@ def score_features_on_spark(
     scored = session.read.parquet(str(stage1))
 
     on_stage("Reading the decisions")
-    decision_columns = [f"{_D}{c}" for c in (*_DECISION_TEXT, *_DECISION_NUMBERS)]
+    decision_columns = [c for c in scored.columns if c.startswith(_D)]
     decided = _decided(scored.select("customer_id", *decision_columns).toPandas())
     scored_rows = len(decided)
 
@@ -152,7 +147,7 @@ def score_features_on_spark(
 def _executor_rows(out: pd.DataFrame, decision: pd.DataFrame) -> pd.DataFrame:
     """One chunk's audience columns and its decisions, as plain columns Arrow can carry."""
     rows = out.copy()
-    for name in (*_DECISION_TEXT, *_DECISION_NUMBERS):
+    for name in decision.columns.drop("customer_id"):
         rows[f"{_D}{name}"] = decision[name].to_numpy()
     for name, dtype in rows.dtypes.items():
         if isinstance(dtype, pd.CategoricalDtype):
@@ -182,16 +177,12 @@ def _spark_schema(frame: pd.DataFrame) -> Any:
 def _decided(frame: pd.DataFrame) -> pd.DataFrame:
     """The executors' decisions as the one-machine scorer holds them, in customer order."""
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
-    columns: dict[str, Any] = {"customer_id": frame["customer_id"].astype(str)}
-    for name in (*_DECISION_TEXT, *_DECISION_NUMBERS):
-        values = frame[f"{_D}{name}"]
-        columns[name] = (
-            values.to_numpy(dtype=float) if name in _DECISION_NUMBERS else pd.Categorical(values)
-        )
-    order = ["customer_id", "suppression", "policy", "policy_reason", "draw", "value", "uplift",
-             "source_of_uplift", "evidence_of_uplift", "segment", "value_tier", "clv",
-             "cluster_name"]  # fmt: skip
-    return _stacked([pd.DataFrame(columns)[order]])
+    # The executors wrote decided_chunk's columns in its order; _compact types them as it did.
+    columns = {
+        "customer_id": frame["customer_id"].astype(str),
+        **{name.removeprefix(_D): frame[name] for name in frame.columns if name.startswith(_D)},
+    }
+    return _stacked([_compact(columns, index=frame.index)])
 
 
 def _base_mean_order_value(features: Any) -> float | None:
