@@ -36,8 +36,10 @@ from upseg.features.labels import (
 )
 from upseg.features.pit import as_utc, customer_spine
 from upseg.features.sets import CUSTOMER_V1, FeatureSet
+from upseg.models.sampling import SampleFacts, stratified_sample
 
 __all__ = [
+    "DEFAULT_MAX_ROWS",
     "MIN_PER_CLASS",
     "TASKS",
     "Task",
@@ -51,6 +53,11 @@ __all__ = [
 
 #: Fewest positives and negatives a split may hold before the model is refused.
 MIN_PER_CLASS = 30
+
+#: Training rows a model is built from unless told otherwise: what LightGBM fits
+#: comfortably on one machine (about 1 GB of float64 features at 60 columns).
+DEFAULT_MAX_ROWS = 2_000_000
+_POSITIVE = "_upseg_positive"
 
 #: How much earlier than the end of the label window the data may end.
 LABEL_COVERAGE_SLACK = pd.Timedelta(days=7)
@@ -169,6 +176,11 @@ class TrainingData:
         False when training and holdout rows share one cutoff (``snapshots=0``).
     warnings : tuple of str
         Problems worth telling the user that do not stop training.
+    sample : dict of str to SampleFacts
+        Per cutoff (ISO timestamp), what the row bound kept of each label
+        class; empty when no bound was given.
+    max_rows : int, optional
+        The bound on all cutoffs' rows together; None when there was none.
     """
 
     frame: pd.DataFrame
@@ -180,6 +192,26 @@ class TrainingData:
     horizon_days: int
     out_of_time: bool
     warnings: tuple[str, ...] = field(default=())
+    sample: dict[str, SampleFacts] = field(default_factory=dict)
+    max_rows: int | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the row bound dropped rows of any cutoff."""
+        return any(facts.sampled for facts in self.sample.values())
+
+    def sample_params(self) -> dict[str, Any]:
+        """MLflow parameters of the row bound: the bound, the seed, rows before and kept."""
+        if not self.sample:
+            return {"sample_max_rows": "none"}
+        first = next(iter(self.sample.values()))
+        return {
+            "sample_max_rows": self.max_rows,
+            "sample_max_rows_per_cutoff": first.max_rows,
+            "sample_seed": first.seed,
+            "sample_rows_before": sum(sum(f.population.values()) for f in self.sample.values()),
+            "sample_rows_kept": sum(sum(f.kept.values()) for f in self.sample.values()),
+        }
 
     def part(self, role: str) -> pd.DataFrame:
         """Rows of one role: ``train``, ``valid`` or ``test``."""
@@ -203,6 +235,7 @@ class TrainingData:
             "training_rows": {
                 role: int(n) for role, n in self.frame["role"].value_counts().items()
             },
+            "sample": {cutoff: facts.as_dict() for cutoff, facts in self.sample.items()},
         }
 
     def counts(self) -> pd.DataFrame:
@@ -242,12 +275,23 @@ def _snapshot(
     horizon_days: int,
     feature_set: FeatureSet,
     columns: tuple[str, ...],
-) -> pd.DataFrame:
+    bound: tuple[int, int] | None = None,
+) -> tuple[pd.DataFrame, SampleFacts | None]:
+    """One cutoff's rows; with ``bound`` (max rows, seed), a stratified sample of them."""
     spine = customer_spine(tables["customers"], as_of)
     features = build_features(tables, spine, feature_set=feature_set)
     labels = task.labels(tables["orders"], spine, horizon_days)
+    facts = None
+    if bound is not None:
+        # the labels are sampled, not the features: the engine builds features once, and
+        # only the kept customers' rows come back to this process
+        positive = labels.mutate(**{_POSITIVE: labels.label > 0})
+        sample, facts = stratified_sample(
+            positive, max_rows=bound[0], seed=bound[1], stratum=_POSITIVE
+        )
+        labels = sample.drop(_POSITIVE)
     joined = features.select("customer_id", "as_of", *columns).join(labels, list(KEYS))
-    return joined.execute()
+    return joined.execute(), facts
 
 
 def _check_history(
@@ -255,8 +299,12 @@ def _check_history(
 ) -> None:
     orders = tables["orders"]
     bounds = orders.aggregate(first=orders.ordered_at.min(), last=orders.ordered_at.max()).execute()
-    first_order, last_order = bounds["first"].iloc[0], bounds["last"].iloc[0]
-    if pd.isna(first_order) or first_order >= first:
+    # Spark hands back naive instants (UTC, the session's zone); DuckDB aware ones
+    first_order, last_order = (
+        None if pd.isna(bounds[end].iloc[0]) else as_utc(bounds[end].iloc[0])
+        for end in ("first", "last")
+    )
+    if first_order is None or last_order is None or first_order >= first:
         raise TrainingDataError(
             f"orders: no order before the earliest cutoff {first:%Y-%m-%d}, so the snapshot "
             f"has no history (first order: {first_order}). Choose a later --as-of or fewer "
@@ -317,6 +365,8 @@ def training_data(
     snapshots: int = 3,
     horizon_days: int | None = None,
     feature_set: FeatureSet = CUSTOMER_V1,
+    max_rows: int | None = None,
+    seed: int = 0,
 ) -> TrainingData:
     """Build the stacked, labelled, role-split training data of ``task``.
 
@@ -335,6 +385,14 @@ def training_data(
     horizon_days : int, optional
         Label window; the task's default when omitted.
     feature_set : FeatureSet, default CUSTOMER_V1
+    max_rows : int, optional
+        Bound on the rows built, shared equally by the cutoffs: each keeps at
+        most ``max_rows // cutoffs`` customers, sampled on the engine and
+        stratified by label (with or without revenue, for an amount), so every
+        cutoff keeps its positive rate (:func:`models.sampling.stratified_sample`).
+        Every row when omitted.
+    seed : int, default 0
+        Chooses the sampled customers; the same on DuckDB and Spark.
 
     Raises
     ------
@@ -349,10 +407,20 @@ def training_data(
     train_dates = snapshot_dates(as_of, snapshots=snapshots, horizon_days=horizon)
     _check_history(tables, train_dates[0] if train_dates else as_of, as_of, horizon)
     columns = feature_set.columns(set(tables))
-    frame = pd.concat(
-        [_snapshot(tables, task, d, horizon, feature_set, columns) for d in [*train_dates, as_of]],
-        ignore_index=True,
-    )
+    cutoffs = [*train_dates, as_of]
+    if max_rows is not None and max_rows < len(cutoffs):
+        raise TrainingDataError(
+            f"max_rows (training.max_rows, --max-rows) must be at least the number of cutoffs "
+            f"({len(cutoffs)}: snapshots + the holdout); got {max_rows}."
+        )
+    bound = None if max_rows is None else (max_rows // len(cutoffs), seed)
+    built = [_snapshot(tables, task, d, horizon, feature_set, columns, bound) for d in cutoffs]
+    frame = pd.concat([rows for rows, _ in built], ignore_index=True)
+    sample = {
+        d.isoformat(): facts
+        for d, (_, facts) in zip(cutoffs, built, strict=True)
+        if facts is not None
+    }
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
     frame = frame.sort_values(["as_of", "customer_id"], ignore_index=True)
     _assign_roles(frame, as_of, out_of_time=bool(train_dates))
@@ -367,6 +435,15 @@ def training_data(
         notes.append(
             f"{len(constant)} feature(s) are constant in the training rows and cannot "
             f"help the model: {', '.join(constant)}."
+        )
+    dropped = {cutoff: facts for cutoff, facts in sample.items() if facts.sampled}
+    if dropped:
+        before = sum(sum(f.population.values()) for f in dropped.values())
+        after = sum(sum(f.kept.values()) for f in dropped.values())
+        notes.append(
+            f"Training rows bounded at {max_rows:,}: {after:,} of {before:,} customer rows "
+            f"kept at {len(dropped)} cutoff(s), each label class in its own share "
+            f"(seed {seed})."
         )
     if not train_dates:
         notes.append(
@@ -384,4 +461,6 @@ def training_data(
         horizon_days=horizon,
         out_of_time=bool(train_dates),
         warnings=tuple(notes),
+        sample=sample,
+        max_rows=max_rows,
     )

@@ -17,7 +17,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -52,6 +52,17 @@ __all__ = [
 
 #: Working directory of the embedded tracking store and the Optuna studies (``--workdir``).
 DEFAULT_WORKDIR = Path(os.environ.get("UPSEG_WORKDIR", "upseg-work"))
+
+#: ``--max-rows`` of the commands that train on snapshots; read with :func:`max_rows_option`.
+MaxRowsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        metavar="N",
+        help="Bound on the training rows of all snapshots together, sampled on the engine "
+        "by label so each keeps its positive rate (default 2,000,000; 0: every row).",
+    ),
+]
 
 # soft_wrap: a path or a message stays on one line, whatever the terminal width.
 # Piped or logged output (a scheduler, `make`) has no terminal width; use a wide one.
@@ -105,6 +116,15 @@ def fail(message: str, *, code: int = 1) -> UpsegError:
     error = UpsegError(message)
     error.exit_code = code
     return error
+
+
+def max_rows_option(value: int | None) -> int | None:
+    """The bound ``--max-rows`` asks for: the default when omitted, none for 0."""
+    from upseg.models.dataset import DEFAULT_MAX_ROWS
+
+    if value is None:
+        return DEFAULT_MAX_ROWS
+    return value or None
 
 
 def instant_option(value: str | None, option: str) -> pd.Timestamp | None:

@@ -10,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from upseg.pipelines._console import DEFAULT_WORKDIR, console, fail, instant_option, quiet_mlflow
+from upseg.pipelines._console import (
+    DEFAULT_WORKDIR,
+    MaxRowsOption,
+    console,
+    fail,
+    instant_option,
+    max_rows_option,
+    quiet_mlflow,
+)
 from upseg.pipelines._reports import report_clv_run
 
 __all__ = ["CLVMetric", "clv"]
@@ -77,6 +85,7 @@ def clv(
     quarantine: Annotated[
         Path | None, typer.Option(help="Set bad rows aside here instead of refusing.")
     ] = None,
+    max_rows: MaxRowsOption = None,
 ) -> None:
     """Train the CLV model: each customer's discounted revenue over the horizon.
 
@@ -115,6 +124,7 @@ def clv(
         promote=promote,
         losses=chosen,
         quarantine_dir=quarantine,
+        max_rows=max_rows_option(max_rows),
     )
     quiet_mlflow()
     with console.status("Training clv…") as status:

@@ -22,6 +22,7 @@ from mlflow import ActiveRun
 from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
+from upseg.features.engines import EngineSettings
 from upseg.features.labels import CLV_HORIZON_DAYS
 from upseg.features.sets import CUSTOMER_V1, get_feature_set
 from upseg.files import temporary_folder_beside
@@ -37,7 +38,7 @@ from upseg.models.clv.training import (
     predictions,
     scores_by_predictor,
 )
-from upseg.models.dataset import TrainingData, clv_task, training_data
+from upseg.models.dataset import DEFAULT_MAX_ROWS, TrainingData, clv_task, training_data
 from upseg.models.drift import training_reference
 from upseg.models.registry import (
     GateDecision,
@@ -90,6 +91,10 @@ class CLVSettings:
     feature_set: str = CUSTOMER_V1.key
     #: Tagged on the registered version; the retraining job skips a key it has seen.
     training_key: str | None = None
+    #: Bound on the rows built for training, sampled by revenue or none (None: every row).
+    max_rows: int | None = DEFAULT_MAX_ROWS
+    #: Where the data is validated and features are built.
+    engine: EngineSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,7 @@ def _log_run(
                 "feature_set": data.feature_set.key,
                 "losses": ",".join(settings.losses),
                 "lightgbm_loss": fit.loss or "",
+                **data.sample_params(),
                 **(
                     {"tweedie_power": fit.regressors["tweedie"].tweedie_variance_power}
                     if "tweedie" in fit.regressors
@@ -287,7 +293,9 @@ def _run_clv(
     recovered = complete_registrations(client, MODEL_NAME)
     if validated is None:
         on_stage(f"Validating {settings.data_dir}")
-        validated = validated_data(settings.data_dir, quarantine_dir=settings.quarantine_dir)
+        validated = validated_data(
+            settings.data_dir, quarantine_dir=settings.quarantine_dir, engine=settings.engine
+        )
     source, digest = validated.source, validated.digest
 
     on_stage("Building features and revenue labels of every snapshot")
@@ -298,6 +306,8 @@ def _run_clv(
         snapshots=settings.snapshots,
         horizon_days=settings.horizon_days,
         feature_set=get_feature_set(settings.feature_set),
+        max_rows=settings.max_rows,
+        seed=settings.seed,
     )
     on_stage("Fitting BG/NBD + Gamma-Gamma and LightGBM")
     with warnings.catch_warnings(record=True) as caught:

@@ -89,6 +89,31 @@ def engine_settings(
     )
 
 
+def configured_engine(
+    configured: EngineSettings,
+    engine: Engine | None,
+    master: str | None,
+    conf: list[str] | None,
+) -> EngineSettings:
+    """The configuration's engine with the command line's options over it.
+
+    ``--engine`` replaces the configured name; ``--spark-master`` the master;
+    ``--spark-conf`` pairs are added to (and win over) the configured ones.
+    """
+    from upseg.features.engines import EngineSettings
+
+    name = engine.value if engine is not None else configured.name
+    pairs = spark_conf_pairs(conf)
+    if name != "spark" and (master or pairs):
+        raise typer.BadParameter(
+            f"--spark-master and --spark-conf apply to --engine spark; the engine is {name}",
+            param_hint="--engine",
+        )
+    return EngineSettings(
+        name, master=master or configured.master, conf={**configured.conf, **pairs}
+    )
+
+
 @app.command()
 def generate(
     out: Annotated[

@@ -18,6 +18,13 @@ import typer
 from rich.table import Table
 
 from upseg.pipelines._console import console, fail, instant_option, quiet_mlflow
+from upseg.pipelines.data_cli import (
+    Engine,
+    EngineOption,
+    SparkConfOption,
+    SparkMasterOption,
+    configured_engine,
+)
 
 app = typer.Typer()
 
@@ -28,22 +35,31 @@ def retrain(
     as_of: Annotated[
         str, typer.Option(metavar="DATE", help="Train with everything strictly before this date.")
     ],
+    engine: Annotated[Engine | None, EngineOption.__metadata__[0]] = None,
+    spark_master: SparkMasterOption = None,
+    spark_conf: SparkConfOption = None,
 ) -> None:
-    """Retrain churn, propensity and uplift; gate each; write the retraining report.
+    """Retrain churn, propensity, uplift, CLV and clusters; gate each; write the report.
 
     One MLflow parent run with a child run per model. Safe to rerun: a model
     already trained from the same data, settings and code is not trained again,
     so a rerun for the same month changes nothing in the registry.
+
+    With --engine spark (or engine: in the configuration) the data is validated
+    and the features are built on Spark; the models train here, each on at most
+    training.max_rows rows sampled by label (docs/scale.md).
     """
     from upseg.models.tracking import ui_command
     from upseg.pipelines.config import load_config
     from upseg.pipelines.retrain_job import run_retrain
+    from upseg.pipelines.settings import engine_settings
 
     when = instant_option(as_of, "--as-of")
     cfg = load_config(config)  # a ConfigError exits 2
+    chosen = configured_engine(engine_settings(cfg), engine, spark_master, spark_conf)
     quiet_mlflow()
     with console.status("Retraining…") as status:
-        run = run_retrain(cfg, when, on_stage=lambda m: status.update(f"{m}…"))
+        run = run_retrain(cfg, when, on_stage=lambda m: status.update(f"{m}…"), engine=chosen)
     table = Table(title=f"Retraining as of {when:%Y-%m-%d}", title_justify="left")
     for column in ("model", "status", "version", "promoted", "why"):
         table.add_column(column)

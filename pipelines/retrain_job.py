@@ -25,6 +25,7 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from upseg.features.engines import EngineSettings
 from upseg.locks import job_locks, lock_timeout
 from upseg.models.clusters.preprocessing import ClusteringError
 from upseg.models.dataset import TrainingDataError
@@ -41,6 +42,7 @@ from upseg.pipelines.retrain_report import retrain_summary, write_reports
 from upseg.pipelines.settings import (
     clusters_settings,
     clv_settings,
+    engine_settings,
     key_settings,
     train_settings,
     uplift_settings,
@@ -213,8 +215,13 @@ def run_retrain(
     as_of: pd.Timestamp,
     *,
     on_stage: Callable[[str], None] = lambda _: None,
+    engine: EngineSettings | None = None,
 ) -> RetrainRun:
     """Validate the data, retrain every enabled model, gate each, and write the report.
+
+    ``engine`` is where the data is validated and features are built, the
+    configuration's ``engine:`` when omitted; the models train in this process
+    on at most ``training.max_rows`` rows each (see :mod:`upseg.models.sampling`).
 
     Raises
     ------
@@ -227,11 +234,15 @@ def run_retrain(
     """
     workdir, uri = config.tracking.workdir, config.tracking_uri()
     with job_locks("retrain", workdir, uri, timeout=lock_timeout()):
-        return _run_retrain(config, as_of, on_stage=on_stage)
+        return _run_retrain(config, as_of, on_stage=on_stage, engine=engine)
 
 
 def _run_retrain(
-    config: UpsegConfig, as_of: pd.Timestamp, *, on_stage: Callable[[str], None]
+    config: UpsegConfig,
+    as_of: pd.Timestamp,
+    *,
+    on_stage: Callable[[str], None],
+    engine: EngineSettings | None,
 ) -> RetrainRun:
     started = time.perf_counter()
     uri = config.tracking_uri()
@@ -240,9 +251,10 @@ def _run_retrain(
     set_tracking(uri)
     client = MlflowClient(uri)
     data_dir = Path(config.data.path)
-    on_stage(f"Validating {data_dir}")
+    engine = engine or engine_settings(config)
+    on_stage(f"Validating {data_dir} on {engine.name}")
     quarantine = None if config.data.quarantine is None else Path(config.data.quarantine)
-    validated = validated_data(data_dir, quarantine_dir=quarantine)
+    validated = validated_data(data_dir, quarantine_dir=quarantine, engine=engine)
     code = code_version()
     previous_propensity = latest_version(client, "propensity")
     experiment_id = ensure_experiment(RETRAIN_EXPERIMENT, uri)
@@ -256,6 +268,7 @@ def _run_retrain(
                 "data_fingerprint": validated.digest,
                 "code_version": code,
                 "config_digest": config.digest(),
+                "engine": engine.name,
             }
         )
         mlflow.log_dict(config.model_dump(mode="json"), "config.json")
@@ -275,6 +288,7 @@ def _run_retrain(
             models={name: asdict(o) for name, o in outcomes.items()},
             drift=drift,
             drift_note=drift_note,
+            engine=engine.name,
         )
         report, report_json = write_reports(summary, Path(config.reports.out), as_of)
         mlflow.log_artifact(str(report))

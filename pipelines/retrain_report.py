@@ -106,7 +106,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         "",
         "## Data",
         "",
-        f"- source: `{data['path']}` (fingerprint `{data['fingerprint'][:16]}…`)",
+        f"- source: `{data['path']}` (fingerprint `{data['fingerprint'][:16]}…`), "
+        f"validated and its features built on {data.get('engine', 'duckdb')}",
         *[
             f"- {table}: {t['read']:,} rows read, {t['accepted']:,} accepted, "
             f"{t['quarantined']:,} quarantined"
@@ -138,6 +139,7 @@ def retrain_summary(
     models: Mapping[str, Mapping[str, Any]],
     drift: pd.DataFrame,
     drift_note: str,
+    engine: str = "duckdb",
 ) -> dict[str, Any]:
     """Everything the report says about one retraining run, as a JSON-serialisable dict.
 
@@ -155,6 +157,7 @@ def retrain_summary(
         "data": {
             "path": str(Path(config.data.path).resolve()),
             "fingerprint": validated.digest,
+            "engine": engine,
             "tables": {
                 t: {
                     "read": s.rows_read,

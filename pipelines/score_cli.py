@@ -7,7 +7,7 @@ configuration. The errors end in :class:`upseg.pipelines._console.UpsegGroup`.
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -18,11 +18,8 @@ from upseg.pipelines.data_cli import (
     EngineOption,
     SparkConfOption,
     SparkMasterOption,
-    spark_conf_pairs,
+    configured_engine,
 )
-
-if TYPE_CHECKING:
-    from upseg.features.engines import EngineSettings
 
 app = typer.Typer()
 
@@ -199,7 +196,9 @@ def score(
         )
     if settings.out.suffix not in (".parquet", ".csv"):
         raise fail(f"--out must end in .parquet or .csv; got {settings.out.name!r}.", code=2)
-    settings = replace(settings, engine=_engine(settings.engine, engine, spark_master, spark_conf))
+    settings = replace(
+        settings, engine=configured_engine(settings.engine, engine, spark_master, spark_conf)
+    )
     if settings.engine.name == "spark" and settings.out.suffix == ".csv":
         raise fail(
             f"--out must end in .parquet with --engine spark (a folder of parts); "
@@ -210,24 +209,3 @@ def score(
     with console.status("Scoring…") as status:
         run = run_scoring(settings, on_stage=lambda m: status.update(f"{m}…"))
     report_scoring_run(run)
-
-
-def _engine(
-    configured: "EngineSettings",
-    engine: Engine | None,
-    master: str | None,
-    conf: list[str] | None,
-) -> "EngineSettings":
-    """The configuration's engine (DuckDB without one) with the command line's options over it."""
-    from upseg.features.engines import EngineSettings
-
-    name = engine.value if engine is not None else configured.name
-    pairs = spark_conf_pairs(conf)
-    if name != "spark" and (master or pairs):
-        raise typer.BadParameter(
-            f"--spark-master and --spark-conf apply to --engine spark; the engine is {name}",
-            param_hint="--engine",
-        )
-    return EngineSettings(
-        name, master=master or configured.master, conf={**configured.conf, **pairs}
-    )

@@ -43,15 +43,24 @@ def _path(value: Path | str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
+def engine_settings(config: UpsegConfig) -> EngineSettings:
+    """The engine the configuration's ``engine:`` section describes (DuckDB by default)."""
+    engine = config.engine
+    return EngineSettings(engine.name, master=engine.spark_master, conf=engine.spark_conf)
+
+
 def key_settings(config: UpsegConfig, name: str) -> dict[str, Any]:
     """What of the configuration makes model ``name`` what it is, for its training key.
 
-    The model's section without ``enabled``, the seed, the promotion gate and
-    the feature set.
+    The model's section without ``enabled``, the seed, the bound on training
+    rows, the promotion gate and the feature set. Not the engine: DuckDB and
+    Spark build the same rows.
     """
     settings = getattr(config.models, name).model_dump(mode="json")
     settings.pop("enabled", None)
     settings["seed"] = config.seed
+    if name in ("churn", "propensity", "clv"):  # the models trained on sampled snapshots
+        settings["max_rows"] = config.training.max_rows
     settings["promotion"] = config.promotion.model_dump(mode="json")
     settings["feature_set"] = config.features.set
     return settings
@@ -105,6 +114,8 @@ def train_settings(
         quarantine_dir=_path(config.data.quarantine),
         feature_set=config.features.set,
         training_key=training_key,
+        max_rows=config.training.max_rows,
+        engine=engine_settings(config),
     )
 
 
@@ -168,6 +179,8 @@ def clv_settings(
         quarantine_dir=_path(config.data.quarantine),
         feature_set=config.features.set,
         training_key=training_key,
+        max_rows=config.training.max_rows,
+        engine=engine_settings(config),
     )
 
 
@@ -246,9 +259,7 @@ def score_settings(config: UpsegConfig, as_of: pd.Timestamp, **overrides: Any) -
         "strict_drift": scoring.strict_drift,
         "uplift_fallback": scoring.uplift_fallback,
         "quarantine_dir": _path(config.data.quarantine),
-        "engine": EngineSettings(
-            config.engine.name, master=config.engine.spark_master, conf=config.engine.spark_conf
-        ),
+        "engine": engine_settings(config),
     }
     # Where each override of the policy came from, by the policy's key, for its errors.
     where = f" in {config.source.name}" if config.source is not None else ""

@@ -16,7 +16,15 @@ from typing import Annotated, NamedTuple
 
 import typer
 
-from upseg.pipelines._console import DEFAULT_WORKDIR, console, fail, instant_option, quiet_mlflow
+from upseg.pipelines._console import (
+    DEFAULT_WORKDIR,
+    MaxRowsOption,
+    console,
+    fail,
+    instant_option,
+    max_rows_option,
+    quiet_mlflow,
+)
 from upseg.pipelines._reports import report_training_run, report_uplift_run
 
 app = typer.Typer()
@@ -137,6 +145,7 @@ def _train(task: str):
         quarantine: Annotated[
             Path | None, typer.Option(help="Set bad rows aside here instead of refusing.")
         ] = None,
+        max_rows: MaxRowsOption = None,
     ) -> None:
         from upseg.models.tracking import tracking_uri
         from upseg.pipelines.train_job import TrainSettings, run_training
@@ -158,6 +167,7 @@ def _train(task: str):
             promote=promote,
             calibration=calibration.value,
             quarantine_dir=quarantine,
+            max_rows=max_rows_option(max_rows),
         )
         quiet_mlflow()
         with console.status(f"Training {task}…") as status:

@@ -21,13 +21,14 @@ from mlflow import ActiveRun
 from mlflow.models.model import ModelInfo
 from mlflow.tracking import MlflowClient
 
+from upseg.features.engines import EngineSettings
 from upseg.features.sets import CUSTOMER_V1, get_feature_set
 from upseg.files import temporary_folder_beside
 from upseg.locks import job_locks, lock_timeout
 from upseg.models import plots
 from upseg.models.baseline import RecencyBaseline
 from upseg.models.classifier import CalibratedLGBMClassifier
-from upseg.models.dataset import TASKS, TrainingData, training_data
+from upseg.models.dataset import DEFAULT_MAX_ROWS, TASKS, TrainingData, training_data
 from upseg.models.drift import training_reference
 from upseg.models.evaluation import classification_metrics, gains_table, reliability_table
 from upseg.models.evaluation import shap_importance as importance_table
@@ -82,6 +83,10 @@ class TrainSettings:
     feature_set: str = CUSTOMER_V1.key
     #: Tagged on the registered version; the retraining job skips a key it has seen.
     training_key: str | None = None
+    #: Bound on the rows built for training, sampled by label (None: every row).
+    max_rows: int | None = DEFAULT_MAX_ROWS
+    #: Where the data is validated and features are built.
+    engine: EngineSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,7 @@ def _log_run(
                 "feature_set": data.feature_set.key,
                 "n_features": len(data.features),
                 "best_iteration": model.best_iteration_,
+                **data.sample_params(),
                 **{f"lgbm_{k}": v for k, v in tuning.params.items()},
             }
         )
@@ -318,7 +324,9 @@ def _run_training(
 
     if validated is None:
         on_stage(f"Validating {settings.data_dir}")
-        validated = validated_data(settings.data_dir, quarantine_dir=settings.quarantine_dir)
+        validated = validated_data(
+            settings.data_dir, quarantine_dir=settings.quarantine_dir, engine=settings.engine
+        )
     source, digest = validated.source, validated.digest
 
     on_stage("Building features and labels of every snapshot")
@@ -329,6 +337,8 @@ def _run_training(
         snapshots=settings.snapshots,
         horizon_days=settings.horizon_days,
         feature_set=get_feature_set(settings.feature_set),
+        max_rows=settings.max_rows,
+        seed=settings.seed,
     )
     test = data.part("test")
     model, baseline, tuning = _fit(data, settings, digest, on_stage)

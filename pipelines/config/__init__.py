@@ -22,6 +22,7 @@ from upseg.pipelines.config.schema import (
     ReportsConfig,
     ScoringConfig,
     TrackingConfig,
+    TrainingConfig,
     UpliftConfig,
     UpsegConfig,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ReportsConfig",
     "ScoringConfig",
     "TrackingConfig",
+    "TrainingConfig",
     "UpliftConfig",
     "UpsegConfig",
     "load_config",

@@ -32,6 +32,7 @@ from pydantic import (
 
 from upseg.features.labels import CHURN_HORIZON_DAYS, CLV_HORIZON_DAYS, PURCHASE_HORIZON_DAYS
 from upseg.features.sets import CUSTOMER_V1, FEATURE_SETS
+from upseg.models.dataset import DEFAULT_MAX_ROWS
 from upseg.models.drift import PSI_FAIL
 from upseg.models.evaluation import METRIC_DIRECTIONS
 from upseg.models.uplift.learners import APPROACHES
@@ -53,6 +54,7 @@ __all__ = [
     "ReportsConfig",
     "ScoringConfig",
     "TrackingConfig",
+    "TrainingConfig",
     "UpliftConfig",
     "UpsegConfig",
 ]
@@ -343,11 +345,17 @@ class ScoringConfig(_Section):
 
 
 class EngineConfig(_Section):
-    """Where ``upseg score`` validates, builds features and scores (docs/scale.md)."""
+    """Where ``upseg score`` and ``upseg retrain`` validate and build features (docs/scale.md)."""
 
     name: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str | None = Field(None, min_length=1)
     spark_conf: dict[str, str] = Field(default_factory=dict)
+
+
+class TrainingConfig(_Section):
+    """How many rows the models trained on snapshots (churn, propensity, CLV) may use."""
+
+    max_rows: _Int | None = Field(DEFAULT_MAX_ROWS, ge=10)
 
 
 class ReportsConfig(_Section):
@@ -369,6 +377,7 @@ class UpsegConfig(_Section):
     tracking: TrackingConfig = _section()
     seed: _Int = 0
     models: ModelsConfig = _section()
+    training: TrainingConfig = _section()
     promotion: PromotionConfig = _section()
     scoring: ScoringConfig = _section()
     engine: EngineConfig = _section()

@@ -296,7 +296,7 @@ BAD = [
     pytest.param(
         "models: {uplift: {campaign: C}}\ntrails: 3\n",
         r"trails: unknown key; allowed: version, data, features, tracking, seed, models, "
-        r"promotion, scoring, engine, reports$",
+        r"training, promotion, scoring, engine, reports$",
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -583,7 +583,7 @@ def test_the_uplift_fallbacks_of_the_configuration_are_the_scorers():
 
 
 def test_the_engine_section_reaches_the_scoring_settings_and_the_options_override_it(tmp_path):
-    from upseg.pipelines.score_cli import _engine
+    from upseg.pipelines.data_cli import configured_engine as _engine
 
     path = tmp_path / "upseg.yaml"
     path.write_text(
@@ -602,4 +602,31 @@ def test_the_engine_section_reaches_the_scoring_settings_and_the_options_overrid
         _engine(configured, Engine.duckdb, "local[4]", None)
     path.write_text("version: 1\ndata: {path: data}\nengine: {name: flink}\n")
     with pytest.raises(ConfigError, match="engine.name"):
+        load_config(path)
+
+
+def test_the_training_bound_and_the_engine_reach_the_snapshot_models_and_their_key(tmp_path):
+    from upseg.models.dataset import DEFAULT_MAX_ROWS
+    from upseg.pipelines.settings import clv_settings, key_settings
+
+    base = "version: 1\ndata: {path: data}\nmodels: {uplift: {campaign: C}}\n"
+    path = tmp_path / "upseg.yaml"
+    path.write_text(base)
+    default = load_config(path)
+    assert train_settings(default, "churn", AS_OF).max_rows == DEFAULT_MAX_ROWS
+    path.write_text(base + "training: {max_rows: 5000}\nengine: {name: spark}\n")
+    cfg = load_config(path)
+    churn, clv = train_settings(cfg, "propensity", AS_OF), clv_settings(cfg, AS_OF)
+    assert churn.max_rows == clv.max_rows == 5000
+    assert churn.engine is not None and churn.engine.name == "spark"
+    assert clv.engine is not None and clv.engine.name == "spark"
+    # the bound makes a different model, so a different training key; the engine does not
+    assert key_settings(cfg, "churn")["max_rows"] == 5000
+    assert key_settings(default, "churn")["max_rows"] == DEFAULT_MAX_ROWS
+    assert "engine" not in key_settings(cfg, "churn")
+    assert "max_rows" not in key_settings(cfg, "uplift")
+    path.write_text(base + "training: {max_rows: null}\n")
+    assert train_settings(load_config(path), "churn", AS_OF).max_rows is None
+    path.write_text(base + "training: {max_rows: 3}\n")
+    with pytest.raises(ConfigError, match="training.max_rows"):
         load_config(path)

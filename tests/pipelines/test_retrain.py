@@ -217,3 +217,43 @@ def test_a_model_that_cannot_be_trained_does_not_stop_the_others(world_dir, tmp_
     assert "400-day horizon" in summary["models"]["churn"]["reason"]
     report = (tmp_path / "reports" / f"retrain-{AS_OF}.md").read_text()
     assert "**churn could not be trained**" in report
+
+
+def test_retrain_on_spark_trains_the_same_bounded_model_as_duckdb(world_dir, tmp_path, monkeypatch):
+    # Only propensity, on at most 2,000 rows: Spark validates, builds both snapshots and
+    # draws the sample; the model must be the one DuckDB's rows train, metric for metric.
+    runs = {}
+    for engine in ("duckdb", "spark"):
+        # MLflow exports the URI a job set; the second job in this process must not read it
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        work = tmp_path / engine
+        config = _config(world_dir, work)
+        for name in ("churn", "uplift", "clv", "clusters"):
+            config["models"][name]["enabled"] = False
+        config["training"] = {"max_rows": 2000}
+        config["engine"] = {"name": engine}
+        if engine == "spark":
+            config["engine"]["spark_conf"] = {"spark.sql.shuffle.partitions": "2"}
+        work.mkdir()
+        path = work / "upseg.yaml"
+        path.write_text(yaml.safe_dump(config))
+        args = ("--spark-master", "local[2]") if engine == "spark" else ()
+        result = invoke("retrain", "--config", path, "--as-of", AS_OF, *args)
+        assert result.exit_code == 0, result.output
+        client = MlflowClient(local_tracking_uri(work))
+        experiment = client.get_experiment_by_name(RETRAIN_EXPERIMENT)
+        (run,) = client.search_runs(
+            [experiment.experiment_id], filter_string="tags.task = 'propensity'"
+        )
+        runs[engine] = run.data
+        summary = json.loads((work / "reports" / f"retrain-{AS_OF}.json").read_text())
+        assert summary["data"]["engine"] == engine
+    duck, spark = runs["duckdb"], runs["spark"]
+    assert spark.params["sample_max_rows"] == "2000" and spark.params["sample_seed"] == "0"
+    assert int(spark.params["sample_rows_kept"]) == 2000
+    assert int(spark.params["sample_rows_before"]) > 2000  # the bound did bite
+    sample_params = {k: v for k, v in duck.params.items() if k.startswith("sample_")}
+    assert sample_params == {k: v for k, v in spark.params.items() if k.startswith("sample_")}
+    assert duck.metrics["test_roc_auc"] == pytest.approx(spark.metrics["test_roc_auc"], abs=1e-12)
+    assert duck.metrics["test_log_loss"] == pytest.approx(spark.metrics["test_log_loss"], abs=1e-12)
