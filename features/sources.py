@@ -8,6 +8,7 @@ on DuckDB (the default, embedded) or on any other Ibis backend.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ __all__ = [
     "data_fingerprint",
     "find_table_files",
     "read_raw_table",
+    "table_parts",
     "table_read_error",
 ]
 
@@ -124,7 +126,9 @@ def find_table_files(data_dir: Path) -> dict[str, TableFile]:
     return found
 
 
-def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
+def read_raw_table(
+    con: BaseBackend, table_file: TableFile, *, parts: Sequence[Path] | None = None
+) -> ibis.Table:
     """Open a table as it is in the file, without coercing types.
 
     CSV columns are all read as strings so that a bad value in one row becomes
@@ -141,6 +145,9 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
         Connection from :func:`connect` or :func:`upseg.features.engines.open_engine`.
     table_file : TableFile
         What to open.
+    parts : sequence of Path, optional
+        Of a folder, the Parquet parts to read (:func:`table_parts` less
+        those pruned, see :mod:`upseg.features.partitions`); all when omitted.
 
     Returns
     -------
@@ -156,7 +163,7 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
         CSV file in another encoding), or its parts clash.
     """
     if con.name == "pyspark":
-        return _read_raw_spark(con, table_file)
+        return _read_raw_spark(con, table_file, parts)
     import duckdb
 
     name = f"raw_{table_file.table}"
@@ -169,19 +176,21 @@ def read_raw_table(con: BaseBackend, table_file: TableFile) -> ibis.Table:
                 path, table_name=name, auto_detect=False, header=True, delim=",", quote='"',
                 escape='"', strict_mode=True, columns=columns,
             )  # fmt: skip
-        parts = _checked_parts(table_file)
+        chosen = _checked_parts(table_file, parts)
         if not path.is_dir():
             return con.read_parquet(str(path), table_name=name, union_by_name=True)
-        partitioned = any(p.parent != path for p in parts)
+        partitioned = any(p.parent != path for p in chosen)
         return con.read_parquet(
-            str(path / "**" / "*.parquet") if partitioned else str(path / "*.parquet"),
-            table_name=name, union_by_name=True, hive_partitioning=partitioned,
+            [str(p) for p in chosen], table_name=name, union_by_name=True,
+            hive_partitioning=partitioned,
         )  # fmt: skip
     except duckdb.Error as exc:
         raise table_read_error(table_file, exc) from exc
 
 
-def _read_raw_spark(con: BaseBackend, table_file: TableFile) -> ibis.Table:
+def _read_raw_spark(
+    con: BaseBackend, table_file: TableFile, parts: Sequence[Path] | None
+) -> ibis.Table:
     """:func:`read_raw_table` on Spark: the same reading rules, by Spark's readers."""
     from pyspark.errors import PySparkException
     from pyspark.sql import types as T
@@ -198,10 +207,15 @@ def _read_raw_spark(con: BaseBackend, table_file: TableFile) -> ibis.Table:
                 str(path), header=True, schema=schema, sep=",", quote='"', escape='"',
                 mode="FAILFAST", encoding="UTF-8", enforceSchema=False,
             )  # fmt: skip
-        else:
+        elif parts is None:
             _checked_parts(table_file)
             # Partition folders (name=value) are discovered and become columns.
             frame = session.read.option("mergeSchema", "true").parquet(str(path))
+        else:
+            chosen = _checked_parts(table_file, parts)
+            # basePath: the partition folders of the chosen parts still become columns
+            reader = session.read.option("mergeSchema", "true").option("basePath", str(path))
+            frame = reader.parquet(*[str(p) for p in chosen])
     except PySparkException as exc:
         raise table_read_error(table_file, exc) from exc
     name = f"raw_{table_file.table}"
@@ -214,10 +228,18 @@ def _parts(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
 
 
-def _checked_parts(table_file: TableFile) -> list[Path]:
-    """The table's Parquet files, refused when one is empty or they disagree on a type."""
+def table_parts(table_file: TableFile) -> list[Path]:
+    """The Parquet parts of a folder table, in a fixed order; the file itself otherwise."""
     path = table_file.path
-    parts = _parts(path) if path.is_dir() else [path]
+    return _parts(path) if path.is_dir() else [path]
+
+
+def _checked_parts(table_file: TableFile, parts: Sequence[Path] | None = None) -> list[Path]:
+    """The table's Parquet files (or ``parts`` of them), refused when one is empty or
+    they disagree on a type."""
+    parts = table_parts(table_file) if parts is None else list(parts)
+    if not parts:
+        raise ValueError(f"read_raw_table: no part of {str(table_file.path)!r} was chosen to read")
     for part in parts:
         _check_not_empty(table_file, part)
     if len(parts) > 1:

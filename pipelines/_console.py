@@ -155,6 +155,14 @@ def validation_table(result: ValidationResult) -> Table:
             f"{s.rows_quarantined:,}",
             "yes" if s.reconciles else "[red]NO[/]",
         )
+    notes = [
+        f"{skip.table}: {skip.files:,} partition file(s) dated after {skip.after.isoformat()} "
+        f"not read ({skip.rows:,} rows, after as-of)"
+        for skip in result.skipped.values()
+    ]
+    if notes:
+        table.caption = "; ".join(notes)
+        table.caption_justify = "left"
     return table
 
 

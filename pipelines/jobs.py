@@ -80,11 +80,16 @@ def check_source(
     con: ibis.BaseBackend,
     not_after: pd.Timestamp | None = None,
     not_after_label: str = "the current time",
+    read_until: pd.Timestamp | None = None,
 ) -> ValidationResult:
     """Validate a data source without deciding whether it is usable."""
     cutoff = not_after if not_after is not None else pd.Timestamp.now(tz="UTC")
     return validate_source(
-        con, find_table_files(data_dir), not_after=cutoff, not_after_label=not_after_label
+        con,
+        find_table_files(data_dir),
+        not_after=cutoff,
+        not_after_label=not_after_label,
+        read_until=read_until,
     )
 
 
@@ -95,6 +100,7 @@ def load_source(
     not_after: pd.Timestamp | None = None,
     not_after_label: str = "the current time",
     quarantine_dir: Path | None = None,
+    read_until: pd.Timestamp | None = None,
 ) -> SourceRun:
     """Validate a data source; quarantine bad rows or refuse it.
 
@@ -108,13 +114,22 @@ def load_source(
         Timestamps at or after it are rejected as future; now when omitted.
     quarantine_dir : Path, optional
         Where bad rows go. Without it, any bad row makes the source unusable.
+    read_until : pandas.Timestamp, optional
+        The as-of of the point-in-time work that follows: event partitions
+        dated after it are not read (:mod:`upseg.features.partitions`).
 
     Raises
     ------
     features.validation.DataValidationError
         When the source is unusable; the message lists every problem.
     """
-    result = check_source(data_dir, con=con, not_after=not_after, not_after_label=not_after_label)
+    result = check_source(
+        data_dir,
+        con=con,
+        not_after=not_after,
+        not_after_label=not_after_label,
+        read_until=read_until,
+    )
     result.raise_if_unusable(quarantining=quarantine_dir is not None)
     written = write_quarantine(result, quarantine_dir) if quarantine_dir is not None else {}
     return SourceRun(result, written)
@@ -161,7 +176,7 @@ def run_features(
     started = time.perf_counter()
     engine = engine or EngineSettings(threads=threads, memory_limit=memory_limit)
     con = open_engine(engine)
-    source = load_source(data_dir, con=con, quarantine_dir=quarantine_dir)
+    source = load_source(data_dir, con=con, quarantine_dir=quarantine_dir, read_until=as_of)
     tables = source.result.tables
     features = build_features(tables, customer_spine(tables["customers"], as_of))
     if con.name == "pyspark":

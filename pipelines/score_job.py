@@ -202,7 +202,7 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
 
     on_stage(f"Validating {s.data_dir} on {s.engine.name}")
     con = open_engine(s.engine)
-    source = load_source(s.data_dir, con=con, quarantine_dir=s.quarantine_dir)
+    source = load_source(s.data_dir, con=con, quarantine_dir=s.quarantine_dir, read_until=s.as_of)
     tables = source.result.tables
     # Read before anything is written: an unreadable --previous must not cost the audience.
     previous = read_table(s.previous) if s.previous is not None else None
@@ -325,6 +325,11 @@ def _run_scoring(settings: ScoreSettings, *, on_stage: Callable[[str], None]) ->
         "policy": policy_digest(policy),
         "feature_set": feature_set.key,
         "engine": s.engine.name,
+        # event partitions dated after as-of, not read (upseg.features.partitions)
+        "partitions_skipped": {
+            name: {"files": skip.files, "rows": skip.rows, "after": skip.after.isoformat()}
+            for name, skip in source.result.skipped.items()
+        },
         "holdout_share": s.holdout,
         "holdout_share_from": limits.sources["holdout"],
         "budget": s.budget,

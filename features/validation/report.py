@@ -8,6 +8,7 @@ from pathlib import Path
 import ibis
 
 from upseg.errors import UpsegError
+from upseg.features.partitions import SkippedParts
 
 __all__ = [
     "DataValidationError",
@@ -81,12 +82,16 @@ class ValidationResult:
         The rejected rows of each table, as read, with a ``reason`` column.
     problems : tuple of Problem
     summaries : dict of str to TableSummary
+    skipped : dict of str to SkippedParts
+        Per table, the partitions dated after as-of that were not read
+        (:mod:`upseg.features.partitions`); their rows are in no count above.
     """
 
     tables: dict[str, ibis.Table]
     quarantine: dict[str, ibis.Table]
     problems: tuple[Problem, ...]
     summaries: dict[str, TableSummary]
+    skipped: dict[str, SkippedParts] = field(default_factory=dict)
 
     @property
     def schema_ok(self) -> bool:

@@ -15,6 +15,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from upseg.features.contract import ColumnSpec, TableSpec
+from upseg.features.partitions import PRUNED_TABLES, partition_column, partition_mismatch
 from upseg.features.validation.report import Problem
 
 __all__: list[str] = []
@@ -231,6 +232,22 @@ def _row_checks(
                 "duplicate",
                 f"duplicate {' + '.join(key)}: the key must be unique and these rows share one",
                 joined_key.notnull() & joined_key.isin(repeated.key_),
+            )
+        )
+    folder = partition_column(spec.name)
+    if (
+        folder is not None
+        and _RAW + folder in typed.columns
+        and typed[_RAW + folder].type().is_date()
+    ):
+        instant = PRUNED_TABLES[spec.name]
+        checks.append(
+            _Check(
+                folder,
+                "partition_date",
+                f"{instant} is more than a day from the date of its {folder}= folder; the "
+                "folders must date their rows for an as-of to skip the later ones",
+                partition_mismatch(typed[_RAW + folder], typed[instant]),
             )
         )
     if spec.references_customers and customers is not None:

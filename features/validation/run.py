@@ -10,7 +10,8 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from upseg.features.contract import CONTRACT, TableSpec
-from upseg.features.sources import TableFile, read_raw_table, table_read_error
+from upseg.features.partitions import SkippedParts, parts_to_read
+from upseg.features.sources import TableFile, read_raw_table, table_parts, table_read_error
 from upseg.features.validation.report import Problem, TableSummary, ValidationResult
 from upseg.features.validation.rules import _RAW, _UNPARSED, _Check, _row_checks, _typed_table
 
@@ -38,6 +39,7 @@ def validate_source(
     *,
     not_after: pd.Timestamp,
     not_after_label: str = "the current time",
+    read_until: pd.Timestamp | None = None,
 ) -> ValidationResult:
     """Check every table of a data source against the contract.
 
@@ -51,6 +53,10 @@ def validate_source(
         Timestamps at or after this instant are in the future and rejected.
     not_after_label : str
         How to name ``not_after`` in messages, e.g. ``"--as-of 2026-01-01"``.
+    read_until : pandas.Timestamp, optional
+        The as-of of a point-in-time use of the data: event partitions dated
+        after it are not read (:mod:`upseg.features.partitions`) and are
+        reported in ``skipped``. Every partition is read when omitted.
 
     Returns
     -------
@@ -62,6 +68,7 @@ def validate_source(
     tables: dict[str, ibis.Table] = {}
     quarantine: dict[str, ibis.Table] = {}
     summaries: dict[str, TableSummary] = {}
+    skipped: dict[str, SkippedParts] = {}
 
     for name, spec in CONTRACT.items():
         if name not in files:
@@ -77,7 +84,12 @@ def validate_source(
                     )
                 )
             continue
-        raw = read_raw_table(con, files[name])
+        parts = None
+        if files[name].fmt == "parquet" and files[name].path.is_dir():
+            kept, skip = parts_to_read(name, files[name].path, table_parts(files[name]), read_until)
+            if skip is not None:
+                parts, skipped[name] = kept, skip
+        raw = read_raw_table(con, files[name], parts=parts)
         try:
             typed, schema_problems = _typed_table(con, raw, spec)
             problems += schema_problems
@@ -96,7 +108,7 @@ def validate_source(
             accepted = _computed_once(accepted)
         tables[name] = accepted
         quarantine[name] = rejected
-    return ValidationResult(tables, quarantine, tuple(problems), summaries)
+    return ValidationResult(tables, quarantine, tuple(problems), summaries, skipped)
 
 
 def write_quarantine(result: ValidationResult, out_dir: Path) -> dict[str, Path]:

@@ -19,8 +19,10 @@ from tests.features.test_build import edge_case_tables
 from upseg.features.build import build_features
 from upseg.features.engines import EngineSettings, open_engine
 from upseg.features.pit import customer_spine
+from upseg.features.sets import CUSTOMER_V1
 from upseg.features.sources import connect, find_table_files
 from upseg.features.validation import validate_source, write_quarantine
+from upseg.models.dataset import TASKS, _snapshot
 from upseg.pipelines.cli import app
 from upseg.synthetic import generate_world
 
@@ -118,6 +120,22 @@ def test_messy_world_validates_and_builds_the_same(messy_world, spark):
         assert_same_rows(ours, theirs, key=list(ours.columns))
     assert len(df) > 500
     assert_same_rows(df, sf, key=["customer_id"])
+
+
+def test_a_bounded_training_snapshot_keeps_the_same_customers_and_rows(messy_world, spark):
+    # the sample is drawn on each engine from its own labels: the same MD5 ranks, the same rows
+    as_of = pd.Timestamp("2026-02-01", tz="UTC")
+    rows, facts = [], []
+    for _, result, _ in _both(messy_world, spark):
+        columns = CUSTOMER_V1.columns(set(result.tables))
+        frame, sampled = _snapshot(
+            result.tables, TASKS["propensity"], as_of, 30, CUSTOMER_V1, columns, (150, 9)
+        )
+        rows.append(frame)
+        facts.append(sampled)
+    assert facts[0] == facts[1] and facts[0] is not None and facts[0].sampled
+    assert len(rows[0]) == 150
+    assert_same_rows(rows[0], rows[1], key=["customer_id"])
 
 
 def test_hand_built_edge_cases_build_the_same(tmp_path, spark):
@@ -218,6 +236,29 @@ def test_partitioned_folders_read_the_same_on_both_engines(tmp_path, spark):
             if reference is None:
                 reference = features
             assert_same_rows(reference, features, key=["customer_id"])
+
+
+def test_spark_prunes_the_same_partitions_and_quarantines_the_same_misfiled_rows(tmp_path, spark):
+    from tests.features.test_partitions import AS_OF as LAKE_AS_OF
+    from tests.features.test_partitions import lake_and_flat
+
+    _, lake, tables = lake_and_flat(tmp_path)
+    misfiled = sorted((lake / "orders").iterdir())[0]  # read, and given the last order
+    tables["orders"].iloc[[-1]].assign(order_id="MISFILED").to_parquet(
+        misfiled / "part-misfiled.parquet", index=False
+    )
+    out = []
+    for con in (connect(threads=1), spark):
+        result = validate_source(
+            con, find_table_files(lake), not_after=NOT_AFTER, read_until=LAKE_AS_OF
+        )
+        spine = customer_spine(result.tables["customers"], LAKE_AS_OF)
+        out.append((result, con.execute(build_features(result.tables, spine))))
+    (duck, duck_features), (theirs, spark_features) = out
+    assert duck.skipped == theirs.skipped and len(duck.skipped) == 3
+    assert_same_validation(duck, theirs)
+    assert [p.rule for p in theirs.problems] == ["partition_date"]
+    assert_same_rows(duck_features, spark_features, key=["customer_id"])
 
 
 def test_quarantine_on_spark_is_a_folder_of_the_same_rows(messy_world, spark, tmp_path):
