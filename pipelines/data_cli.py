@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -78,15 +79,8 @@ def engine_settings(
     """The engine the options describe; a --spark-conf without ``=`` is a usage error."""
     from upseg.features.engines import EngineSettings
 
-    pairs = spark_conf_pairs(conf)
-    if engine is not Engine.spark and (master or pairs):
-        raise typer.BadParameter(
-            f"--spark-master and --spark-conf apply to --engine spark; got --engine {engine.value}",
-            param_hint="--engine",
-        )
-    return EngineSettings(
-        engine.value, threads=threads, memory_limit=memory_limit, master=master, conf=pairs
-    )
+    base = EngineSettings(threads=threads, memory_limit=memory_limit)
+    return configured_engine(base, engine, master, conf)
 
 
 def configured_engine(
@@ -95,13 +89,11 @@ def configured_engine(
     master: str | None,
     conf: list[str] | None,
 ) -> EngineSettings:
-    """The configuration's engine with the command line's options over it.
+    """The configured engine (a file's ``engine:``) with the command line's options over it.
 
     ``--engine`` replaces the configured name; ``--spark-master`` the master;
     ``--spark-conf`` pairs are added to (and win over) the configured ones.
     """
-    from upseg.features.engines import EngineSettings
-
     name = engine.value if engine is not None else configured.name
     pairs = spark_conf_pairs(conf)
     if name != "spark" and (master or pairs):
@@ -109,8 +101,11 @@ def configured_engine(
             f"--spark-master and --spark-conf apply to --engine spark; the engine is {name}",
             param_hint="--engine",
         )
-    return EngineSettings(
-        name, master=master or configured.master, conf={**configured.conf, **pairs}
+    return replace(
+        configured,
+        name=name,
+        master=master or configured.master,
+        conf={**configured.conf, **pairs},
     )
 
 
