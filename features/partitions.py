@@ -109,7 +109,8 @@ def parts_to_read(
     if len(later) == len(parts):  # keep the earliest, for the schema
         earliest = min(dated, key=lambda pair: (pair[1], str(pair[0])))[0]
         later = [part for part in later if part != earliest]
-    kept = [part for part in parts if part not in set(later)]
+    skipped = set(later)
+    kept = [part for part in parts if part not in skipped]
     rows = sum(pq.read_metadata(part).num_rows for part in later)
     return kept, SkippedParts(table, column, last, len(later), rows)
 

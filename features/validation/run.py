@@ -10,7 +10,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from upseg.features.contract import CONTRACT, TableSpec
-from upseg.features.partitions import SkippedParts, parts_to_read
+from upseg.features.partitions import SkippedParts, partition_column, parts_to_read
 from upseg.features.sources import TableFile, read_raw_table, table_parts, table_read_error
 from upseg.features.validation.report import Problem, TableSummary, ValidationResult
 from upseg.features.validation.rules import _RAW, _UNPARSED, _Check, _row_checks, _typed_table
@@ -85,10 +85,12 @@ def validate_source(
                 )
             continue
         parts = None
-        if files[name].fmt == "parquet" and files[name].path.is_dir():
-            kept, skip = parts_to_read(name, files[name].path, table_parts(files[name]), read_until)
+        folder = files[name].path
+        if read_until is not None and partition_column(name) is not None and folder.is_dir():
+            # the parts are listed once, here; read_raw_table reads the ones kept
+            parts, skip = parts_to_read(name, folder, table_parts(files[name]), read_until)
             if skip is not None:
-                parts, skipped[name] = kept, skip
+                skipped[name] = skip
         raw = read_raw_table(con, files[name], parts=parts)
         try:
             typed, schema_problems = _typed_table(con, raw, spec)
